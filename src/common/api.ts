@@ -1,0 +1,245 @@
+// The one contract between the renderer and the main process.
+// Implemented once in main (src/main/api/service.ts), exposed by the preload over Electron IPC and by
+// the test/dev bridge over a WebSocket (src/main/bridge) — the renderer cannot tell which.
+// Every argument crosses a trust boundary: main validates each one (src/main/api/validate.ts).
+import type { ErrorInfo } from './errors';
+import type { ProgressEvent } from './progress';
+
+/** COCO run-length encoding with compressed string counts (pycocotools' format), size = [height, width]. */
+export interface Rle {
+  size: [number, number];
+  counts: string;
+}
+
+export type ImageStatus = 'new' | 'suggested' | 'in_review' | 'done' | 'error' | 'missing';
+export type InstanceSource = 'suggested' | 'accepted' | 'edited' | 'manual' | 'imported';
+export type SuggestionMethod = 'prm' | 'iam' | 'threshold' | 'rect' | 'ellipse';
+
+export interface ProjectInfo {
+  path: string;
+  name: string;
+  schemaVersion: number;
+  imageCount: number;
+}
+
+export interface ClassInfo {
+  id: number;
+  name: string;
+  /** CSS colour, '#rrggbb'. */
+  color: string;
+  order: number;
+}
+
+export interface ImageRow {
+  id: number;
+  /** Absolute path of the original file (images are referenced in place). */
+  path: string;
+  fileName: string;
+  /** Width and height as displayed, i.e. after EXIF orientation. */
+  width: number;
+  height: number;
+  status: ImageStatus;
+  error: string | null;
+  tags: string[];
+  counts: InstanceCounts;
+}
+
+export interface InstanceCounts {
+  suggested: number;
+  accepted: number;
+  edited: number;
+  manual: number;
+  imported: number;
+}
+
+export interface ImageQuery {
+  offset: number;
+  limit: number;
+  status?: ImageStatus;
+  tag?: string;
+}
+
+export interface ImagePage {
+  total: number;
+  items: ImageRow[];
+}
+
+export interface InstanceRow {
+  id: number;
+  imageId: number;
+  classId: number;
+  mask: Rle;
+  /** [x, y, w, h] in original image pixels (after EXIF orientation). */
+  bbox: [number, number, number, number];
+  area: number;
+  score: number | null;
+  source: InstanceSource;
+  peak: { x: number; y: number } | null;
+  modelId: string | null;
+  method: SuggestionMethod | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Peak {
+  classId: number;
+  /** Image pixel coordinates (after EXIF orientation). */
+  x: number;
+  y: number;
+  score: number;
+}
+
+export interface PixelData {
+  mime: string;
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** displayed size / original size (1 for full resolution). */
+  scale: number;
+}
+
+export interface ProjectSummary {
+  images: number;
+  byStatus: Record<ImageStatus, number>;
+  instances: InstanceCounts;
+}
+
+export interface EngineInfo {
+  available: boolean;
+  /** Execution provider in use, e.g. 'cpu', 'webgpu', 'cuda'. */
+  provider: string | null;
+  /** Why a preferred provider was not used (one line each). */
+  fallbackReasons: string[];
+  modelId: string | null;
+  modelClasses: string[];
+  methods: SuggestionMethod[];
+  error: ErrorInfo | null;
+}
+
+export interface ImportResult {
+  added: number;
+  duplicates: { path: string; duplicateOf: string }[];
+  failed: ErrorInfo[];
+  cancelled: boolean;
+}
+
+export interface CocoImportResult {
+  images: number;
+  instances: number;
+  categories: number;
+  skipped: ErrorInfo[];
+}
+
+export interface ExportOptions {
+  out: string;
+  format: 'polygon' | 'rle';
+  /** Which instance sources to export; default accepted, edited, manual, imported. */
+  sources?: InstanceSource[];
+  statuses?: ImageStatus[];
+  imageIds?: number[];
+}
+
+export interface ExportResult {
+  path: string;
+  images: number;
+  annotations: number;
+  categories: number;
+}
+
+export interface TagImportResult {
+  images: number;
+  tags: number;
+  unmatched: string[];
+}
+
+export interface EditInstance {
+  classId?: number;
+  mask?: Rle;
+}
+
+export interface PrelabelOptions {
+  imageIds?: number[];
+  method?: SuggestionMethod;
+  force?: boolean;
+}
+
+/** Every method returns a promise; failures reject with an ErrorInfo-shaped error. */
+export interface PeakLabelApi {
+  // Projects
+  createProject(path: string): Promise<ProjectInfo>;
+  openProject(path: string): Promise<ProjectInfo>;
+  currentProject(): Promise<ProjectInfo | null>;
+  recentProjects(): Promise<string[]>;
+  projectSummary(): Promise<ProjectSummary>;
+
+  // Classes
+  listClasses(): Promise<ClassInfo[]>;
+  saveClass(cls: { id?: number; name: string; color?: string; order?: number }): Promise<ClassInfo>;
+  deleteClass(id: number): Promise<void>;
+
+  // Images (long work returns when done; progress arrives through onProgress)
+  addImageFolder(folder: string): Promise<ImportResult>;
+  listImages(query: ImageQuery): Promise<ImagePage>;
+  getImage(id: number): Promise<ImageRow>;
+  /** A JPEG thumbnail (longest side 256). */
+  thumbnail(id: number): Promise<PixelData>;
+  /** The oriented image, downscaled so its longest side is at most maxSide. */
+  imagePixels(id: number, maxSide: number): Promise<PixelData>;
+  setImageStatus(ids: number[], status: ImageStatus): Promise<void>;
+  relinkFolder(oldFolder: string, newFolder: string): Promise<number>;
+
+  // Image-level tags
+  setTags(imageIds: number[], add: string[], remove: string[]): Promise<void>;
+  importTagsCsv(path: string): Promise<TagImportResult>;
+  importTagsFromFolders(root: string): Promise<TagImportResult>;
+  importTagsFromCoco(path: string): Promise<TagImportResult>;
+
+  // Instances
+  listInstances(imageId: number): Promise<InstanceRow[]>;
+  createInstance(imageId: number, classId: number, mask: Rle): Promise<InstanceRow>;
+  editInstance(id: number, edit: EditInstance): Promise<InstanceRow>;
+  acceptInstances(ids: number[]): Promise<void>;
+  deleteInstances(ids: number[]): Promise<void>;
+  undo(): Promise<boolean>;
+  redo(): Promise<boolean>;
+
+  // COCO
+  importCoco(path: string, as: 'ground_truth' | 'prior'): Promise<CocoImportResult>;
+  exportCoco(opts: ExportOptions): Promise<ExportResult>;
+
+  // Engine
+  engineInfo(): Promise<EngineInfo>;
+  findPeaks(imageId: number): Promise<Peak[]>;
+  /** Class response map of one class, as a grayscale PNG at map resolution, with its value range. */
+  classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }>;
+  suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow>;
+  prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean }>;
+
+  // Jobs
+  cancelJob(jobId: string): Promise<void>;
+  /** Subscribe to progress of long jobs; returns an unsubscribe function. */
+  onProgress(listener: (e: ProgressEvent) => void): () => void;
+}
+
+/** Names of the request/response methods (everything but onProgress). */
+export type ApiMethod = Exclude<keyof PeakLabelApi, 'onProgress'>;
+
+export const API_METHODS: readonly ApiMethod[] = [
+  'createProject', 'openProject', 'currentProject', 'recentProjects', 'projectSummary',
+  'listClasses', 'saveClass', 'deleteClass',
+  'addImageFolder', 'listImages', 'getImage', 'thumbnail', 'imagePixels', 'setImageStatus', 'relinkFolder',
+  'setTags', 'importTagsCsv', 'importTagsFromFolders', 'importTagsFromCoco',
+  'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo',
+  'importCoco', 'exportCoco',
+  'engineInfo', 'findPeaks', 'classResponse', 'suggestForPeak', 'prelabel',
+  'cancelJob',
+] as const;
+
+/** Channel names used by Electron IPC; the bridge uses the same method names. */
+export const IPC_INVOKE = 'peaklabel:invoke';
+export const IPC_PROGRESS = 'peaklabel:progress';
+
+/** Wire format of the bridge and of IPC results (Uint8Array travels as base64 over the bridge). */
+export type WireRequest = { id: number; method: ApiMethod; args: unknown[] };
+export type WireResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ErrorInfo };
+export type WireEvent = { event: 'progress'; data: ProgressEvent };
