@@ -1,0 +1,387 @@
+// Binary masks as flat row-major bytes (0|1): the in-memory form of an instance between RLE and pixels.
+// Every op is a typed-array loop with no per-pixel allocation (masks can be 4k×4k, ~1,000 per image).
+
+export interface BinaryMask {
+  width: number;
+  height: number;
+  /** Row-major, one byte per pixel, 0 or 1. */
+  data: Uint8Array;
+}
+
+/** [x, y, w, h] in pixels; all zero for an empty mask (as pycocotools' toBbox). */
+export type Bbox = [number, number, number, number];
+
+export function createMask(width: number, height: number): BinaryMask {
+  return { width, height, data: new Uint8Array(width * height) };
+}
+
+export function cloneMask(m: BinaryMask): BinaryMask {
+  return { width: m.width, height: m.height, data: m.data.slice() };
+}
+
+export function maskArea(m: BinaryMask): number {
+  const d = m.data;
+  let n = 0;
+  for (let i = 0; i < d.length; i++) n += d[i];
+  return n;
+}
+
+/** Tight pixel bounding box: x = first column with a pixel, w = last − first + 1. */
+export function maskBbox(m: BinaryMask): Bbox {
+  const { width: w, data: d } = m;
+  // indexOf/lastIndexOf are native scans; empty rows are skipped by jumping to the next hit.
+  const first = d.indexOf(1);
+  if (first < 0) return [0, 0, 0, 0];
+  const y0 = Math.floor(first / w);
+  const y1 = Math.floor(d.lastIndexOf(1) / w);
+  let x0 = w, x1 = -1;
+  for (let y = y0; y <= y1; ) {
+    const rs = y * w;
+    const f = d.indexOf(1, rs);
+    const fy = Math.floor(f / w);
+    if (fy > y) {
+      y = fy;
+      continue;
+    }
+    if (f - rs < x0) x0 = f - rs;
+    const l = d.lastIndexOf(1, rs + w - 1) - rs;
+    if (l > x1) x1 = l;
+    y++;
+  }
+  return [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
+}
+
+function assertSameSize(a: BinaryMask, b: BinaryMask): void {
+  if (a.width !== b.width || a.height !== b.height) {
+    throw new RangeError(`mask sizes differ: ${a.width}×${a.height} vs ${b.width}×${b.height}`);
+  }
+}
+
+export function maskIntersectionArea(a: BinaryMask, b: BinaryMask): number {
+  assertSameSize(a, b);
+  const da = a.data, db = b.data;
+  let n = 0;
+  for (let i = 0; i < da.length; i++) n += da[i] & db[i];
+  return n;
+}
+
+/** Intersection over union; two empty masks have IoU 0. */
+export function maskIou(a: BinaryMask, b: BinaryMask): number {
+  assertSameSize(a, b);
+  const da = a.data, db = b.data;
+  let inter = 0, union = 0;
+  for (let i = 0; i < da.length; i++) {
+    inter += da[i] & db[i];
+    union += da[i] | db[i];
+  }
+  return union === 0 ? 0 : inter / union;
+}
+
+export function maskUnion(a: BinaryMask, b: BinaryMask): BinaryMask {
+  assertSameSize(a, b);
+  const out = createMask(a.width, a.height);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i] | b.data[i];
+  return out;
+}
+
+export function maskIntersection(a: BinaryMask, b: BinaryMask): BinaryMask {
+  assertSameSize(a, b);
+  const out = createMask(a.width, a.height);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i] & b.data[i];
+  return out;
+}
+
+/** a AND NOT b. */
+export function maskSubtract(a: BinaryMask, b: BinaryMask): BinaryMask {
+  assertSameSize(a, b);
+  const out = createMask(a.width, a.height);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i] & (b.data[i] ^ 1);
+  return out;
+}
+
+/**
+ * Background pixels reachable from the image border through 4-connected background (value 1 in the result).
+ * 4-connected background is the dual of 8-connected foreground, the connectivity maskToPolygons traces.
+ */
+function outsideBackground(m: BinaryMask): Uint8Array {
+  const { width: w, height: h, data: d } = m;
+  const seen = new Uint8Array(w * h);
+  const stack = new Int32Array(w * h);
+  let top = 0;
+  const push = (i: number): void => {
+    if (!d[i] && !seen[i]) {
+      seen[i] = 1;
+      stack[top++] = i;
+    }
+  };
+  for (let x = 0; x < w; x++) {
+    push(x);
+    push((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    push(y * w);
+    push(y * w + w - 1);
+  }
+  while (top > 0) {
+    const i = stack[--top];
+    const x = i % w;
+    if (x > 0) push(i - 1);
+    if (x < w - 1) push(i + 1);
+    if (i >= w) push(i - w);
+    if (i < w * (h - 1)) push(i + w);
+  }
+  return seen;
+}
+
+/**
+ * True when some background pixel is enclosed by foreground (not 4-connected to the image border):
+ * holes = 8-connected components − Euler number.
+ */
+export function maskHasHoles(m: BinaryMask): boolean {
+  const [x, y, w, h] = maskBbox(m);
+  if (w < 3 || h < 3) return false;
+  const win = x === 0 && y === 0 && w === m.width && h === m.height ? m : cropMask(m, x, y, w, h);
+  return connectedComponents(win, 8).count - eulerNumber(win) > 0;
+}
+
+/** The mask with every enclosed background region set to foreground. */
+export function fillHoles(m: BinaryMask): BinaryMask {
+  const out = cloneMask(m);
+  const [x, y, w, h] = maskBbox(m);
+  if (w < 3 || h < 3) return out;
+  const win = cropMask(m, x - 1, y - 1, w + 2, h + 2);
+  const outside = outsideBackground(win);
+  for (let yy = 0; yy < h; yy++) {
+    for (let xx = 0; xx < w; xx++) {
+      const i = (yy + 1) * (w + 2) + xx + 1;
+      if (!outside[i]) out.data[(y + yy) * m.width + x + xx] = 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Max (dilate) or min (erode) over a (2r+1)×(2r+1) square, separably, via running counts: O(pixels) for any r.
+ * Outside the image counts as background for dilation and as foreground for erosion (no border erosion).
+ */
+function squareMorph(m: BinaryMask, r: number, dilateMode: boolean): BinaryMask {
+  const { width: w, height: h, data: src } = m;
+  if (r <= 0) return cloneMask(m);
+  const tmp = new Uint8Array(w * h);
+  const out = createMask(w, h);
+  const want = dilateMode ? 1 : 0; // the value whose presence in the window decides
+  // Horizontal pass.
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let count = 0;
+    for (let x = 0; x < Math.min(r, w); x++) if (src[row + x] === want) count++;
+    for (let x = 0; x < w; x++) {
+      const add = x + r, drop = x - r - 1;
+      if (add < w && src[row + add] === want) count++;
+      if (drop >= 0 && src[row + drop] === want) count--;
+      tmp[row + x] = count > 0 ? want : 1 - want;
+    }
+  }
+  // Vertical pass.
+  for (let x = 0; x < w; x++) {
+    let count = 0;
+    for (let y = 0; y < Math.min(r, h); y++) if (tmp[y * w + x] === want) count++;
+    for (let y = 0; y < h; y++) {
+      const add = y + r, drop = y - r - 1;
+      if (add < h && tmp[add * w + x] === want) count++;
+      if (drop >= 0 && tmp[drop * w + x] === want) count--;
+      out.data[y * w + x] = count > 0 ? want : 1 - want;
+    }
+  }
+  return out;
+}
+
+export function dilateMask(m: BinaryMask, radius = 1): BinaryMask {
+  return squareMorph(m, radius, true);
+}
+
+export function erodeMask(m: BinaryMask, radius = 1): BinaryMask {
+  return squareMorph(m, radius, false);
+}
+
+export interface Components {
+  /** Per pixel: 0 for background, 1..count for the component. */
+  labels: Int32Array;
+  count: number;
+  /** areas[k] = pixel count of component k (areas[0] unused, 0). */
+  areas: number[];
+  /** first[k] = row-major index of component k's first pixel in raster order (first[0] unused, -1). */
+  first: number[];
+}
+
+/**
+ * Connected components of the foreground, 8-connected by default. Works on row runs with union-find
+ * (no per-pixel flood fill); labels are numbered in raster order of each component's first pixel.
+ */
+export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Components {
+  const { width: w, height: h } = m;
+  const runs = rowRuns(m);
+  const { y: ry, xs: rxs, xe: rxe, count: n } = runs;
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  // Runs of consecutive rows touch when they overlap (8-connectivity: also diagonally, one pixel further).
+  const reach = connectivity === 8 ? 1 : 0;
+  let prevStart = 0, prevEnd = 0; // runs of the previous row: [prevStart, prevEnd)
+  for (let i = 0; i < n; ) {
+    const y = ry[i];
+    let rowEnd = i;
+    while (rowEnd < n && ry[rowEnd] === y) rowEnd++;
+    if (prevEnd > prevStart && ry[prevStart] === y - 1) {
+      let p = prevStart;
+      for (let c = i; c < rowEnd; c++) {
+        while (p < prevEnd && rxe[p] + reach <= rxs[c]) p++;
+        for (let q = p; q < prevEnd && rxs[q] < rxe[c] + reach; q++) {
+          const a = find(c), b = find(q);
+          if (a !== b) {
+            if (a < b) parent[b] = a;
+            else parent[a] = b;
+          }
+        }
+      }
+    }
+    prevStart = i;
+    prevEnd = rowEnd;
+    i = rowEnd;
+  }
+  const labels = new Int32Array(w * h);
+  const labelOfRoot = new Int32Array(n);
+  const areas = [0];
+  const first = [-1];
+  let count = 0;
+  // Roots are the smallest run index of their set, so raster order of runs numbers components in raster order.
+  for (let i = 0; i < n; i++) {
+    const r = find(i);
+    if (labelOfRoot[r] === 0) {
+      labelOfRoot[r] = ++count;
+      areas.push(0);
+      first.push(ry[i] * w + rxs[i]);
+    }
+    const label = labelOfRoot[r];
+    labels.fill(label, ry[i] * w + rxs[i], ry[i] * w + rxe[i]);
+    areas[label] += rxe[i] - rxs[i];
+  }
+  return { labels, count, areas, first };
+}
+
+/** Horizontal runs of foreground, in raster order: row y, columns [xs, xe). */
+function rowRuns(m: BinaryMask): { y: Int32Array; xs: Int32Array; xe: Int32Array; count: number } {
+  const { width: w, height: h, data: d } = m;
+  let cap = 64;
+  let y: Int32Array = new Int32Array(cap), xs: Int32Array = new Int32Array(cap), xe: Int32Array = new Int32Array(cap);
+  let n = 0;
+  for (let row = 0; row < h; row++) {
+    const base = row * w;
+    let x = 0;
+    while (x < w) {
+      while (x < w && d[base + x] === 0) x++;
+      if (x === w) break;
+      const s = x;
+      while (x < w && d[base + x] !== 0) x++;
+      if (n === cap) {
+        cap *= 2;
+        const grow = (a: Int32Array): Int32Array => {
+          const b = new Int32Array(cap);
+          b.set(a);
+          return b;
+        };
+        y = grow(y);
+        xs = grow(xs);
+        xe = grow(xe);
+      }
+      y[n] = row;
+      xs[n] = s;
+      xe[n] = x;
+      n++;
+    }
+  }
+  return { y, xs, xe, count: n };
+}
+
+/** 4 × (Euler contribution) of each 2×2 pattern (bits TL 1, BL 2, TR 4, BR 8): +1 for one pixel, −1 for three, −2 diagonal. */
+const EULER_QUAD = Int8Array.from({ length: 16 }, (_, q) => {
+  const ones = (q & 1) + ((q >> 1) & 1) + ((q >> 2) & 1) + (q >> 3);
+  return ones === 1 ? 1 : ones === 3 ? -1 : q === 9 || q === 6 ? -2 : 0;
+});
+
+/**
+ * Euler number of the foreground (8-connected components minus holes), by counting 2×2 pixel patterns
+ * over the zero-padded mask (Gray's bit quads): E = (n1 − n3 − 2·nDiagonal) / 4.
+ */
+export function eulerNumber(m: BinaryMask): number {
+  const { width: w, height: h, data: d } = m;
+  let sum = 0;
+  // Windows with top-left corner at (x, y), x in [-1, w), y in [-1, h).
+  for (let y = -1; y < h; y++) {
+    const top = y * w;
+    const bottom = top + w;
+    const hasTop = y >= 0, hasBottom = y + 1 < h;
+    let left = 0; // bits of the window's left column: top = 1, bottom = 2
+    for (let xr = 0; xr <= w; xr++) {
+      const right = xr < w ? (hasTop ? d[top + xr] : 0) | ((hasBottom ? d[bottom + xr] : 0) << 1) : 0;
+      sum += EULER_QUAD[left | (right << 2)];
+      left = right;
+    }
+  }
+  return sum / 4;
+}
+
+/** The pixels of component `label` as a mask. */
+export function componentMask(c: Components, label: number, width: number, height: number): BinaryMask {
+  const out = createMask(width, height);
+  const l = c.labels;
+  for (let i = 0; i < l.length; i++) out.data[i] = l[i] === label ? 1 : 0;
+  return out;
+}
+
+/** The largest connected component only (empty mask stays empty). */
+export function largestComponent(m: BinaryMask, connectivity: 4 | 8 = 8): BinaryMask {
+  const c = connectedComponents(m, connectivity);
+  if (c.count <= 1) return cloneMask(m);
+  let best = 1;
+  for (let k = 2; k <= c.count; k++) if (c.areas[k] > c.areas[best]) best = k;
+  return componentMask(c, best, m.width, m.height);
+}
+
+/** The w×h window at (x, y); parts outside the source are background. */
+export function cropMask(m: BinaryMask, x: number, y: number, w: number, h: number): BinaryMask {
+  const out = createMask(w, h);
+  const xs = Math.max(0, x), xe = Math.min(m.width, x + w);
+  if (xe <= xs) return out;
+  for (let yy = Math.max(0, y); yy < Math.min(m.height, y + h); yy++) {
+    out.data.set(m.data.subarray(yy * m.width + xs, yy * m.width + xe), (yy - y) * w + (xs - x));
+  }
+  return out;
+}
+
+/** Nearest-neighbour resize; pixel centres map to pixel centres. */
+export function resizeMaskNearest(m: BinaryMask, width: number, height: number): BinaryMask {
+  const out = createMask(width, height);
+  if (m.width === 0 || m.height === 0) return out;
+  const xmap = new Int32Array(width);
+  for (let x = 0; x < width; x++) xmap[x] = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
+    const srow = sy * m.width, drow = y * width;
+    for (let x = 0; x < width; x++) out.data[drow + x] = m.data[srow + xmap[x]];
+  }
+  return out;
+}
+
+/** Masks equal pixel for pixel (and in size). */
+export function masksEqual(a: BinaryMask, b: BinaryMask): boolean {
+  if (a.width !== b.width || a.height !== b.height) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}

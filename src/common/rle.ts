@@ -1,0 +1,278 @@
+// COCO run-length encoding, bit-exact with pycocotools (maskApi.c).
+// Counts run over the mask in column-major (Fortran) order and start with a run of zeros (possibly 0 long);
+// the compressed string packs each count (from the fourth on, as a delta against the count two before)
+// into 5-bit groups, least significant first, each char = 48 + group | 0x20 when more groups follow;
+// the last group's bit 0x10 is the sign. See docs/adr/rle-format.md.
+import type { Rle } from './api';
+import { createMask, maskBbox, type Bbox, type BinaryMask } from './mask';
+
+export type { Rle } from './api';
+
+/** Run lengths (column-major, zeros first) of a row-major mask. Only the bounding box is scanned. */
+export function maskToCounts(m: BinaryMask): number[] {
+  const { width: w, height: h, data: d } = m;
+  const [bx, by, bw, bh] = maskBbox(m);
+  if (bw === 0) return [w * h];
+  const counts: number[] = [];
+  let prev = 0;
+  let run = bx * h; // whole empty columns before the box
+  const below = h - by - bh;
+  for (let x = bx; x < bx + bw; x++) {
+    // Rows above and below the box are background.
+    if (by > 0) {
+      if (prev) {
+        counts.push(run);
+        run = 0;
+        prev = 0;
+      }
+      run += by;
+    }
+    for (let i = by * w + x, end = (by + bh) * w + x; i < end; i += w) {
+      const v = d[i];
+      if (v !== prev) {
+        counts.push(run);
+        run = 0;
+        prev = v;
+      }
+      run++;
+    }
+    if (below > 0) {
+      if (prev) {
+        counts.push(run);
+        run = 0;
+        prev = 0;
+      }
+      run += below;
+    }
+  }
+  const after = (w - bx - bw) * h;
+  if (after > 0) {
+    if (prev) {
+      counts.push(run);
+      run = 0;
+    }
+    run += after;
+  }
+  counts.push(run);
+  return counts;
+}
+
+/** Same string as pycocotools' `mask.encode(np.asfortranarray(m))['counts']`. */
+export function encodeMask(m: BinaryMask): Rle {
+  return { size: [m.height, m.width], counts: compressCounts(maskToCounts(m)) };
+}
+
+export function decodeRle(r: Rle): BinaryMask {
+  return countsToMask(decompressCounts(r.counts), r.size[0], r.size[1]);
+}
+
+/** Paints runs into a row-major mask; counts beyond h·w are ignored, missing ones read as background. */
+export function countsToMask(counts: ArrayLike<number>, h: number, w: number): BinaryMask {
+  const out = createMask(w, h);
+  const d = out.data;
+  const total = h * w;
+  let pos = 0;
+  for (let j = 0; j < counts.length && pos < total; j++) {
+    const end = Math.min(total, pos + counts[j]);
+    if (j & 1) {
+      // Walk the run down its columns without dividing per pixel.
+      let y = pos % h;
+      let x = (pos - y) / h;
+      for (let p = pos; p < end; p++) {
+        d[y * w + x] = 1;
+        if (++y === h) {
+          y = 0;
+          x++;
+        }
+      }
+    }
+    pos = end;
+  }
+  return out;
+}
+
+/** pycocotools' rleToString. Uses arithmetic, not 32-bit bit ops, so counts up to 2^53 survive. */
+export function compressCounts(counts: ArrayLike<number>): string {
+  let s = '';
+  const chars: number[] = [];
+  for (let i = 0; i < counts.length; i++) {
+    let x = counts[i];
+    if (i > 2) x -= counts[i - 2];
+    let more = true;
+    while (more) {
+      const q = Math.floor(x / 32); // arithmetic shift, also for negative deltas
+      let c = x - q * 32;
+      x = q;
+      more = c & 0x10 ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      chars.push(c + 48);
+    }
+    if (chars.length > 8192) {
+      s += String.fromCharCode(...chars);
+      chars.length = 0;
+    }
+  }
+  return s + String.fromCharCode(...chars);
+}
+
+/** pycocotools' rleFrString. Throws RangeError on characters outside the alphabet, a truncated or an absurdly long count. */
+export function decompressCounts(s: string): number[] {
+  const counts: number[] = [];
+  let p = 0;
+  while (p < s.length) {
+    let x = 0;
+    let more = true;
+    let scale = 1;
+    while (more) {
+      if (p >= s.length) throw new RangeError('RLE string ends inside a count');
+      const c = s.charCodeAt(p) - 48;
+      if (c < 0 || c > 63) throw new RangeError(`RLE string has an invalid character at ${p}`);
+      if (scale > 2 ** 50) throw new RangeError(`RLE string has an impossibly long count at ${p}`);
+      x += (c & 0x1f) * scale;
+      scale *= 32;
+      more = (c & 0x20) !== 0;
+      p++;
+      if (!more && c & 0x10) x -= scale; // sign-extend
+    }
+    const m = counts.length;
+    if (m > 2) x += counts[m - 2];
+    counts.push(x);
+  }
+  return counts;
+}
+
+/** An RLE from uncompressed counts (pycocotools' frUncompressedRLE): `{size, counts: number[]}` as in crowd annotations. */
+export function rleFromUncompressed(o: { size: [number, number]; counts: ArrayLike<number> }): Rle {
+  return { size: [o.size[0], o.size[1]], counts: compressCounts(o.counts) };
+}
+
+export function countsArea(counts: ArrayLike<number>): number {
+  let a = 0;
+  for (let j = 1; j < counts.length; j += 2) a += counts[j];
+  return a;
+}
+
+export function rleArea(r: Rle): number {
+  return countsArea(decompressCounts(r.counts));
+}
+
+/** pycocotools' rleToBbox: the tight box [x, y, w, h] of the foreground, zeros when empty. */
+export function countsToBbox(counts: ArrayLike<number>, h: number, w: number): Bbox {
+  const m = counts.length - (counts.length % 2);
+  if (m === 0) return [0, 0, 0, 0];
+  let xs = w, ys = h, xe = 0, ye = 0, cc = 0, xp = 0;
+  for (let j = 0; j < m; j++) {
+    cc += counts[j];
+    const t = cc - (j % 2);
+    const y = t % h;
+    const x = (t - y) / h;
+    if (j % 2 === 0) xp = x;
+    else if (xp < x) {
+      // A run that wraps into the next column covers the whole height.
+      ys = 0;
+      ye = h - 1;
+    }
+    xs = Math.min(xs, x);
+    xe = Math.max(xe, x);
+    ys = Math.min(ys, y);
+    ye = Math.max(ye, y);
+  }
+  return [xs, ys, xe - xs + 1, ye - ys + 1];
+}
+
+export function rleToBbox(r: Rle): Bbox {
+  return countsToBbox(decompressCounts(r.counts), r.size[0], r.size[1]);
+}
+
+/** Pixels in both run lists, by walking the two lists together (no decoding). */
+export function countsIntersectionArea(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ia = 0, ib = 0;
+  let ea = a.length > 0 ? a[0] : Infinity; // end (exclusive) of the current run of a
+  let eb = b.length > 0 ? b[0] : Infinity;
+  let pos = 0;
+  let inter = 0;
+  while (ia < a.length && ib < b.length) {
+    const end = ea < eb ? ea : eb;
+    if (ia & 1 && ib & 1) inter += end - pos;
+    pos = end;
+    if (ea === end) {
+      ia++;
+      ea = ia < a.length ? ea + a[ia] : Infinity;
+    }
+    if (eb === end) {
+      ib++;
+      eb = ib < b.length ? eb + b[ib] : Infinity;
+    }
+  }
+  return inter;
+}
+
+/**
+ * IoU of two run lists of the same size. With `crowd`, b is a crowd region and the score is
+ * intersection over a's area (pycocotools' iscrowd convention).
+ */
+export function countsIou(a: ArrayLike<number>, b: ArrayLike<number>, crowd = false): number {
+  const inter = countsIntersectionArea(a, b);
+  const aa = countsArea(a);
+  const union = crowd ? aa : aa + countsArea(b) - inter;
+  return union === 0 ? 0 : inter / union;
+}
+
+export function rleIou(a: Rle, b: Rle, crowd = false): number {
+  if (a.size[0] !== b.size[0] || a.size[1] !== b.size[1]) throw new RangeError('rleIou: RLE sizes differ');
+  return countsIou(decompressCounts(a.counts), decompressCounts(b.counts), crowd);
+}
+
+/** pycocotools' rleMerge on run lists: union (or intersection) in one walk; output equals encoding the merged mask. */
+export function mergeCounts(a: ArrayLike<number>, b: ArrayLike<number>, intersect = false): number[] {
+  const out: number[] = [];
+  let ia = 0, ib = 0;
+  let ca = a.length > 0 ? a[0] : 0;
+  let cb = b.length > 0 ? b[0] : 0;
+  let va = 0, vb = 0, v = 0;
+  let cc = 0;
+  let ct = 1;
+  while (ct > 0) {
+    const c = Math.min(ca, cb);
+    cc += c;
+    ct = 0;
+    ca -= c;
+    if (!ca && ia + 1 < a.length) {
+      ca = a[++ia];
+      va ^= 1;
+    }
+    ct += ca;
+    cb -= c;
+    if (!cb && ib + 1 < b.length) {
+      cb = b[++ib];
+      vb ^= 1;
+    }
+    ct += cb;
+    const vp = v;
+    v = intersect ? va & vb : va | vb;
+    if (v !== vp || ct === 0) {
+      out.push(cc);
+      cc = 0;
+    }
+  }
+  return out;
+}
+
+/** Union (default) or intersection of RLEs of one size, as pycocotools' mask.merge. */
+export function rleMerge(rles: Rle[], intersect = false): Rle {
+  if (rles.length === 0) throw new RangeError('rleMerge needs at least one RLE');
+  const [h, w] = rles[0].size;
+  let counts = decompressCounts(rles[0].counts);
+  for (let i = 1; i < rles.length; i++) {
+    if (rles[i].size[0] !== h || rles[i].size[1] !== w) throw new RangeError('rleMerge: RLE sizes differ');
+    counts = mergeCounts(counts, decompressCounts(rles[i].counts), intersect);
+  }
+  return { size: [h, w], counts: rles.length === 1 ? rles[0].counts : compressCounts(counts) };
+}
+
+/** Sum of counts; a well-formed RLE has exactly h·w. */
+export function countsTotal(counts: ArrayLike<number>): number {
+  let t = 0;
+  for (let j = 0; j < counts.length; j++) t += counts[j];
+  return t;
+}

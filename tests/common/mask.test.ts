@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import {
+  connectedComponents, createMask, cropMask, dilateMask, erodeMask, eulerNumber, fillHoles, largestComponent, maskArea,
+  maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, resizeMaskNearest, type BinaryMask,
+} from '../../src/common/mask';
+import { rng } from './rng';
+
+function maskOf(rows: string[]): BinaryMask {
+  const m = createMask(rows[0].length, rows.length);
+  rows.forEach((r, y) => [...r].forEach((c, x) => (m.data[y * m.width + x] = c === '1' ? 1 : 0)));
+  return m;
+}
+const rowsOf = (m: BinaryMask): string[] =>
+  Array.from({ length: m.height }, (_, y) => Array.from(m.data.subarray(y * m.width, (y + 1) * m.width)).join(''));
+
+describe('mask ops', () => {
+  it('area, bbox, IoU', () => {
+    const a = maskOf(['0000', '0110', '0100']);
+    expect(maskArea(a)).toBe(3);
+    expect(maskBbox(a)).toEqual([1, 1, 2, 2]);
+    // Rows 0 and 2 have pixels, row 1 none: the box still spans all three rows.
+    expect(maskBbox(maskOf(['0010', '0000', '1000']))).toEqual([0, 0, 3, 3]);
+    expect(maskBbox(createMask(3, 3))).toEqual([0, 0, 0, 0]);
+    const b = maskOf(['0000', '0011', '0000']); // overlap 1, union 4
+    expect(maskIou(a, b)).toBe(0.25);
+    expect(maskIou(createMask(2, 2), createMask(2, 2))).toBe(0);
+    expect(rowsOf(maskSubtract(a, b))).toEqual(['0000', '0100', '0100']);
+  });
+
+  it('dilates and erodes with a square, borders neutral', () => {
+    const dot = maskOf(['00000', '00000', '00100', '00000', '00000']);
+    expect(rowsOf(dilateMask(dot, 1))).toEqual(['00000', '01110', '01110', '01110', '00000']);
+    expect(maskArea(dilateMask(dot, 2))).toBe(25);
+    expect(rowsOf(erodeMask(dilateMask(dot, 1), 1))).toEqual(rowsOf(dot));
+    // A full mask does not erode at the image border.
+    const full = maskOf(['111', '111']);
+    expect(rowsOf(erodeMask(full, 1))).toEqual(['111', '111']);
+  });
+
+  it('labels 8- and 4-connected components', () => {
+    const m = maskOf(['1100', '0010', '0001', '1000']);
+    const c8 = connectedComponents(m, 8);
+    expect(c8.count).toBe(2);
+    expect(c8.areas.slice(1).sort()).toEqual([1, 4]);
+    expect(connectedComponents(m, 4).count).toBe(4);
+    expect(rowsOf(largestComponent(m))).toEqual(['1100', '0010', '0001', '0000']);
+  });
+
+  it('fills holes, crops and resizes', () => {
+    expect(rowsOf(fillHoles(maskOf(['1110', '1010', '1110'])))).toEqual(['1110', '1110', '1110']);
+    const m = maskOf(['0110', '0110']);
+    expect(rowsOf(cropMask(m, 1, 0, 2, 2))).toEqual(['11', '11']);
+    expect(rowsOf(cropMask(m, -1, 1, 3, 2))).toEqual(['001', '000']);
+    const up = resizeMaskNearest(m, 8, 4);
+    expect(rowsOf(up)).toEqual(['00111100', '00111100', '00111100', '00111100']);
+    expect(masksEqual(resizeMaskNearest(up, 4, 2), m)).toBe(true);
+  });
+
+  it('agrees with plain flood fills on random masks (components, holes, Euler number)', () => {
+    const rand = rng(11);
+    for (let i = 0; i < 150; i++) {
+      const w = 1 + Math.floor(rand() * 25), h = 1 + Math.floor(rand() * 25);
+      const m = createMask(w, h);
+      const density = 0.2 + 0.6 * rand();
+      for (let j = 0; j < m.data.length; j++) m.data[j] = rand() < density ? 1 : 0;
+      for (const conn of [4, 8] as const) {
+        const ref = floodLabels(m, conn);
+        const got = connectedComponents(m, conn);
+        expect(got.count).toBe(ref.count);
+        expect(Array.from(got.labels)).toEqual(Array.from(ref.labels));
+      }
+      // Holes by definition: background pixels that fillHoles sets.
+      const holes = maskArea(fillHoles(m)) > maskArea(m);
+      expect(maskHasHoles(m), `case ${i}`).toBe(holes);
+      // Euler number = components − holes, holes counted as 4-connected background regions off the border.
+      const filled = fillHoles(m);
+      const holeMask = maskSubtract(filled, m);
+      expect(eulerNumber(m)).toBe(connectedComponents(m, 8).count - connectedComponents(holeMask, 4).count);
+    }
+  });
+});
+
+/** Reference labelling: breadth-first flood fill in raster order. */
+function floodLabels(m: BinaryMask, conn: 4 | 8): { labels: Int32Array; count: number } {
+  const { width: w, height: h, data: d } = m;
+  const labels = new Int32Array(w * h);
+  let count = 0;
+  for (let s = 0; s < d.length; s++) {
+    if (!d[s] || labels[s]) continue;
+    labels[s] = ++count;
+    const queue = [s];
+    while (queue.length) {
+      const i = queue.pop()!;
+      const x = i % w, y = Math.floor(i / w);
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          if ((dx === 0 && dy === 0) || (conn === 4 && dx !== 0 && dy !== 0)) continue;
+          const xx = x + dx, yy = y + dy;
+          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+          const j = yy * w + xx;
+          if (d[j] && !labels[j]) {
+            labels[j] = count;
+            queue.push(j);
+          }
+        }
+      }
+    }
+  }
+  return { labels, count };
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { createMask, maskIou, masksEqual, type BinaryMask } from '../../src/common/mask';
+import { maskHasHoles, maskToPolygons, polygonsToMask, simplifyRing } from '../../src/common/polygon';
+import { rng } from './rng';
+
+function maskOf(rows: string[]): BinaryMask {
+  const m = createMask(rows[0].length, rows.length);
+  rows.forEach((r, y) => [...r].forEach((c, x) => (m.data[y * m.width + x] = c === '1' ? 1 : 0)));
+  return m;
+}
+
+describe('polygonsToMask', () => {
+  it('fills pixels whose centres lie inside (pixel (x, y) spans [x, x+1]×[y, y+1])', () => {
+    // The square [1,3]×[1,3] covers pixel centres (1.5|2.5, 1.5|2.5).
+    const m = polygonsToMask([[1, 1, 3, 1, 3, 3, 1, 3]], 5, 4);
+    expect(masksEqual(m, maskOf(['00000', '01100', '01100', '00000']))).toBe(true);
+  });
+
+  it('merges several rings by union', () => {
+    const m = polygonsToMask([[0, 0, 1, 0, 1, 1, 0, 1], [1, 1, 3, 1, 3, 3, 1, 3]], 3, 3);
+    expect(masksEqual(m, maskOf(['100', '011', '011']))).toBe(true);
+  });
+});
+
+describe('maskToPolygons', () => {
+  it('outlines one pixel by its four corners, clockwise on screen', () => {
+    expect(maskToPolygons(maskOf(['000', '010', '000']))).toEqual([[1, 1, 2, 1, 2, 2, 1, 2]]);
+  });
+
+  it('keeps only the turns of an L shape', () => {
+    // 11
+    // 1.   → outer corners (0,0) (2,0) (2,1) (1,1) (1,2) (0,2)
+    expect(maskToPolygons(maskOf(['11', '10']))).toEqual([[0, 0, 2, 0, 2, 1, 1, 1, 1, 2, 0, 2]]);
+  });
+
+  it('traces 8-connected pixels as one ring and separate blobs as separate rings', () => {
+    // Diagonal neighbours share the corner (1,1): one ring that touches itself there.
+    expect(maskToPolygons(maskOf(['10', '01']))).toEqual([[0, 0, 1, 0, 1, 1, 2, 1, 2, 2, 1, 2, 1, 1, 0, 1]]);
+    expect(maskToPolygons(maskOf(['101']))).toHaveLength(2);
+    expect(maskToPolygons(maskOf(['000']))).toEqual([]);
+  });
+
+  it('re-rasterises exactly (IoU 1) for random blobs without holes', () => {
+    const rand = rng(5);
+    let checked = 0;
+    for (let i = 0; i < 200; i++) {
+      const w = 1 + Math.floor(rand() * 30), h = 1 + Math.floor(rand() * 30);
+      const m = createMask(w, h);
+      for (let j = 0; j < m.data.length; j++) m.data[j] = rand() < 0.45 ? 1 : 0;
+      if (maskHasHoles(m)) continue;
+      checked++;
+      const back = polygonsToMask(maskToPolygons(m), w, h);
+      expect(masksEqual(back, m), `case ${i}`).toBe(true);
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  it('fills holes when re-rasterised (so exports use RLE for them)', () => {
+    const ring = maskOf(['111', '101', '111']);
+    expect(maskHasHoles(ring)).toBe(true);
+    expect(masksEqual(polygonsToMask(maskToPolygons(ring), 3, 3), maskOf(['111', '111', '111']))).toBe(true);
+    // A gap to the border is no hole; a diagonal gap is (background is 4-connected).
+    expect(maskHasHoles(maskOf(['111', '100', '111']))).toBe(false);
+    expect(maskHasHoles(maskOf(['0110', '1001', '0110']))).toBe(true);
+    expect(maskHasHoles(maskOf(['01', '10']))).toBe(false);
+  });
+
+  it('simplifies with Douglas–Peucker at 0.5 px and keeps IoU ≥ 0.98 on a disc', () => {
+    const w = 80, h = 80;
+    const disc = createMask(w, h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) disc.data[y * w + x] = (x - 40) ** 2 + (y - 40) ** 2 < 30 ** 2 ? 1 : 0;
+    const exact = maskToPolygons(disc);
+    const simple = maskToPolygons(disc, { tolerance: 0.5 });
+    expect(simple[0].length).toBeLessThan(exact[0].length);
+    expect(maskIou(polygonsToMask(simple, w, h), disc)).toBeGreaterThanOrEqual(0.98);
+    // Collinear points go; a triangle stays.
+    expect(simplifyRing([0, 0, 1, 0, 2, 0, 3, 0, 3, 3, 0, 3], 0.1)).toEqual([0, 0, 3, 0, 3, 3, 0, 3]);
+  });
+});
