@@ -1,0 +1,87 @@
+// Every API argument crosses a trust boundary (renderer, WebSocket): each is checked here before the
+// service sees it. Failures are BAD_ARGUMENT errors naming the method and the argument.
+import type { ApiMethod } from '../../common/api';
+import { API_METHODS } from '../../common/api';
+import { PeakLabelError } from '../../common/errors';
+
+type Check = (v: unknown) => string | null; // null = fine, else what is wrong
+
+const STATUSES = ['new', 'suggested', 'in_review', 'done', 'error', 'missing'];
+const SOURCES = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
+const METHODS = ['prm', 'iam', 'threshold', 'rect', 'ellipse'];
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length < 4096 && !v.includes('\0') ? null : 'a non-empty string');
+const int: Check = (v) => (Number.isSafeInteger(v) ? null : 'an integer');
+const posInt: Check = (v) => (Number.isSafeInteger(v) && (v as number) > 0 ? null : 'a positive integer');
+const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a finite number');
+const oneOf = (values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`);
+const arrayOf = (c: Check, max = 1_000_000): Check => (v) => {
+  if (!Array.isArray(v) || v.length > max) return 'an array';
+  for (const x of v) { const e = c(x); if (e) return `an array of ${e}`; }
+  return null;
+};
+const optional = (c: Check): Check => (v) => (v === undefined ? null : c(v));
+const shape = (fields: Record<string, Check>): Check => (v) => {
+  if (!isObj(v)) return 'an object';
+  for (const k of Object.keys(v)) if (!(k in fields)) return `an object without "${k}"`;
+  for (const [k, c] of Object.entries(fields)) { const e = c(v[k]); if (e) return `an object whose ${k} is ${e}`; }
+  return null;
+};
+const rle: Check = (v) => {
+  if (!isObj(v) || !Array.isArray(v.size) || v.size.length !== 2 || !v.size.every((n) => Number.isSafeInteger(n) && (n as number) > 0 && (n as number) <= 100_000)) return 'an RLE {size:[h,w], counts}';
+  return typeof v.counts === 'string' && /^[0-o]*$/.test(v.counts) ? null : 'an RLE with compressed string counts';
+};
+const color: Check = (v) => (typeof v === 'string' && /^#[0-9a-fA-F]{6}$/.test(v) ? null : 'a colour #rrggbb');
+const tag: Check = (v) => (typeof v === 'string' && v.trim().length > 0 && v.length <= 200 ? null : 'a tag (non-empty, ≤ 200 characters)');
+
+const SIGNATURES: Record<ApiMethod, Check[]> = {
+  createProject: [str],
+  openProject: [str],
+  currentProject: [],
+  recentProjects: [],
+  projectSummary: [],
+  listClasses: [],
+  saveClass: [shape({ id: optional(posInt), name: tag, color: optional(color), order: optional(int) })],
+  deleteClass: [posInt],
+  addImageFolder: [str],
+  listImages: [shape({ offset: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'an integer ≥ 0'), limit: (v) => (Number.isSafeInteger(v) && (v as number) > 0 && (v as number) <= 10_000 ? null : 'an integer 1..10000'), status: optional(oneOf(STATUSES)), tag: optional(tag) })],
+  getImage: [posInt],
+  thumbnail: [posInt],
+  imagePixels: [posInt, (v) => (Number.isSafeInteger(v) && (v as number) >= 16 && (v as number) <= 16384 ? null : 'an integer 16..16384')],
+  setImageStatus: [arrayOf(posInt), oneOf(STATUSES)],
+  relinkFolder: [str, str],
+  setTags: [arrayOf(posInt), arrayOf(tag), arrayOf(tag)],
+  importTagsCsv: [str],
+  importTagsFromFolders: [str],
+  importTagsFromCoco: [str],
+  listInstances: [posInt],
+  createInstance: [posInt, posInt, rle],
+  editInstance: [posInt, shape({ classId: optional(posInt), mask: optional(rle) })],
+  acceptInstances: [arrayOf(posInt)],
+  deleteInstances: [arrayOf(posInt)],
+  undo: [],
+  redo: [],
+  importCoco: [str, oneOf(['ground_truth', 'prior'])],
+  exportCoco: [shape({ out: str, format: oneOf(['polygon', 'rle']), sources: optional(arrayOf(oneOf(SOURCES))), statuses: optional(arrayOf(oneOf(STATUSES))), imageIds: optional(arrayOf(posInt)) })],
+  engineInfo: [],
+  findPeaks: [posInt],
+  classResponse: [posInt, posInt],
+  suggestForPeak: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(METHODS))],
+  prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
+  cancelJob: [str],
+};
+
+/** Throws BAD_ARGUMENT unless `method` is an API method and `args` fit its signature. */
+export function validateCall(method: unknown, args: unknown): asserts method is ApiMethod {
+  if (typeof method !== 'string' || !(API_METHODS as readonly string[]).includes(method)) {
+    throw new PeakLabelError('BAD_ARGUMENT', `Unknown API method ${JSON.stringify(method)}.`);
+  }
+  if (!Array.isArray(args)) throw new PeakLabelError('BAD_ARGUMENT', `${method}: arguments must be an array.`);
+  const sig = SIGNATURES[method as ApiMethod];
+  if (args.length > sig.length) throw new PeakLabelError('BAD_ARGUMENT', `${method} takes at most ${sig.length} argument(s), got ${args.length}.`);
+  sig.forEach((check, i) => {
+    const e = check(args[i]);
+    if (e) throw new PeakLabelError('BAD_ARGUMENT', `${method}: argument ${i + 1} must be ${e}.`);
+  });
+}

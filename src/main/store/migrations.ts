@@ -1,0 +1,106 @@
+// Forward-only schema migrations. Migration i (1-based) brings a file from version i-1 to i; a file
+// whose version is newer than the last one here was written by a newer PeakLabel and is refused.
+import type Database from 'better-sqlite3';
+import { PeakLabelError } from '../../common/errors';
+
+const MIGRATIONS: string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL,
+    ord INTEGER NOT NULL
+  );
+  CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    width INTEGER NOT NULL,      -- as displayed (after EXIF orientation)
+    height INTEGER NOT NULL,
+    orientation INTEGER NOT NULL DEFAULT 1,  -- EXIF orientation 1..8 of the file
+    file_size INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'new'
+      CHECK (status IN ('new','suggested','in_review','done','error','missing')),
+    error TEXT,
+    working_copy TEXT,           -- file name in the cache folder for huge images, else NULL
+    added_at TEXT NOT NULL
+  );
+  CREATE INDEX images_hash ON images(hash);
+  CREATE INDEX images_status ON images(status);
+  CREATE TABLE thumbnails (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    jpeg BLOB NOT NULL
+  );
+  CREATE TABLE image_tags (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (image_id, tag)
+  ) WITHOUT ROWID;
+  CREATE INDEX image_tags_tag ON image_tags(tag);
+  CREATE TABLE instances (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    rle TEXT NOT NULL,           -- COCO compressed RLE counts (column-major, pycocotools format)
+    mask_h INTEGER NOT NULL,
+    mask_w INTEGER NOT NULL,
+    bbox_x REAL NOT NULL, bbox_y REAL NOT NULL, bbox_w REAL NOT NULL, bbox_h REAL NOT NULL,
+    area INTEGER NOT NULL,
+    iscrowd INTEGER NOT NULL DEFAULT 0,
+    score REAL,
+    source TEXT NOT NULL CHECK (source IN ('suggested','accepted','edited','manual','imported')),
+    peak_x REAL, peak_y REAL,
+    model_id TEXT,
+    method TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX instances_image ON instances(image_id);
+  CREATE TABLE undo_journal (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    before TEXT NOT NULL,        -- JSON: instance rows as they were (by id)
+    after TEXT NOT NULL,         -- JSON: instance rows as they became
+    undone INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Reads the file's schema version (0 for a new, empty file). */
+export function schemaVersion(db: Database.Database): number {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").get();
+  if (!has) return 0;
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/** Brings the file to SCHEMA_VERSION, each step in its own transaction; refuses newer files. */
+export function migrate(db: Database.Database, file: string): number {
+  const from = schemaVersion(db);
+  if (from > SCHEMA_VERSION) {
+    throw new PeakLabelError(
+      'SCHEMA_TOO_NEW',
+      `${file} was written by a newer PeakLabel (schema ${from}; this version reads up to ${SCHEMA_VERSION}): update PeakLabel to open it.`,
+      { file },
+    );
+  }
+  for (let v = from; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      if (v === 0) {
+        db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(v + 1);
+      } else {
+        db.prepare('UPDATE schema_version SET version = ?').run(v + 1);
+      }
+    })();
+  }
+  return SCHEMA_VERSION;
+}

@@ -1,0 +1,92 @@
+// The test/dev bridge over a real WebSocket: static files, API calls, binary results, progress events,
+// argument validation and error values.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { WireEvent, WireResponse } from '../../src/common/api';
+import { decodeWire, encodeWire } from '../../src/common/wire';
+import { startBridge, type Bridge } from '../../src/main/bridge/server';
+import { testOutput } from '../helpers/shared';
+
+process.env.PEAKLABEL_CONFIG_DIR ??= testOutput('config');
+const root = testOutput('main', 'bridge');
+let bridge: Bridge;
+let ws: WebSocket;
+const events: WireEvent[] = [];
+const pending = new Map<number, (r: WireResponse) => void>();
+let nextId = 1;
+
+function call(method: string, ...args: unknown[]): Promise<WireResponse> {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    pending.set(id, resolve);
+    ws.send(JSON.stringify({ id, method, args: encodeWire(args) }));
+  });
+}
+
+async function ok(method: string, ...args: unknown[]): Promise<unknown> {
+  const r = await call(method, ...args);
+  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
+  return decodeWire(r.result);
+}
+
+beforeAll(async () => {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, 'static', 'assets'), { recursive: true });
+  mkdirSync(join(root, 'images'), { recursive: true });
+  writeFileSync(join(root, 'static', 'index.html'), '<!doctype html><title>PeakLabel</title>');
+  writeFileSync(join(root, 'static', 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(root, 'secret.txt'), 'outside');
+  for (let i = 0; i < 3; i++) await sharp({ create: { width: 50, height: 40, channels: 3, background: { r: 60 * i, g: 30, b: 90 } } }).jpeg().toFile(join(root, 'images', `i${i}.jpg`));
+  bridge = await startBridge({ port: 0, staticDir: join(root, 'static') });
+  ws = new WebSocket(bridge.url.replace('http', 'ws') + 'api');
+  ws.on('message', (raw) => {
+    const msg = JSON.parse(raw.toString());
+    if ('event' in msg) events.push(msg);
+    else pending.get(msg.id)?.(msg);
+  });
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+});
+
+afterAll(async () => {
+  ws?.close();
+  await bridge?.close();
+});
+
+describe('bridge', () => {
+  it('binds 127.0.0.1 and serves the renderer, nothing outside it', async () => {
+    expect(bridge.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const index = await fetch(bridge.url);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await index.text()).toContain('PeakLabel');
+    expect((await fetch(bridge.url + 'assets/app.js')).headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(bridge.url + '..%2Fsecret.txt')).status).toBeGreaterThanOrEqual(400);
+    expect((await fetch(bridge.url + 'nope.js')).status).toBe(404);
+  });
+
+  it('answers API calls over the WebSocket, with progress events and binary data', async () => {
+    const r = await call('listImages', { offset: 0, limit: 10 });
+    expect(r).toMatchObject({ ok: false, error: { code: 'NO_PROJECT' } });
+    const info = (await ok('createProject', join(root, 'p.peaklabel'))) as { name: string };
+    expect(info.name).toBe('p');
+    const imported = (await ok('addImageFolder', join(root, 'images'))) as { added: number };
+    expect(imported.added).toBe(3);
+    expect(events.some((e) => e.event === 'progress' && e.data.kind === 'import' && e.data.state === 'done')).toBe(true);
+    const page = (await ok('listImages', { offset: 0, limit: 10 })) as { total: number; items: { id: number }[] };
+    expect(page.total).toBe(3);
+    const thumb = (await ok('thumbnail', page.items[0].id)) as { data: Uint8Array; mime: string };
+    expect(thumb.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(thumb.data.subarray(0, 2))).toEqual([0xff, 0xd8]);
+    expect((await ok('currentProject')) as { imageCount: number }).toMatchObject({ imageCount: 3 });
+  });
+
+  it('validates arguments and reports errors as values', async () => {
+    expect(await call('getImage', 'x')).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
+    expect(await call('getImage', 99999)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await call('dropAllTables')).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
+    expect(await call('listImages', { offset: 0, limit: 10, evil: true })).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
+    expect(await call('findPeaks', 1)).toMatchObject({ ok: false, error: { code: 'MODEL_UNAVAILABLE' } });
+  });
+});

@@ -1,0 +1,176 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Rle } from '../../src/common/api';
+import { PeakLabelError } from '../../src/common/errors';
+import { createMask } from '../../src/common/mask';
+import { encodeMask } from '../../src/common/rle';
+import { SCHEMA_VERSION } from '../../src/main/store/migrations';
+import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
+import { testOutput } from '../helpers/shared';
+
+const dir = testOutput('main', 'store');
+let n = 0;
+const freshPath = () => join(dir, `p${process.pid}-${n++}.peaklabel`);
+
+function rect(w: number, h: number, x0: number, y0: number, x1: number, y1: number): Rle {
+  const m = createMask(w, h);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m.data[y * w + x] = 1;
+  return encodeMask(m);
+}
+
+function image(path: string, hash = path): NewImage {
+  return { path, hash, width: 40, height: 30, orientation: 1, fileSize: 1, workingCopy: null, thumbnail: { width: 4, height: 3, jpeg: new Uint8Array([1, 2, 3]) } };
+}
+
+function caught(fn: () => unknown): PeakLabelError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PeakLabelError) return err;
+    throw err;
+  }
+  throw new Error('expected a PeakLabelError');
+}
+
+describe('ProjectStore', () => {
+  beforeEach(() => mkdirSync(dir, { recursive: true }));
+
+  it('creates a WAL database with foreign keys at the current schema version', () => {
+    const path = freshPath();
+    const s = ProjectStore.create(path);
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(s.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(s.info()).toMatchObject({ path, schemaVersion: SCHEMA_VERSION, imageCount: 0 });
+    s.close();
+    expect(caught(() => ProjectStore.create(path)).code).toBe('BAD_ARGUMENT');
+  });
+
+  it('migrates an empty SQLite file forward and reopens without changes', () => {
+    const path = freshPath();
+    new Database(path).close();
+    const s = ProjectStore.open(path);
+    s.saveClass({ name: 'cat' });
+    s.close();
+    const again = ProjectStore.open(path);
+    expect(again.listClasses().map((c) => c.name)).toEqual(['cat']);
+    expect((again.db.prepare('SELECT version FROM schema_version').get() as { version: number }).version).toBe(SCHEMA_VERSION);
+    again.close();
+  });
+
+  it('refuses a file from a newer schema, naming the file, and leaves it untouched', () => {
+    const path = freshPath();
+    ProjectStore.create(path).close();
+    const raw = new Database(path);
+    raw.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
+    raw.close();
+    const e = caught(() => ProjectStore.open(path));
+    expect(e.code).toBe('SCHEMA_TOO_NEW');
+    expect(e.message).toContain(path);
+    const check = new Database(path, { readonly: true });
+    expect((check.prepare('SELECT version FROM schema_version').get() as { version: number }).version).toBe(SCHEMA_VERSION + 1);
+    check.close();
+  });
+
+  it('reports a file that is not a project', () => {
+    const path = freshPath();
+    writeFileSync(path, 'this is not sqlite at all, just some text long enough to have a header'.repeat(20));
+    const e = caught(() => ProjectStore.open(path));
+    expect(e.code).toBe('PROJECT_CORRUPT');
+    expect(e.message).toContain(path);
+  });
+
+  it('runs a batch in one transaction: a failing item leaves nothing behind', () => {
+    const s = ProjectStore.create(freshPath());
+    s.insertImages([image('/a.jpg')]);
+    expect(() => s.insertImages([image('/b.jpg'), image('/a.jpg', 'other')])).toThrow();
+    expect(s.info().imageCount).toBe(1);
+    expect(s.imageIdsByPath().has('/b.jpg')).toBe(false);
+    s.close();
+  });
+
+  it('stores instances with bbox and area from the RLE, and counts them per image', () => {
+    const s = ProjectStore.create(freshPath());
+    const [img] = s.insertImages([image('/a.jpg')]);
+    const cls = s.saveClass({ name: 'dog' });
+    const inst = s.createInstance(img, { classId: cls.id, mask: rect(40, 30, 5, 6, 15, 10), source: 'manual' });
+    expect(inst.bbox).toEqual([5, 6, 10, 4]);
+    expect(inst.area).toBe(40);
+    expect(s.getImage(img).counts.manual).toBe(1);
+    s.close();
+  });
+
+  it('keeps undo/redo of instance edits across a restart', () => {
+    const path = freshPath();
+    let s = ProjectStore.create(path);
+    const [img] = s.insertImages([image('/a.jpg')]);
+    const cat = s.saveClass({ name: 'cat' });
+    const dog = s.saveClass({ name: 'dog' });
+    const a = s.createInstance(img, { classId: cat.id, mask: rect(40, 30, 0, 0, 10, 10), source: 'manual' });
+    s.editInstance(a.id, { classId: dog.id, mask: rect(40, 30, 0, 0, 20, 10) });
+    s.deleteInstances([a.id]);
+    expect(s.listInstances(img)).toEqual([]);
+    s.close();
+
+    s = ProjectStore.open(path);
+    expect(s.undo()).toBe(true); // delete undone
+    expect(s.listInstances(img)[0]).toMatchObject({ id: a.id, classId: dog.id, area: 200 });
+    expect(s.undo()).toBe(true); // edit undone
+    expect(s.listInstances(img)[0]).toMatchObject({ id: a.id, classId: cat.id, area: 100 });
+    s.close();
+
+    s = ProjectStore.open(path);
+    expect(s.redo()).toBe(true); // edit again
+    expect(s.listInstances(img)[0]).toMatchObject({ classId: dog.id, area: 200 });
+    expect(s.undo()).toBe(true);
+    expect(s.undo()).toBe(true); // creation undone
+    expect(s.listInstances(img)).toEqual([]);
+    expect(s.undo()).toBe(false);
+    expect(s.redo()).toBe(true);
+    expect(s.listInstances(img)).toHaveLength(1);
+    // A new action drops the redo stack.
+    s.acceptInstances([a.id]);
+    expect(s.redo()).toBe(false);
+    s.close();
+  });
+
+  it('replaces an image\'s suggestions in one transaction and keeps reviewed instances', () => {
+    const s = ProjectStore.create(freshPath());
+    const [img] = s.insertImages([image('/a.jpg')]);
+    const cls = s.saveClass({ name: 'cat' });
+    const [first] = s.replaceSuggestions(img, [
+      { classId: cls.id, mask: rect(40, 30, 0, 0, 5, 5), score: 0.9, peak: { x: 2, y: 2 }, modelId: 'm1', method: 'prm' },
+      { classId: cls.id, mask: rect(40, 30, 10, 10, 15, 15), score: 0.5, peak: { x: 12, y: 12 }, modelId: 'm1', method: 'prm' },
+    ]);
+    s.acceptInstances([first]);
+    expect(s.getImage(img).status).toBe('suggested');
+    expect(s.imagesNeedingSuggestions().map((x) => x.id)).toEqual([]);
+    expect(s.imagesNeedingSuggestions({ force: true }).map((x) => x.id)).toEqual([img]);
+    s.replaceSuggestions(img, [{ classId: cls.id, mask: rect(40, 30, 20, 20, 25, 25), score: 0.7, modelId: 'm2', method: 'iam' }]);
+    const rows = s.listInstances(img);
+    expect(rows.map((r) => [r.source, r.modelId])).toEqual([['accepted', 'm1'], ['suggested', 'm2']]);
+    expect(rows[0].peak).toEqual({ x: 2, y: 2 });
+    // A failure inside rolls everything back.
+    expect(() => s.replaceSuggestions(img, [{ classId: 9999, mask: rect(40, 30, 0, 0, 1, 1) }])).toThrow();
+    expect(s.listInstances(img).map((r) => r.modelId)).toEqual(['m1', 'm2']);
+    s.close();
+  });
+
+  it('filters and pages images by status and tag', () => {
+    const s = ProjectStore.create(freshPath());
+    const ids = s.insertImages(['/c.jpg', '/a.jpg', '/b.jpg'].map((p) => image(p)));
+    s.setTags([ids[0], ids[2]], ['cat', 'dog'], []);
+    s.setTags([ids[2]], [], ['dog']);
+    s.setImageStatus([ids[1]], 'done');
+    expect(s.listImages({ offset: 0, limit: 10 }).items.map((i) => i.fileName)).toEqual(['a.jpg', 'b.jpg', 'c.jpg']);
+    expect(s.listImages({ offset: 1, limit: 1 })).toMatchObject({ total: 3, items: [{ fileName: 'b.jpg' }] });
+    expect(s.listImages({ offset: 0, limit: 10, tag: 'dog' }).items.map((i) => i.fileName)).toEqual(['c.jpg']);
+    expect(s.listImages({ offset: 0, limit: 10, status: 'done' }).items.map((i) => i.fileName)).toEqual(['a.jpg']);
+    expect(s.summary().byStatus).toMatchObject({ new: 2, done: 1 });
+    expect(s.relinkFolder('/', '/moved')).toBe(3);
+    expect(s.getImage(ids[0]).path).toBe('/moved/c.jpg');
+    s.close();
+  });
+});
+
