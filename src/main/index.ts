@@ -1,0 +1,104 @@
+// The Electron shell, and nothing else: one locked-down window, one IPC channel to the service.
+// All behaviour lives in src/main/api (shared with the CLI and the test bridge).
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { API_METHODS, IPC_INVOKE, IPC_PROGRESS, type ApiMethod } from '../common/api';
+import { ServiceContext } from './api/context';
+import { createEngineMethods } from './api/engine-methods';
+import { createService, invokeApi } from './api/service';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const rendererIndex = join(here, '../renderer/index.html');
+const devUrl = process.env.ELECTRON_RENDERER_URL; // set by `electron-vite dev` only
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const ctx = new ServiceContext();
+// The bundle sits beside package.json (the app path), not beside this bundled file.
+const engine = createEngineMethods(ctx, { bundleDir: process.env.PEAKLABEL_MODEL_DIR ?? join(app.getAppPath(), 'resources', 'models') });
+const api = createService(ctx, engine);
+
+/** Only our own page may call the API (no iframes, no navigated-away content). */
+function trustedSender(frameUrl: string | undefined): boolean {
+  if (!frameUrl) return false;
+  if (devUrl) return frameUrl.startsWith(devUrl);
+  return frameUrl === pathToFileURL(rendererIndex).href || frameUrl.startsWith(pathToFileURL(rendererIndex).href + '#');
+}
+
+ipcMain.handle(IPC_INVOKE, async (event, method: unknown, args: unknown) => {
+  if (!trustedSender(event.senderFrame?.url)) {
+    return { ok: false, error: { code: 'BAD_ARGUMENT', message: 'API calls are only accepted from the PeakLabel window.' } };
+  }
+  if (typeof method !== 'string' || !API_METHODS.includes(method as ApiMethod)) {
+    return { ok: false, error: { code: 'BAD_ARGUMENT', message: `Unknown API method: ${String(method)}.` } };
+  }
+  return invokeApi(api, method, args); // validates every argument
+});
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1440,
+    height: 900,
+    minWidth: 960,
+    minHeight: 600,
+    backgroundColor: '#1b1d22',
+    title: 'PeakLabel',
+    show: false,
+    webPreferences: {
+      preload: join(here, '../preload/index.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  const unsubscribe = api.onProgress((e) => {
+    if (!win.isDestroyed()) win.webContents.send(IPC_PROGRESS, e);
+  });
+  win.on('closed', unsubscribe);
+
+  // No navigation and no new windows: links to the web open in the system browser.
+  win.webContents.on('will-navigate', (e) => e.preventDefault());
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  win.webContents.on('will-attach-webview', (e) => e.preventDefault());
+
+  if (devUrl) void win.loadURL(devUrl);
+  else void win.loadFile(rendererIndex);
+  return win;
+}
+
+app.enableSandbox();
+app.whenReady().then(() => {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  // No remote content: only the app's own files (and the dev server while developing).
+  ses.webRequest.onBeforeRequest((details, cb) => {
+    const u = details.url;
+    const local = u.startsWith('file:') || u.startsWith('devtools:') || u.startsWith('blob:') || u.startsWith('data:') || (devUrl && (u.startsWith(devUrl) || u.startsWith(devUrl.replace(/^http/, 'ws'))));
+    cb({ cancel: !local });
+  });
+  ses.webRequest.onHeadersReceived((details, cb) => {
+    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [devUrl ? CSP.replace("connect-src 'self'", "connect-src 'self' ws:") : CSP] } });
+  });
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});
+
+app.on('will-quit', () => {
+  void engine.closeEngine();
+  ctx.close(); // checkpoints the project database
+});

@@ -1,0 +1,58 @@
+// Raster brush/eraser on a BinaryMask: discs stamped along a polyline in image pixels.
+// The same function renders strokes on commit, so what the user sees is what is stored.
+import type { BinaryMask } from '../../../common/mask';
+
+export interface DirtyRect {
+  x0: number;
+  y0: number;
+  x1: number; // exclusive
+  y1: number; // exclusive
+}
+
+/** Set (value 1) or clear (value 0) every pixel whose centre lies within `radius` of (cx, cy). */
+export function stampDisc(mask: BinaryMask, cx: number, cy: number, radius: number, value: 0 | 1): DirtyRect | null {
+  const { width, height, data } = mask;
+  const r = Math.max(0.5, radius);
+  const x0 = Math.max(0, Math.floor(cx - r));
+  const x1 = Math.min(width, Math.ceil(cx + r) + 1);
+  const y0 = Math.max(0, Math.floor(cy - r));
+  const y1 = Math.min(height, Math.ceil(cy + r) + 1);
+  if (x0 >= x1 || y0 >= y1) return null;
+  const r2 = r * r;
+  let touched = false;
+  for (let y = y0; y < y1; y++) {
+    const dy = y + 0.5 - cy;
+    for (let x = x0; x < x1; x++) {
+      const dx = x + 0.5 - cx;
+      if (dx * dx + dy * dy <= r2) {
+        data[y * width + x] = value;
+        touched = true;
+      }
+    }
+  }
+  return touched ? { x0, y0, x1, y1 } : null;
+}
+
+/** Stamp discs along the polyline `points` ([x, y] pairs) at steps of at most a quarter radius. */
+export function paintStroke(mask: BinaryMask, points: { x: number; y: number }[], radius: number, value: 0 | 1): DirtyRect | null {
+  let dirty: DirtyRect | null = null;
+  const add = (d: DirtyRect | null) => {
+    if (!d) return;
+    dirty = dirty
+      ? { x0: Math.min(dirty.x0, d.x0), y0: Math.min(dirty.y0, d.y0), x1: Math.max(dirty.x1, d.x1), y1: Math.max(dirty.y1, d.y1) }
+      : d;
+  };
+  if (points.length === 0) return null;
+  add(stampDisc(mask, points[0].x, points[0].y, radius, value));
+  const step = Math.max(0.5, radius / 4);
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1], b = points[i];
+    const len = Math.hypot(b.x - a.x, b.y - a.y);
+    const n = Math.max(1, Math.ceil(len / step));
+    for (let k = 1; k <= n; k++) {
+      const t = k / n;
+      add(stampDisc(mask, a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t, radius, value));
+    }
+  }
+  return dirty;
+}

@@ -1,0 +1,494 @@
+// One open image in the editor: loads pixels, instances and peaks, and turns the canvas engine's
+// intents (peak clicked, stroke, polygon…) into API calls. Every change goes straight to the API
+// (autosave); after each one the instances are re-read so undo/redo and the view never disagree.
+import type { ImageRow, InstanceRow, Peak } from '../../../common/api';
+import { toErrorInfo } from '../../../common/errors';
+import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskSubtract, type BinaryMask } from '../../../common/mask';
+import { maskToPolygons, polygonsToMask } from '../../../common/polygon';
+import { decodeRle, encodeMask } from '../../../common/rle';
+import { paintStroke } from '../canvas/brush';
+import { heatColor } from '../canvas/color';
+import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
+import { hitInstance } from '../canvas/hit';
+import { nextSuggestion, suggestionsAbove } from '../canvas/review';
+import { levelFor, type View } from '../canvas/view';
+import { pixelsBitmap } from './format';
+import type { AppState } from './state.svelte';
+
+/**
+ * An instance with its mask decoded and cropped to its bounding box (pixel (0, 0) = image (ox, oy)):
+ * full-size masks of an 8,000-px image would cost 64 MB each.
+ */
+export interface LoadedInstance extends InstanceRow {
+  bits: BinaryMask;
+  ox: number;
+  oy: number;
+}
+
+function decodeCropped(r: InstanceRow): { bits: BinaryMask; ox: number; oy: number } {
+  const full = decodeRle(r.mask);
+  const [x, y, w, h] = maskBbox(full);
+  return { bits: cropMask(full, x, y, Math.max(1, w), Math.max(1, h)), ox: x, oy: y };
+}
+
+/** The full-image mask of a cropped instance (cropMask with a negative offset pastes it back). */
+function uncrop(i: LoadedInstance, width: number, height: number): BinaryMask {
+  return cropMask(i.bits, -i.ox, -i.oy, width, height);
+}
+
+export class EditorSession {
+  row = $state<ImageRow | null>(null);
+  instances = $state<LoadedInstance[]>([]);
+  peaks = $state<Peak[]>([]);
+  peaksNote = $state<string | null>(null);
+  /** Show peaks of every class, not only the active class and the image's tags (an untagged image
+   * can have hundreds of peaks over the model's classes). */
+  allPeakClasses = $state(false);
+  selectedId = $state<number | null>(null);
+  /** Further instances picked with Shift+click, to merge into the selected one. */
+  alsoSelected = $state<number[]>([]);
+  /** Why the image cannot be shown (decode error, missing file), shown in place of the canvas. */
+  imageError = $state<string | null>(null);
+  tool = $state<Tool>('select');
+  brushRadius = $state(12);
+  layers = $state<Layers>({ heatmap: false, peaks: true, suggested: true, accepted: true });
+  heatClassId = $state<number | null>(null);
+  busy = $state<string | null>(null);
+  zoom = $state(1);
+  level = $state(0);
+  /** Milliseconds from opening to image shown / peaks shown (the issue's targets, shown in the panel). */
+  timings = $state<{ image: number | null; peaks: number | null; edit: number | null }>({ image: null, peaks: null, edit: null });
+
+  engine: CanvasEngine | null = null;
+  private imageId = 0;
+  private decoded = new Map<number, { key: string; bits: BinaryMask; ox: number; oy: number }>();
+  private levelTimer: ReturnType<typeof setTimeout> | null = null;
+  private loadingLevel = 0;
+
+  constructor(private readonly app: AppState) {}
+
+  attach(canvas: HTMLCanvasElement): void {
+    this.engine = new CanvasEngine(canvas, {
+      onPeakClick: (i) => void this.clickPeak(i),
+      onCanvasClick: (x, y, additive) => void this.clickCanvas(x, y, additive),
+      onStroke: (pts, r, erase) => void this.stroke(pts, r, erase),
+      onPolygon: (pts) => void this.polygon(pts),
+      onRingsEdited: (rings) => void this.ringsEdited(rings),
+      onViewChange: (v) => this.viewChanged(v),
+    });
+    this.engine.setLayers(this.layers);
+    this.engine.setBrushRadius(this.brushRadius);
+  }
+
+  detach(): void {
+    this.engine?.destroy();
+    this.engine = null;
+    if (this.levelTimer) clearTimeout(this.levelTimer);
+  }
+
+  get imageIdValue(): number {
+    return this.imageId;
+  }
+
+  async load(id: number): Promise<void> {
+    const started = performance.now();
+    this.imageId = id;
+    this.selectedId = null;
+    this.alsoSelected = [];
+    this.imageError = null;
+    this.peaks = [];
+    this.peaksNote = null;
+    this.instances = [];
+    this.decoded.clear();
+    this.timings = { image: null, peaks: null, edit: null };
+    this.engine?.setHeatmap(null);
+    this.layers = { ...this.layers, heatmap: false };
+    this.engine?.setLayers(this.layers);
+    const row = await this.app.run(this.app.api.getImage(id));
+    if (!row || this.imageId !== id) return;
+    this.row = row;
+    this.engine?.setImage(null, row.width, row.height, true);
+    this.level = 0;
+    this.loadingLevel = 0; // a level still loading for the previous image must not block this one
+    if (this.levelTimer) clearTimeout(this.levelTimer);
+    const first = levelFor(this.engine?.view.scale ?? 1, row.width, row.height, globalThis.devicePixelRatio || 1);
+    await Promise.all([
+      this.loadLevel(first).then(() => {
+        if (this.imageId === id) this.timings = { ...this.timings, image: Math.round(performance.now() - started) };
+      }),
+      this.refreshInstances(),
+      this.loadPeaks(id, started),
+    ]);
+  }
+
+  private async loadLevel(side: number): Promise<void> {
+    const id = this.imageId;
+    if (side <= this.level || side <= this.loadingLevel) return;
+    this.loadingLevel = side;
+    try {
+      const px = await this.app.api.imagePixels(id, side);
+      const bmp = await pixelsBitmap(px);
+      if (id !== this.imageId) return;
+      this.level = side;
+      this.engine?.setImageLevel(bmp);
+    } catch (err) {
+      if (id === this.imageId) {
+        const info = toErrorInfo(err);
+        if (this.level === 0) this.imageError = `${info.message}${info.file && !info.message.includes(info.file) ? ` (${info.file})` : ''}`;
+        else this.app.error(err);
+      }
+    } finally {
+      if (id === this.imageId) this.loadingLevel = 0;
+    }
+  }
+
+  private viewChanged(v: View): void {
+    this.zoom = v.scale;
+    const row = this.row;
+    if (!row) return;
+    const want = levelFor(v.scale, row.width, row.height, globalThis.devicePixelRatio || 1);
+    if (want <= this.level) return;
+    if (this.levelTimer) clearTimeout(this.levelTimer);
+    this.levelTimer = setTimeout(() => void this.loadLevel(want), 150);
+  }
+
+  private async loadPeaks(id: number, started: number): Promise<void> {
+    try {
+      const peaks = await this.app.api.findPeaks(id);
+      if (id !== this.imageId) return;
+      this.peaks = [...peaks].sort((a, b) => b.score - a.score);
+      // The engine adds the model's classes to the project the first time it reports them.
+      if (peaks.some((p) => !this.app.classById(p.classId))) await this.app.refreshClasses();
+      this.timings = { ...this.timings, peaks: Math.round(performance.now() - started) };
+      this.peaksNote = peaks.length ? null : 'The model found no peaks in this image.';
+    } catch (err) {
+      if (id !== this.imageId) return;
+      const info = toErrorInfo(err);
+      this.peaksNote = info.code === 'MODEL_UNAVAILABLE' ? `Model unavailable: ${info.message} Draw instances with the brush or polygon.` : info.message;
+    }
+    this.sync();
+  }
+
+  async refreshInstances(): Promise<void> {
+    const id = this.imageId;
+    const rows = await this.app.run(this.app.api.listInstances(id));
+    if (!rows || id !== this.imageId) return;
+    const next: LoadedInstance[] = [];
+    const seen = new Set<number>();
+    for (const r of rows) {
+      const key = `${r.updatedAt}|${r.mask.counts.length}|${r.mask.counts}`;
+      let d = this.decoded.get(r.id);
+      if (!d || d.key !== key) {
+        d = { key, ...decodeCropped(r) };
+        this.decoded.set(r.id, d);
+      }
+      seen.add(r.id);
+      next.push({ ...r, bits: d.bits, ox: d.ox, oy: d.oy });
+    }
+    for (const k of this.decoded.keys()) if (!seen.has(k)) this.decoded.delete(k);
+    this.instances = next;
+    if (this.selectedId !== null && !seen.has(this.selectedId)) this.selectedId = null;
+    this.alsoSelected = this.alsoSelected.filter((i) => seen.has(i) && i !== this.selectedId);
+    this.sync();
+  }
+
+  /** Push the current data to the canvas. */
+  sync(): void {
+    const e = this.engine;
+    if (!e) return;
+    e.setInstances(
+      this.instances.map((i) => ({ id: i.id, color: this.app.colorOf(i.classId), source: i.source, score: i.score, mask: i.bits, x: i.ox, y: i.oy })),
+    );
+    e.setPeaks(
+      this.shownPeaks().map((p) => ({
+        x: p.x, y: p.y, score: p.score, color: this.app.colorOf(p.classId),
+        used: this.instances.some((i) => i.peak && i.classId === p.classId && Math.hypot(i.peak.x - p.x, i.peak.y - p.y) < 2),
+      })),
+    );
+    e.setSelected(this.selectedId, this.alsoSelected);
+    e.setEditRings(this.tool === 'polygon' ? this.outlineOf(this.selected) : null);
+    e.strokeColor = this.app.colorOf(this.selected?.classId ?? this.app.activeClassId ?? -1);
+  }
+
+  /** The peaks drawn (and clickable): those of the active class and of the image's tags, or all. */
+  shownPeaks(): Peak[] {
+    if (this.allPeakClasses) return this.peaks;
+    const tags = new Set((this.row?.tags ?? []).map((t) => t.toLowerCase()));
+    return this.peaks.filter((p) => p.classId === this.app.activeClassId || tags.has((this.app.classById(p.classId)?.name ?? '').toLowerCase()));
+  }
+
+  setAllPeakClasses(all: boolean): void {
+    this.allPeakClasses = all;
+    this.sync();
+  }
+
+  get selected(): LoadedInstance | null {
+    return this.instances.find((i) => i.id === this.selectedId) ?? null;
+  }
+
+  select(id: number | null): void {
+    this.selectedId = id;
+    this.alsoSelected = [];
+    this.sync();
+  }
+
+  /** Shift+click: toggle an instance in the multi-selection (the first one stays primary). */
+  toggleSelect(id: number): void {
+    if (this.selectedId === null) return this.select(id);
+    if (id === this.selectedId) return;
+    this.alsoSelected = this.alsoSelected.includes(id) ? this.alsoSelected.filter((i) => i !== id) : [...this.alsoSelected, id];
+    this.sync();
+  }
+
+  /** Merge the Shift-selected instances into the selected one (its class and id are kept). */
+  async merge(): Promise<void> {
+    const s = this.selected;
+    const row = this.row;
+    const others = this.instances.filter((i) => this.alsoSelected.includes(i.id));
+    if (!s || !row) return;
+    if (!others.length) return this.app.info('Shift+click the instances to merge into the selected one.');
+    const bits = uncrop(s, row.width, row.height);
+    for (const o of others) {
+      const ob = o.bits;
+      for (let y = 0; y < ob.height; y++) {
+        for (let x = 0; x < ob.width; x++) if (ob.data[y * ob.width + x]) bits.data[(y + o.oy) * row.width + x + o.ox] = 1;
+      }
+    }
+    await this.act('Merging…', async () => {
+      await this.app.api.editInstance(s.id, { mask: encodeMask(bits) });
+      await this.app.api.deleteInstances(others.map((o) => o.id));
+    });
+    this.select(s.id);
+  }
+
+  /** Split the selected instance into one instance per connected part (the largest keeps the id). */
+  async split(): Promise<void> {
+    const s = this.selected;
+    const row = this.row;
+    if (!s || !row) return;
+    const comps = connectedComponents(s.bits, 8);
+    if (comps.count < 2) return this.app.info('The selected instance is a single piece.');
+    const parts = Array.from({ length: comps.count }, (_, k) => componentMask(comps, k + 1, s.bits.width, s.bits.height))
+      .map((m) => ({ m, area: maskArea(m) }))
+      .sort((a, b) => b.area - a.area);
+    const full = (m: BinaryMask) => cropMask(m, -s.ox, -s.oy, row.width, row.height);
+    await this.act('Splitting…', async () => {
+      await this.app.api.editInstance(s.id, { mask: encodeMask(full(parts[0].m)) });
+      for (const p of parts.slice(1)) await this.app.api.createInstance(this.imageId, s.classId, encodeMask(full(p.m)));
+    });
+    this.app.info(`Split into ${parts.length} instances.`);
+  }
+
+  setTool(t: Tool): void {
+    this.tool = t;
+    this.engine?.setTool(t);
+    this.sync();
+  }
+
+  private outlineCache: { inst: LoadedInstance; rings: number[][] } | null = null;
+
+  /** The instance's outer outline in image pixels (vertices only at turns, lightly simplified). */
+  private outlineOf(inst: LoadedInstance | null): number[][] | null {
+    if (!inst) return null;
+    if (this.outlineCache?.inst.bits !== inst.bits) {
+      const rings = maskToPolygons(inst.bits, { tolerance: 1 }).map((r) => r.map((v, j) => v + (j % 2 ? inst.oy : inst.ox)));
+      this.outlineCache = { inst, rings };
+    }
+    return this.outlineCache.rings.map((r) => r.slice());
+  }
+
+  /** Vertex drag finished: the new outline replaces the outer boundary; the mask's holes stay. */
+  async ringsEdited(rings: number[][]): Promise<void> {
+    const s = this.selected;
+    const row = this.row;
+    if (!s || !row) return;
+    const before = uncrop(s, row.width, row.height);
+    const holes = maskSubtract(fillHoles(before), before);
+    await this.saveMask(s, maskSubtract(polygonsToMask(rings, row.width, row.height), holes));
+  }
+
+  setBrush(r: number): void {
+    this.brushRadius = Math.max(1, Math.min(500, Math.round(r)));
+    this.engine?.setBrushRadius(this.brushRadius);
+  }
+
+  toggleLayer(k: keyof Layers): void {
+    this.layers = { ...this.layers, [k]: !this.layers[k] };
+    this.engine?.setLayers(this.layers);
+    if (k === 'heatmap' && this.layers.heatmap) void this.loadHeatmap();
+  }
+
+  /** Busy indicator + readable error around one API action; then re-read instances and counts. */
+  private async act<T>(label: string, f: () => Promise<T>): Promise<T | undefined> {
+    this.busy = label;
+    try {
+      return await f();
+    } catch (err) {
+      this.app.error(err);
+      return undefined;
+    } finally {
+      this.busy = null;
+      await this.refreshInstances();
+      await this.refreshRow();
+      void this.app.refreshSummary();
+    }
+  }
+
+  private async refreshRow(): Promise<void> {
+    const row = await this.app.run(this.app.api.getImage(this.imageId));
+    if (row && row.id === this.imageId) this.row = row;
+  }
+
+  async clickPeak(index: number): Promise<void> {
+    const p = this.shownPeaks()[index];
+    if (!p) return;
+    const existing = this.instances.find((i) => i.peak && i.classId === p.classId && Math.hypot(i.peak.x - p.x, i.peak.y - p.y) < 2);
+    if (existing) return this.select(existing.id);
+    const inst = await this.act('Suggesting…', () => this.app.api.suggestForPeak(this.imageId, { classId: p.classId, x: p.x, y: p.y }));
+    if (inst) this.select(inst.id);
+  }
+
+  async clickCanvas(x: number, y: number, additive = false): Promise<void> {
+    const hit = hitInstance(
+      this.instances
+        .filter((i) => (i.source === 'suggested' ? this.layers.suggested : this.layers.accepted))
+        .map((i) => ({ id: i.id, mask: i.bits, x: i.ox, y: i.oy, area: i.area })),
+      x, y,
+    );
+    if (hit !== null) return additive ? this.toggleSelect(hit) : this.select(hit);
+    const cls = this.app.activeClassId;
+    if (cls === null || !this.row || x < 0 || y < 0 || x >= this.row.width || y >= this.row.height) return this.select(null);
+    if (!this.app.engine?.available) {
+      this.select(null);
+      this.app.info('The model is unavailable, so a click cannot make a suggestion: use the brush (B) or polygon (P).');
+      return;
+    }
+    const inst = await this.act('Suggesting…', () => this.app.api.suggestForPeak(this.imageId, { classId: cls, x, y }));
+    if (inst) this.select(inst.id);
+  }
+
+  async accept(): Promise<void> {
+    const s = this.selected;
+    if (!s) return;
+    if (s.source === 'suggested') await this.act('Accepting…', () => this.app.api.acceptInstances([s.id]));
+    // On to the next suggestion; with none left the accepted one stays selected for touch-ups.
+    const next = nextSuggestion(this.instances, s.id);
+    this.select(next && next.id !== s.id ? next.id : s.id);
+  }
+
+  async acceptAbove(threshold: number): Promise<void> {
+    const ids = suggestionsAbove(this.instances, threshold);
+    if (!ids.length) return this.app.info(`No suggestion scores ${threshold.toFixed(2)} or more.`);
+    await this.act('Accepting…', () => this.app.api.acceptInstances(ids));
+    this.app.info(`Accepted ${ids.length} suggestions.`);
+  }
+
+  async remove(): Promise<void> {
+    const s = this.selected;
+    if (!s) return;
+    const next = s.source === 'suggested' ? nextSuggestion(this.instances, s.id) : null;
+    await this.act('Deleting…', () => this.app.api.deleteInstances([s.id]));
+    this.select(next && next.id !== s.id ? next.id : null);
+  }
+
+  nextSuggestion(): void {
+    const n = nextSuggestion(this.instances, this.selectedId);
+    if (n) this.select(n.id);
+  }
+
+  async stroke(points: { x: number; y: number }[], radius: number, erase: boolean): Promise<void> {
+    const row = this.row;
+    if (!row) return;
+    const s = this.selected;
+    if (!s && erase) return this.app.info('Select an instance to erase from.');
+    const started = performance.now();
+    const bits = s ? uncrop(s, row.width, row.height) : createMask(row.width, row.height);
+    if (!paintStroke(bits, points, radius, erase ? 0 : 1)) return;
+    await this.saveMask(s, bits);
+    // Raster + RLE + store + re-read: what a stroke costs after the pointer is released.
+    this.timings = { ...this.timings, edit: Math.round(performance.now() - started) };
+  }
+
+  async polygon(points: { x: number; y: number }[]): Promise<void> {
+    const row = this.row;
+    if (!row) return;
+    const flat = points.flatMap((p) => [p.x, p.y]);
+    const bits = polygonsToMask([flat], row.width, row.height);
+    await this.saveMask(null, bits);
+  }
+
+  async fillHoles(): Promise<void> {
+    const s = this.selected;
+    if (!s || !this.row) return;
+    await this.saveMask(s, fillHoles(uncrop(s, this.row.width, this.row.height)));
+  }
+
+  /** Write a mask to the selected instance, or create a new instance of the active class. */
+  private async saveMask(target: LoadedInstance | null, bits: BinaryMask): Promise<void> {
+    if (maskArea(bits) === 0) {
+      if (target) await this.act('Deleting…', () => this.app.api.deleteInstances([target.id]));
+      return;
+    }
+    const rle = encodeMask(bits);
+    if (target) {
+      await this.act('Saving…', () => this.app.api.editInstance(target.id, { mask: rle }));
+      return;
+    }
+    const cls = this.app.activeClassId;
+    if (cls === null) return this.app.info('Add a class first: new instances take the active class.');
+    const inst = await this.act('Saving…', () => this.app.api.createInstance(this.imageId, cls, rle));
+    if (inst) this.select(inst.id);
+  }
+
+  async changeClass(classId: number): Promise<void> {
+    const s = this.selected;
+    if (!s || s.classId === classId) return;
+    await this.act('Saving…', () => this.app.api.editInstance(s.id, { classId }));
+  }
+
+  async undo(redo = false): Promise<void> {
+    const did = await this.act(redo ? 'Redoing…' : 'Undoing…', () => (redo ? this.app.api.redo() : this.app.api.undo()));
+    if (did === false) this.app.info(redo ? 'Nothing to redo.' : 'Nothing to undo.');
+  }
+
+  async setStatus(status: ImageRow['status']): Promise<void> {
+    await this.act('Saving…', () => this.app.api.setImageStatus([this.imageId], status));
+    this.app.imagesVersion++;
+  }
+
+  async loadHeatmap(): Promise<void> {
+    const cls = this.heatClassId ?? this.selected?.classId ?? this.app.activeClassId;
+    if (cls === null) return;
+    this.heatClassId = cls;
+    const id = this.imageId;
+    try {
+      const map = await this.app.api.classResponse(id, cls);
+      const bmp = await pixelsBitmap(map);
+      if (id !== this.imageId) return;
+      this.engine?.setHeatmap(colorize(bmp));
+    } catch (err) {
+      const info = toErrorInfo(err);
+      this.app.error(info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `No heat map: ${info.message}` } : info);
+      this.layers = { ...this.layers, heatmap: false };
+      this.engine?.setLayers(this.layers);
+    }
+  }
+}
+
+/** Grayscale class response → coloured, transparent where the response is low. */
+function colorize(src: ImageBitmap): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = src.width;
+  c.height = src.height;
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(src, 0, 0);
+  const img = ctx.getImageData(0, 0, c.width, c.height);
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const t = d[i] / 255;
+    const [r, g, b] = heatColor(t);
+    d[i] = r; d[i + 1] = g; d[i + 2] = b; d[i + 3] = Math.round(255 * Math.min(1, t * 1.8));
+  }
+  ctx.putImageData(img, 0, 0);
+  return c;
+}

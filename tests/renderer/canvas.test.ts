@@ -1,0 +1,151 @@
+// Unit tests of the editor's canvas engine pieces that need no DOM: view math, brush raster, hit tests.
+import { describe, expect, it } from 'vitest';
+import { fitView, imageToScreen, levelFor, oneToOne, panBy, screenToImage, zoomAt } from '../../src/renderer/src/canvas/view';
+import { paintStroke, stampDisc } from '../../src/renderer/src/canvas/brush';
+import { createMask as emptyMask, maskArea } from '../../src/common/mask';
+import { hitInstance, hitPeak, hitVertex } from '../../src/renderer/src/canvas/hit';
+import { maskBox, maskRgba } from '../../src/renderer/src/canvas/mask-bitmap';
+import { nextSuggestion, suggestionOrder, suggestionsAbove } from '../../src/renderer/src/canvas/review';
+
+const count = (d: Uint8Array) => d.reduce((s, v) => s + v, 0);
+
+describe('view transform', () => {
+  it('fits the image centred with a margin', () => {
+    const v = fitView(1000, 500, 816, 616, 8);
+    expect(v.scale).toBeCloseTo(0.8);
+    expect(imageToScreen(v, 0, 0)).toEqual({ x: 8, y: 108 });
+    expect(imageToScreen(v, 1000, 500).x).toBeCloseTo(808);
+  });
+
+  it('round-trips screen and image coordinates', () => {
+    const v = { scale: 2.5, tx: -130, ty: 47 };
+    const s = imageToScreen(v, 123.25, 77.5);
+    const i = screenToImage(v, s.x, s.y);
+    expect(i.x).toBeCloseTo(123.25);
+    expect(i.y).toBeCloseTo(77.5);
+  });
+
+  it('zooms about the cursor keeping the image point under it fixed', () => {
+    const v = { scale: 0.5, tx: 10, ty: 20 };
+    const before = screenToImage(v, 300, 200);
+    const z = zoomAt(v, 3, 300, 200);
+    expect(z.scale).toBeCloseTo(1.5);
+    const after = screenToImage(z, 300, 200);
+    expect(after.x).toBeCloseTo(before.x);
+    expect(after.y).toBeCloseTo(before.y);
+  });
+
+  it('clamps zoom and goes to 1:1 around the viewport centre', () => {
+    expect(zoomAt({ scale: 1, tx: 0, ty: 0 }, 1e6, 0, 0).scale).toBe(32);
+    const v = { scale: 0.25, tx: 40, ty: 40 };
+    const centre = screenToImage(v, 400, 300);
+    const o = oneToOne(v, 800, 600);
+    expect(o.scale).toBe(1);
+    expect(screenToImage(o, 400, 300).x).toBeCloseTo(centre.x);
+    expect(panBy(o, 5, -5).tx).toBe(o.tx + 5);
+  });
+
+  it('picks downscaled levels for large images and the full size only when zoomed in', () => {
+    expect(levelFor(0.1, 8000, 6000)).toBe(1024);
+    expect(levelFor(0.3, 8000, 6000)).toBe(4096);
+    expect(levelFor(1, 8000, 6000)).toBe(8000);
+    expect(levelFor(2, 400, 300)).toBe(400);
+  });
+});
+
+describe('brush raster', () => {
+  it('stamps a disc of the expected area and clips at the border', () => {
+    const m = emptyMask(100, 100);
+    stampDisc(m, 50, 50, 10, 1);
+    expect(Math.abs(count(m.data) - Math.PI * 100)).toBeLessThan(12);
+    expect(m.data[50 * 100 + 50]).toBe(1);
+    expect(m.data[50 * 100 + 39]).toBe(0);
+    const edge = emptyMask(20, 20);
+    const d = stampDisc(edge, 0, 0, 5, 1);
+    expect(d).toEqual({ x0: 0, y0: 0, x1: 6, y1: 6 });
+    expect(stampDisc(edge, -50, -50, 5, 1)).toBeNull();
+  });
+
+  it('paints a continuous stroke and erases it again', () => {
+    const m = emptyMask(200, 50);
+    const dirty = paintStroke(m, [{ x: 10, y: 25 }, { x: 190, y: 25 }], 3, 1);
+    for (let x = 10; x < 190; x++) expect(m.data[25 * 200 + x]).toBe(1);
+    expect(dirty).toEqual({ x0: 7, y0: 22, x1: 194, y1: 29 });
+    paintStroke(m, [{ x: 10, y: 25 }, { x: 190, y: 25 }], 4, 0);
+    expect(maskArea(m)).toBe(0);
+  });
+
+  it('erasing inside keeps a hole (masks keep holes)', () => {
+    const m = emptyMask(60, 60);
+    paintStroke(m, [{ x: 30, y: 30 }], 25, 1);
+    paintStroke(m, [{ x: 30, y: 30 }], 5, 0);
+    expect(m.data[30 * 60 + 30]).toBe(0);
+    expect(m.data[30 * 60 + 45]).toBe(1);
+  });
+});
+
+describe('hit testing', () => {
+  it('finds the nearest peak within the radius', () => {
+    const peaks = [{ x: 10, y: 10 }, { x: 14, y: 10 }, { x: 100, y: 100 }];
+    expect(hitPeak(peaks, 13, 10, 5)).toBe(1);
+    expect(hitPeak(peaks, 50, 50, 5)).toBe(-1);
+  });
+
+  it('prefers the smallest instance where masks overlap', () => {
+    const big = emptyMask(50, 50);
+    stampDisc(big, 25, 25, 20, 1);
+    const small = emptyMask(50, 50);
+    stampDisc(small, 25, 25, 4, 1);
+    const list = [{ id: 1, mask: big, x: 0, y: 0, area: count(big.data) }, { id: 2, mask: small, x: 0, y: 0, area: count(small.data) }];
+    expect(hitInstance(list, 25, 25)).toBe(2);
+    expect(hitInstance(list, 35, 25)).toBe(1);
+    expect(hitInstance(list, 1, 1)).toBeNull();
+    expect(hitInstance(list, -3, 70)).toBeNull();
+    // A cropped mask placed at an offset is hit in image coordinates.
+    const crop = emptyMask(4, 4);
+    crop.data[0] = 1;
+    expect(hitInstance([{ id: 3, mask: crop, x: 100, y: 200, area: 1 }], 100.5, 200.2)).toBe(3);
+    expect(hitInstance([{ id: 3, mask: crop, x: 100, y: 200, area: 1 }], 0.5, 0.2)).toBeNull();
+  });
+});
+
+describe('vertex hit testing', () => {
+  it('finds the nearest outline vertex across rings', () => {
+    const rings = [[0, 0, 10, 0, 10, 10, 0, 10], [20, 20, 30, 20, 30, 30]];
+    expect(hitVertex(rings, 9, 1, 3)).toEqual({ ring: 0, index: 2 });
+    expect(hitVertex(rings, 29, 29, 3)).toEqual({ ring: 1, index: 4 });
+    expect(hitVertex(rings, 15, 15, 3)).toBeNull();
+  });
+});
+
+describe('mask bitmap', () => {
+  it('crops to the bounding box and keeps holes transparent', () => {
+    const m = emptyMask(40, 30);
+    for (let y = 5; y < 25; y++) for (let x = 10; x < 30; x++) m.data[y * 40 + x] = 1;
+    m.data[15 * 40 + 20] = 0; // a one-pixel hole
+    const box = maskBox(m)!;
+    expect(box).toEqual({ x: 10, y: 5, w: 20, h: 20 });
+    expect(maskBox(emptyMask(4, 4))).toBeNull();
+    const px = maskRgba(m, box, [10, 20, 30], 100);
+    const at = (i: number, j: number) => Array.from(px.subarray((j * box.w + i) * 4, (j * box.w + i) * 4 + 4));
+    expect(at(0, 0)).toEqual([10, 20, 30, 100]);
+    expect(at(19, 19)).toEqual([10, 20, 30, 100]);
+    expect(at(10, 10)).toEqual([0, 0, 0, 0]); // image pixel (20, 15): the hole
+  });
+});
+
+describe('review order', () => {
+  const list = [
+    { id: 1, source: 'suggested', score: 0.4 },
+    { id: 2, source: 'accepted', score: 0.99 },
+    { id: 3, source: 'suggested', score: 0.9 },
+    { id: 4, source: 'suggested', score: 0.7 },
+  ];
+  it('goes through suggestions highest score first and wraps', () => {
+    expect(suggestionOrder(list).map((s) => s.id)).toEqual([3, 4, 1]);
+    expect(nextSuggestion(list, null)?.id).toBe(3);
+    expect(nextSuggestion(list, 4)?.id).toBe(1);
+    expect(nextSuggestion(list, 1)?.id).toBe(3);
+    expect(suggestionsAbove(list, 0.7)).toEqual([3, 4]);
+  });
+});
