@@ -1,0 +1,1 @@
+"""PeakLabel model kit: builds the PRM model bundle (resources/models) from ../shared."""

@@ -1,0 +1,48 @@
+"""The committed bundle (resources/models) is complete, consistent with its manifest and small."""
+import json
+import os
+
+import numpy as np
+import onnx
+
+from conftest import ROOT
+from peaklabel_kit.bundle import sha256
+from peaklabel_kit.classes import VOC
+
+BUNDLE = os.path.join(ROOT, "resources", "models")
+
+
+def _manifest():
+    return json.load(open(os.path.join(BUNDLE, "manifest.json")))
+
+
+def test_manifest_matches_files():
+    m = _manifest()
+    assert m["format"] == "peaklabel-bundle" and m["version"] == 1
+    assert [c["name"] for c in m["classes"]] == VOC
+    aliases = {c["name"]: c["aliases"] for c in m["classes"]}
+    assert "couch" in aliases["sofa"] and "tv" in aliases["tvmonitor"] and "airplane" in aliases["aeroplane"]
+    assert m["preprocess"]["channelOrder"] == "BGR" and m["preprocess"]["mean"] == [104, 117, 123]
+    assert m["stride"] == 16 and m["head"]["channels"] == 512
+    head = np.fromfile(os.path.join(BUNDLE, m["head"]["file"]), "<f4")
+    assert head.size == len(VOC) * 513 and np.all(np.isfinite(head))
+    assert sha256(os.path.join(BUNDLE, m["head"]["file"])) == m["head"]["sha256"]
+    for g in m["graphs"].values():
+        path = os.path.join(BUNDLE, g["file"])
+        assert sha256(path) == g["sha256"]
+        model = onnx.load(path)
+        assert model.opset_import[0].version >= 13
+        assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]]
+        assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]]
+    assert [o["name"] for o in m["graphs"]["backbone"]["outputs"]] == ["crm", "features", "features_s8", "features_s4"]
+    assert os.path.isfile(os.path.join(BUNDLE, "MODEL_CARD.md"))
+    assert "inputs" in m["provenance"] and all(len(v) == 64 for v in m["provenance"]["inputs"].values())
+
+
+def test_bundle_sizes():
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(BUNDLE) for f in fs)
+    index = json.load(open(os.path.join(BUNDLE, "golden", "index.json")))
+    files = [c[k]["file"] for c in index["cases"] for k in ("rgb", "crm", "prm")]
+    golden = sum(os.path.getsize(os.path.join(BUNDLE, "golden", f)) for f in files)
+    assert total <= 20 * 2**20
+    assert golden <= 2 * 2**20
