@@ -1,0 +1,149 @@
+// The engine's part of the API (engineInfo, findPeaks, classResponse, suggestForPeak, prelabel), built on
+// the service context. The engine opens lazily on first use; a missing or broken bundle makes
+// engineInfo report it and the other methods reject with its error, while the rest of the app works.
+import sharp from 'sharp';
+import type { EngineInfo, InstanceRow, Peak, PixelData, PrelabelOptions, SuggestionMethod } from '../../common/api';
+import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
+import type { ProjectStore, ImageSource } from '../store/project-store';
+import type { EngineFactory, EngineMethods, ServiceContext } from './context';
+import { Engine, type EngineOptions } from '../engine/engine';
+import { classIndexOf } from '../engine/bundle';
+import { runPrelabel, type PrelabelItem } from '../engine/prelabel';
+import type { EngineInstance, ImageRef } from '../engine/protocol';
+import { resolveTags } from '../engine/tags-file';
+
+export interface EngineMethodsOptions extends EngineOptions {
+  /** Default suggestion method. */
+  method?: SuggestionMethod;
+}
+
+/** An EngineFactory for createService with fixed engine options (provider, workers, bundle). */
+export function engineFactory(opts: EngineMethodsOptions = {}): EngineFactory {
+  return (ctx) => createEngineMethods(ctx, opts);
+}
+
+export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOptions = {}): EngineMethods & { closeEngine(): Promise<void> } {
+  let opening: Promise<Engine> | null = null;
+  let openError: ErrorInfo | null = null;
+  const defaultMethod: SuggestionMethod = opts.method ?? 'prm';
+
+  const engine = (): Promise<Engine> => {
+    opening ??= Engine.open(opts).catch((err) => {
+      openError = toErrorInfo(err);
+      opening = null; // a fixed bundle can be retried
+      throw err;
+    });
+    return opening;
+  };
+
+  /** Model class index ↔ project class (created on first use with the model's colour). */
+  const projectClassId = (store: ProjectStore, e: Engine, classIndex: number): number => {
+    const c = e.bundle.manifest.classes[classIndex];
+    const existing = store.listClasses().find((k) => classIndexOf(e.bundle.manifest, k.name) === classIndex);
+    return existing?.id ?? store.ensureClass(c.name, c.color).id;
+  };
+  const modelClassIndex = (store: ProjectStore, e: Engine, classId: number): number => {
+    const cls = store.getClass(classId);
+    const i = classIndexOf(e.bundle.manifest, cls.name);
+    if (i < 0) throw new PeakLabelError('BAD_ARGUMENT', `The class "${cls.name}" is not one the model knows (${e.bundle.manifest.classes.map((c) => c.name).join(', ')}).`);
+    return i;
+  };
+  const imageRef = (src: ImageSource): ImageRef => ({ file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } });
+  const tagClasses = (e: Engine, src: ImageSource): number[] | null => (src.tags.length ? resolveTags(e.bundle.manifest, src.tags) : null);
+  const toNewInstance = (store: ProjectStore, e: Engine, inst: EngineInstance) => ({
+    classId: projectClassId(store, e, inst.classIndex),
+    mask: inst.mask,
+    score: inst.score,
+    peak: inst.peak,
+    modelId: e.bundle.manifest.modelId,
+    method: inst.method,
+  });
+
+  return {
+    async engineInfo(): Promise<EngineInfo> {
+      try {
+        const e = await engine();
+        const st = await e.status();
+        return {
+          available: true,
+          provider: st.provider,
+          fallbackReasons: [...st.fallbackReasons, ...e.bundle.unavailable],
+          modelId: e.bundle.manifest.modelId,
+          modelClasses: e.bundle.manifest.classes.map((c) => c.name),
+          methods: e.methods,
+          error: null,
+        };
+      } catch (err) {
+        const error = openError ?? toErrorInfo(err);
+        return { available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], error };
+      }
+    },
+
+    async findPeaks(imageId: number): Promise<Peak[]> {
+      const store = ctx.store();
+      const e = await engine();
+      const src = store.imageSource(imageId);
+      const peaks = await e.findPeaks(imageRef(src), tagClasses(e, src));
+      return peaks.map((p) => ({ classId: projectClassId(store, e, p.classIndex), x: p.x, y: p.y, score: p.score }));
+    },
+
+    async classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }> {
+      const store = ctx.store();
+      const e = await engine();
+      const src = store.imageSource(imageId);
+      const map = await e.classResponse(imageRef(src), modelClassIndex(store, e, classId));
+      const png = await sharp(Buffer.from(map.gray), { raw: { width: map.width, height: map.height, channels: 1 } }).png().toBuffer();
+      return { mime: 'image/png', data: new Uint8Array(png), width: map.width, height: map.height, scale: map.width / src.width, min: map.min, max: map.max };
+    },
+
+    async suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow> {
+      const store = ctx.store();
+      const e = await engine();
+      const src = store.imageSource(imageId);
+      const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? defaultMethod);
+      if (!inst) throw new PeakLabelError('NOT_FOUND', `No instance of that class was found at (${Math.round(peak.x)}, ${Math.round(peak.y)}) in ${src.path}.`, { file: src.path });
+      return store.createInstance(imageId, { ...toNewInstance(store, e, inst), classId: peak.classId, source: 'suggested' });
+    },
+
+    async prelabel(o: PrelabelOptions) {
+      const store = ctx.store();
+      const e = await engine();
+      const method = o.method ?? defaultMethod;
+      const todo = store.imagesNeedingSuggestions({ imageIds: o.imageIds, force: o.force });
+      const job = ctx.jobs.start('prelabel', todo.length);
+      const failed: ErrorInfo[] = [];
+      let instances = 0;
+      let images = 0;
+      const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), classes: tagClasses(e, src) }));
+      try {
+        const complete = await runPrelabel(e, items, {
+          method,
+          signal: job.signal,
+          onResult: (item, result) => {
+            // One transaction per image: an interrupted run keeps every finished image.
+            const ids = store.replaceSuggestions(item.key.id, result.instances.map((i) => toNewInstance(store, e, i)));
+            instances += ids.length;
+            images++;
+            job.tracker.step(item.key.path);
+          },
+          onError: (item, error) => {
+            failed.push({ ...error, file: error.file ?? item.key.path });
+            store.setImageStatus([item.key.id], 'error', error.message);
+            job.tracker.step(item.key.path, false);
+          },
+        });
+        job.finish(complete ? 'done' : 'cancelled');
+        return { images, instances, failed, cancelled: !complete };
+      } catch (err) {
+        job.finish('failed', toErrorInfo(err).message);
+        throw err;
+      }
+    },
+
+    async closeEngine(): Promise<void> {
+      const p = opening;
+      opening = null;
+      if (p) await (await p.catch(() => null))?.close();
+    },
+  };
+}

@@ -1,0 +1,215 @@
+// `peaklabel bench [engine]`: per-stage milliseconds of the pipeline, images/s for 1 and 2 workers,
+// peak RSS, and the app's overhead around ORT, over ../shared/data/pennfudan (or --images DIR).
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SuggestionMethod } from '../../common/api';
+import { PeakLabelError } from '../../common/errors';
+import { parseOptions } from '../cli/args';
+import type { CliContext } from '../cli/types';
+import { parseProvider } from '../cli/commands/info';
+import type { BenchSuite } from '../cli/commands/bench';
+import { Engine } from '../engine/engine';
+import { listImageFiles } from '../engine/prelabel';
+import { readBundle } from '../engine/bundle';
+import { readTagsFile, resolveTags } from '../engine/tags-file';
+import type { StageTimings } from '../engine/protocol';
+
+const STAGES = ['decode', 'preprocess', 'backbone', 'peaks', 'prm', 'proposals', 'retrieval', 'encode'] as const;
+
+export interface BenchRun {
+  workers: number;
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** Mean ms per image for each stage (measured inside the worker). */
+  stages: Record<(typeof STAGES)[number], number>;
+  /** Mean ms per image inside ORT session.run, and mean peaks per image. */
+  ort: number;
+  peaks: number;
+  /** Mean wall ms per image as the caller sees it (1 worker: includes messaging). */
+  wall: number;
+}
+
+export interface BenchReport {
+  device: string;
+  provider: string;
+  fallbackReasons: string[];
+  method: SuggestionMethod;
+  data: string;
+  tagged: boolean;
+  runs: BenchRun[];
+  peakRssMb: number;
+  /** Clicks next to a found peak; `fresh`: clicks at new points (one PRM call each). */
+  clickMs: { mean: number; p95: number; n: number; fresh: { mean: number; p95: number; n: number } } | null;
+}
+
+function defaultData(): string {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  return process.env.PEAKLABEL_SHARED ? join(process.env.PEAKLABEL_SHARED, 'data', 'pennfudan', 'images') : resolve(repo, '..', 'shared', 'data', 'pennfudan', 'images');
+}
+
+/** Runs the benchmark; the table printer and tests share it. */
+export async function benchEngine(o: {
+  images: string[];
+  /** Class indices per image file (tagged mode); images missing run untagged. */
+  tags?: Map<string, number[]>;
+  method: SuggestionMethod;
+  provider?: ReturnType<typeof parseProvider>;
+  workerCounts: number[];
+  bundleDir?: string;
+  clicks?: number;
+}): Promise<Omit<BenchReport, 'data' | 'device' | 'tagged'>> {
+  const runs: BenchRun[] = [];
+  let provider = '';
+  let fallbackReasons: string[] = [];
+  let clickMs: BenchReport['clickMs'] = null;
+  for (const workers of o.workerCounts) {
+    // No disk cache: proposals are part of what is measured.
+    const engine = await Engine.open({ bundleDir: o.bundleDir, provider: o.provider, workers, cacheDir: null });
+    try {
+      provider = engine.provider;
+      fallbackReasons = engine.opened.fallbackReasons;
+      const timings: StageTimings[] = [];
+      const walls: number[] = [];
+      // Warm-up image (first-run allocations), not counted.
+      await engine.processImage({ image: { file: o.images[0] }, classes: null, method: o.method });
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          while (next < o.images.length) {
+            const file = o.images[next++];
+            const s = performance.now();
+            // Untagged unless tags are given: the model's class scores choose the classes.
+            const r = await engine.processImage({ image: { file }, classes: o.tags?.get(basename(file)) ?? null, method: o.method });
+            walls.push(performance.now() - s);
+            timings.push(r.timings);
+          }
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      const mean = (f: (t: StageTimings) => number) => timings.reduce((a, t) => a + f(t), 0) / timings.length;
+      runs.push({
+        workers,
+        images: timings.length,
+        seconds,
+        imagesPerSecond: timings.length / seconds,
+        stages: Object.fromEntries(STAGES.map((k) => [k, mean((t) => t[k])])) as BenchRun['stages'],
+        ort: mean((t) => t.ort),
+        peaks: mean((t) => t.peakCount),
+        wall: walls.reduce((a, b) => a + b, 0) / walls.length,
+      });
+      if (workers === 1 && (o.clicks ?? 0) > 0) clickMs = await benchClicks(engine, o.images, o.method, o.clicks!);
+    } finally {
+      await engine.close();
+    }
+  }
+  return { provider, fallbackReasons, method: o.method, runs, peakRssMb: process.resourceUsage().maxRSS / 1024, clickMs };
+}
+
+/**
+ * Click → instance latency on an open image (backbone output, proposals and the auto peaks' PRMs already
+ * cached, as in the editor): clicks next to a found peak reuse its PRM; clicks elsewhere need a PRM call.
+ */
+async function benchClicks(engine: Engine, images: string[], method: SuggestionMethod, n: number): Promise<BenchReport['clickMs']> {
+  const near: number[] = [];
+  const fresh: number[] = [];
+  for (const file of images.slice(0, Math.max(1, Math.ceil(n / 3)))) {
+    await engine.processImage({ image: { file }, classes: null, method }); // opening the image
+    const peaks = await engine.findPeaks({ file }, null);
+    for (const p of peaks.slice(0, 2)) {
+      const s = performance.now();
+      await engine.suggestAt({ file }, p.classIndex, p.x + 3, p.y + 3, method);
+      near.push(performance.now() - s);
+    }
+    if (peaks.length) {
+      // 40 px below the strongest peak: a new point, same class.
+      const p = peaks[0];
+      const s = performance.now();
+      await engine.suggestAt({ file }, p.classIndex, p.x, p.y + 40, method).catch(() => null);
+      fresh.push(performance.now() - s);
+    }
+  }
+  const stats = (ms: number[]) => {
+    const sorted = [...ms].sort((a, b) => a - b);
+    return { mean: ms.reduce((a, b) => a + b, 0) / Math.max(1, ms.length), p95: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0, n: ms.length };
+  };
+  return near.length ? { ...stats(near), fresh: stats(fresh) } : null;
+}
+
+export function formatBench(r: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(`engine bench: ${r.data}, ${r.tagged ? 'tagged' : 'untagged'}, method ${r.method}, provider ${r.provider} (${r.device})`);
+  for (const f of r.fallbackReasons) lines.push(`  not used: ${f}`);
+  const head = ['workers', 'images', ...STAGES, 'ORT', 'peaks/img', 'wall ms/img', 'images/s'];
+  const rows = r.runs.map((x) => [
+    String(x.workers),
+    String(x.images),
+    ...STAGES.map((k) => x.stages[k].toFixed(1)),
+    x.ort.toFixed(1),
+    x.peaks.toFixed(1),
+    x.wall.toFixed(1),
+    x.imagesPerSecond.toFixed(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+  lines.push('stage means in ms per image (measured in the worker):');
+  lines.push(fmt(head));
+  for (const row of rows) lines.push(fmt(row));
+  const one = r.runs.find((x) => x.workers === 1);
+  if (one) {
+    const algorithmic = one.stages.peaks + one.stages.proposals + one.stages.retrieval;
+    const app = one.wall - one.ort - algorithmic;
+    lines.push(`1 worker: ${one.wall.toFixed(0)} ms/image wall = ORT ${one.ort.toFixed(0)} + peaks/proposals/retrieval ${algorithmic.toFixed(0)} + app ${app.toFixed(0)} (decode, preprocess, encode, messaging)`);
+    lines.push(`app overhead vs pure ORT time: ${((100 * app) / one.ort).toFixed(1)}% (target ≤ 20%)`);
+  }
+  if (r.clickMs) {
+    const f = r.clickMs.fresh;
+    lines.push(`click → instance, image open, click on a found peak: mean ${r.clickMs.mean.toFixed(0)} ms, p95 ${r.clickMs.p95.toFixed(0)} ms over ${r.clickMs.n} clicks (target ≤ 150 ms)`);
+    lines.push(`click → instance, image open, click at a new point (one PRM call): mean ${f.mean.toFixed(0)} ms, p95 ${f.p95.toFixed(0)} ms over ${f.n} clicks`);
+  }
+  lines.push(`peak RSS ${r.peakRssMb.toFixed(0)} MB (whole process, all workers)`);
+  return lines.join('\n');
+}
+
+export const suite: BenchSuite = {
+  name: 'engine',
+  summary: 'pipeline speed per stage, images/s for 1 and 2 workers, click latency, peak RSS',
+  async run(args: string[], ctx: CliContext): Promise<number> {
+    const { values } = parseOptions('bench engine', args, {
+      method: { type: 'string', default: 'prm' },
+      provider: { type: 'string' },
+      limit: { type: 'string' },
+      images: { type: 'string' },
+      workers: { type: 'string', default: '1,2' },
+      model: { type: 'string' },
+      json: { type: 'string' },
+      tags: { type: 'string' },
+      help: { type: 'boolean' },
+    });
+    if (values.help) {
+      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
+      return 0;
+    }
+    const data = resolve(values.images ?? defaultData());
+    if (!existsSync(data)) throw new PeakLabelError('NOT_FOUND', `bench: the image folder ${data} does not exist (../shared must sit beside the repository, or pass --images).`, { file: data });
+    let images = listImageFiles(data);
+    if (values.limit) images = images.slice(0, Math.max(1, Number(values.limit)));
+    const workerCounts = values.workers.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    let tags: Map<string, number[]> | undefined;
+    if (values.tags) {
+      const manifest = readBundle(values.model).manifest;
+      tags = new Map([...readTagsFile(resolve(values.tags)).tags].map(([f, t]) => [f, resolveTags(manifest, t)]));
+    }
+    const r = await benchEngine({ images, tags, method: values.method as SuggestionMethod, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30 });
+    const os = await import('node:os');
+    const report: BenchReport = { ...r, data, tagged: Boolean(tags), device: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}` };
+    ctx.out(formatBench(report));
+    if (values.json) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(values.json, JSON.stringify(report, null, 2));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,60 @@
+// `peaklabel info`: the model bundle, its classes and methods, and the execution provider in use with
+// the reason each preferred provider was not used.
+import { PeakLabelError } from '../../../common/errors';
+import { Engine } from '../../engine/engine';
+import { isProviderName } from '../../engine/providers';
+import { parseOptions } from '../args';
+import type { CliCommand } from '../types';
+
+export const command: CliCommand = {
+  name: 'info',
+  summary: 'Show the model bundle, its classes, and the execution provider in use (with fallback reasons)',
+  usage: `peaklabel info [--provider cuda|webgpu|dml|coreml|cpu] [--model DIR] [--json]
+
+  --provider P   try only this execution provider
+  --model DIR    model bundle folder (default resources/models)
+  --json         print the same as JSON`,
+  async run(args, ctx) {
+    const { values } = parseOptions('info', args, { provider: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } });
+    const provider = parseProvider(values.provider);
+    const logs: string[] = [];
+    const engine = await Engine.open({ bundleDir: values.model, provider, workers: 1, cacheDir: null, log: (l) => logs.push(l) });
+    try {
+      const m = engine.bundle.manifest;
+      const info = {
+        bundle: engine.bundle.dir,
+        modelId: m.modelId,
+        classes: m.classes.map((c) => c.name),
+        input: m.preprocess.inputPolicy,
+        methods: engine.methods,
+        unavailable: engine.bundle.unavailable,
+        provider: engine.provider,
+        fallbackReasons: engine.opened.fallbackReasons,
+        retrieval: engine.bundle.retrieval,
+      };
+      if (values.json) {
+        ctx.out(JSON.stringify(info, null, 2));
+        return 0;
+      }
+      ctx.out(`bundle     ${info.bundle}`);
+      ctx.out(`model      ${info.modelId}`);
+      ctx.out(`classes    ${info.classes.length}: ${info.classes.join(', ')}`);
+      ctx.out(`input      shorter side ${info.input.shorterSide}, longer side ≤ ${info.input.maxLongerSide}, multiple of ${info.input.multipleOf}`);
+      ctx.out(`methods    ${info.methods.join(', ') || '(none)'}`);
+      for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
+      ctx.out(`provider   ${info.provider}`);
+      for (const r of info.fallbackReasons) ctx.out(`           not used: ${r}`);
+      const r = info.retrieval;
+      ctx.out(`retrieval  α=${r.alpha} β=${r.beta} bg=${r.bgFactor} τ=${r.tau} nms=${r.nmsIou} class threshold=${r.classScoreThreshold} peak ≥ ${r.peakRelThreshold}×max`);
+      return 0;
+    } finally {
+      await engine.close();
+    }
+  },
+};
+
+export function parseProvider(v: string | undefined) {
+  if (v === undefined) return undefined;
+  if (!isProviderName(v)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown provider "${v}": use cuda, webgpu, dml, coreml or cpu.`);
+  return v;
+}

@@ -1,0 +1,198 @@
+// `peaklabel prelabel`: instance suggestions for every image of a project (stored per image, resumable),
+// or a one-shot run over a folder writing a COCO instances file with a score on every annotation.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { SuggestionMethod } from '../../../common/api';
+import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
+import { ProgressTracker } from '../../../common/progress';
+import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
+import { ServiceContext } from '../../api/context';
+import { createEngineMethods } from '../../api/engine-methods';
+import { Engine, type EngineOptions } from '../../engine/engine';
+import { listImageFiles, runPrelabel, type PrelabelItem } from '../../engine/prelabel';
+import { readTagsFile, resolveTags } from '../../engine/tags-file';
+import { ProjectStore } from '../../store/project-store';
+import { parseOptions } from '../args';
+import type { CliCommand, CliContext } from '../types';
+import { parseProvider } from './info';
+
+const METHODS: SuggestionMethod[] = ['prm', 'threshold', 'rect', 'ellipse', 'iam'];
+
+export const command: CliCommand = {
+  name: 'prelabel',
+  summary: 'Suggest instance masks for a project, or for a folder of images into a COCO file',
+  usage: `peaklabel prelabel --project P.peaklabel [--method M] [--force] [--provider P] [--workers N]
+peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--provider P] [--workers N]
+
+  --project P     store suggestions in this project (images already suggested are skipped unless --force;
+                  each image is committed on its own, so an interrupted run resumes where it stopped)
+  --images DIR    one-shot: pre-label the images in DIR ...
+  --out FILE      ... and write a COCO instances file (categories of the model, a score on every annotation)
+  --tags FILE     one-shot: image-level tags, a CSV "file,tag;tag" or a COCO file (categories per image);
+                  tagged images get peaks only for their classes, the others use the model's class scores
+  --method M      prm (proposal retrieval, default), threshold, rect, ellipse
+  --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
+  --workers N     engine worker threads (default 1)
+  --model DIR     model bundle folder (default resources/models)`,
+  async run(args, ctx) {
+    const { values } = parseOptions('prelabel', args, {
+      project: { type: 'string' },
+      images: { type: 'string' },
+      out: { type: 'string' },
+      tags: { type: 'string' },
+      method: { type: 'string', default: 'prm' },
+      force: { type: 'boolean' },
+      provider: { type: 'string' },
+      workers: { type: 'string', default: '1' },
+      model: { type: 'string' },
+    });
+    const method = values.method as SuggestionMethod;
+    if (!METHODS.includes(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${METHODS.join(', ')}.`);
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
+    const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, log: (l: string) => ctx.err(l) };
+    if (values.project) {
+      if (values.images || values.out || values.tags) throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out or --tags (project images have their own tags).');
+      return prelabelProject(resolve(values.project), method, Boolean(values.force), engineOpts, ctx);
+    }
+    if (!values.images || !values.out) throw new PeakLabelError('BAD_ARGUMENT', 'Give --project P.peaklabel, or --images DIR with --out coco.json.');
+    return prelabelFolder(resolve(values.images), resolve(values.out), values.tags ? resolve(values.tags) : null, method, engineOpts, ctx);
+  },
+};
+
+/** Ctrl-C cancels the run (finished images stay); a second Ctrl-C exits at once. */
+function onInterrupt(cancel: () => void, ctx: CliContext): () => void {
+  let count = 0;
+  const handler = () => {
+    if (++count > 1) process.exit(130);
+    ctx.err('Stopping after the images in progress are dropped; finished images are kept. Press Ctrl-C again to quit now.');
+    cancel();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+async function prelabelProject(path: string, method: SuggestionMethod, force: boolean, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
+  const service = new ServiceContext();
+  service.setProject(ProjectStore.open(path));
+  const methods = createEngineMethods(service, engineOpts);
+  const off = service.progress.on((e) => ctx.progress(e));
+  const stop = onInterrupt(() => service.jobs.running().forEach((id) => service.jobs.cancel(id)), ctx);
+  try {
+    const info = await methods.engineInfo();
+    if (!info.available) throw info.error ? new PeakLabelError(info.error.code, info.error.message, { file: info.error.file }) : new PeakLabelError('MODEL_UNAVAILABLE', 'The model could not be opened.');
+    ctx.err(`model ${info.modelId} on ${info.provider}${info.fallbackReasons.length ? ` (not used: ${info.fallbackReasons.join('; ')})` : ''}`);
+    const r = await methods.prelabel({ method, force });
+    for (const f of r.failed) ctx.err(`skipped: ${f.message}`);
+    ctx.out(`${r.images} images pre-labelled, ${r.instances} suggestions${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.cancelled ? ' (cancelled: run again to continue)' : ''}`);
+    return r.cancelled ? 130 : 0;
+  } finally {
+    stop();
+    off();
+    await methods.closeEngine();
+    service.close();
+  }
+}
+
+async function prelabelFolder(
+  dir: string,
+  out: string,
+  tagsFile: string | null,
+  method: SuggestionMethod,
+  engineOpts: EngineOptions,
+  ctx: CliContext,
+): Promise<number> {
+  const files = listImageFiles(dir);
+  if (!files.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
+  const tags = tagsFile ? readTagsFile(tagsFile) : null;
+  const engine = await Engine.open(engineOpts);
+  const m = engine.bundle.manifest;
+  ctx.err(`model ${m.modelId} on ${engine.provider}${engine.opened.fallbackReasons.length ? ` (not used: ${engine.opened.fallbackReasons.join('; ')})` : ''}`);
+  const unknown = new Set<string>();
+  const items: PrelabelItem<{ id: number; file: string }>[] = files.map((file, i) => {
+    const t = tags?.tags.get(basename(file));
+    return { key: { id: i + 1, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
+  });
+  if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
+  if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
+
+  const controller = new AbortController();
+  const tracker = new ProgressTracker(`prelabel-${randomUUID().slice(0, 8)}`, 'prelabel', items.length, (e) => ctx.progress(e));
+  const stop = onInterrupt(() => controller.abort(), ctx);
+  const images: CocoImage[] = [];
+  const annotations: CocoAnnotation[] = [];
+  const failed: ErrorInfo[] = [];
+  try {
+    const complete = await runPrelabel(engine, items, {
+      method,
+      signal: controller.signal,
+      onResult: (item, result) => {
+        images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
+        for (const inst of result.instances) {
+          annotations.push({
+            id: 0,
+            image_id: item.key.id,
+            category_id: inst.classIndex + 1,
+            segmentation: inst.mask,
+            area: inst.area,
+            bbox: inst.bbox,
+            iscrowd: 0,
+            score: inst.score,
+            peak: [inst.peak.x, inst.peak.y],
+            method: inst.method,
+          });
+        }
+        tracker.step(basename(item.key.file));
+      },
+      onError: (item, error) => {
+        failed.push({ ...error, file: error.file ?? item.key.file });
+        ctx.err(`skipped: ${error.message}`);
+        tracker.step(basename(item.key.file), false);
+      },
+    });
+    tracker.finish(complete ? 'done' : 'cancelled');
+    images.sort((a, b) => a.id - b.id);
+    annotations.sort((a, b) => a.image_id - b.image_id || (b.score ?? 0) - (a.score ?? 0));
+    annotations.forEach((a, i) => (a.id = i + 1));
+    const dataset: CocoDataset = {
+      info: {
+        description: `PeakLabel suggestions (${method}) for ${dir}`,
+        model_id: m.modelId,
+        method,
+        date_created: new Date().toISOString(),
+        complete,
+        failed: failed.map((f) => ({ file: f.file, code: f.code, message: f.message })),
+      },
+      licenses: [],
+      images,
+      annotations,
+      categories: m.classes.map((c, i) => ({ id: i + 1, name: c.name, supercategory: 'object' })),
+    };
+    writeJsonAtomic(out, dataset);
+    ctx.out(`${images.length} images, ${annotations.length} instances written to ${out}${failed.length ? ` (${failed.length} images skipped)` : ''}${complete ? '' : ' (cancelled: partial)'}`);
+    return complete ? 0 : 130;
+  } finally {
+    stop();
+    await engine.close();
+  }
+}
+
+/** Writes beside the target and renames, so a crash never leaves half a file. */
+function writeJsonAtomic(file: string, value: unknown): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value));
+    renameSync(tmp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') throw new PeakLabelError('DISK_FULL', `The disk is full: ${file} was not written.`, { file });
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new PeakLabelError('READ_ONLY', `${file} cannot be written (${code}).`, { file });
+    throw new PeakLabelError('INTERNAL', `${file} could not be written (${(err as Error).message}).`, { file });
+  }
+}

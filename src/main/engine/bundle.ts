@@ -1,0 +1,122 @@
+// Reads a model bundle folder (manifest, graphs, head weights, tuned retrieval parameters) and checks
+// everything that can be checked without ORT. Graph input/output names are checked when sessions open.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PeakLabelError } from '../../common/errors';
+import type { SuggestionMethod } from '../../common/api';
+import { readIamConfig } from './iam';
+import { mergeRetrieval, parseManifest, type Manifest, type RetrievalParams } from './manifest';
+
+export interface Bundle {
+  dir: string;
+  manifest: Manifest;
+  /** Class head: weight [C,512] row-major and bias [C]. */
+  headWeight: Float32Array;
+  headBias: Float32Array;
+  retrieval: RetrievalParams;
+  paths: { backbone: string; prm: string | null; iam: string | null };
+  methods: SuggestionMethod[];
+  /** Why a method is unavailable (e.g. "iam: the bundle has no iam graph"). */
+  unavailable: string[];
+}
+
+/** resources/models of this checkout (or PEAKLABEL_MODEL_DIR). */
+export function defaultBundleDir(): string {
+  if (process.env.PEAKLABEL_MODEL_DIR) return resolve(process.env.PEAKLABEL_MODEL_DIR);
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, '..', '..', '..', 'resources', 'models');
+}
+
+export const RETRIEVAL_FILE = 'retrieval.json';
+
+export function readBundle(dir: string = defaultBundleDir()): Bundle {
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) {
+    throw new PeakLabelError('MODEL_INVALID', `No model bundle: ${manifestPath} does not exist.`, { file: manifestPath });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (err) {
+    throw new PeakLabelError('MODEL_INVALID', `Model manifest ${manifestPath} is not valid JSON (${(err as Error).message}).`, { file: manifestPath });
+  }
+  const manifest = parseManifest(json, manifestPath);
+  const C = manifest.classes.length;
+  const need = (rel: string, what: string): string => {
+    const p = join(dir, rel);
+    if (!existsSync(p)) throw new PeakLabelError('MODEL_INVALID', `The model bundle's ${what} ${p} is missing.`, { file: p });
+    return p;
+  };
+
+  const backbone = need(manifest.graphs.backbone.file, 'backbone graph');
+  const headPath = need(manifest.head.file, 'class head');
+  const expected = C * (manifest.head.channels + 1) * 4;
+  const size = statSync(headPath).size;
+  if (size !== expected) {
+    throw new PeakLabelError(
+      'MODEL_INVALID',
+      `The class head ${headPath} has ${size} bytes; ${C} classes × (${manifest.head.channels}+1) float32 need ${expected}.`,
+      { file: headPath },
+    );
+  }
+  const buf = readFileSync(headPath);
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const headWeight = all.slice(0, C * manifest.head.channels);
+  const headBias = all.slice(C * manifest.head.channels);
+  if (!all.every(Number.isFinite)) {
+    throw new PeakLabelError('MODEL_INVALID', `The class head ${headPath} contains NaN or infinite values.`, { file: headPath });
+  }
+
+  const unavailable: string[] = [];
+  const optional = (spec: { file: string } | undefined, name: string): string | null => {
+    if (!spec) {
+      unavailable.push(`${name}: the bundle's manifest lists no ${name} graph`);
+      return null;
+    }
+    const p = join(dir, spec.file);
+    if (!existsSync(p)) {
+      unavailable.push(`${name}: ${p} is missing`);
+      return null;
+    }
+    return p;
+  };
+  const prm = optional(manifest.graphs.prm, 'prm');
+  // IAM is described by its own iam.json beside the manifest (src/main/engine/iam.ts reads it).
+  const iam = iamGraph(dir, unavailable);
+  // Every method starts from peak response maps.
+  const methods: SuggestionMethod[] = prm ? ['prm', 'threshold', 'rect', 'ellipse'] : [];
+  if (!prm) unavailable.push('prm, threshold, rect, ellipse, iam: they need the prm graph');
+  if (prm && iam) methods.push('iam');
+
+  let tuned: Partial<RetrievalParams> | undefined;
+  const tunedPath = join(dir, RETRIEVAL_FILE);
+  if (existsSync(tunedPath)) {
+    try {
+      tuned = JSON.parse(readFileSync(tunedPath, 'utf8')) as Partial<RetrievalParams>;
+    } catch (err) {
+      throw new PeakLabelError('MODEL_INVALID', `${tunedPath} is not valid JSON (${(err as Error).message}).`, { file: tunedPath });
+    }
+  }
+  const fromManifest = { ...manifest.retrieval, ...(manifest.peaks.classScoreThreshold !== undefined ? { classScoreThreshold: manifest.peaks.classScoreThreshold } : {}) };
+  const retrieval = mergeRetrieval(fromManifest, tuned);
+  return { dir, manifest, headWeight, headBias, retrieval, paths: { backbone, prm, iam }, methods, unavailable };
+}
+
+function iamGraph(dir: string, unavailable: string[]): string | null {
+  try {
+    const config = readIamConfig(dir);
+    const p = join(dir, config.graph.file);
+    if (existsSync(p)) return p;
+    unavailable.push(`iam: ${p} is missing`);
+  } catch (err) {
+    unavailable.push(`iam: ${(err as Error).message}`);
+  }
+  return null;
+}
+
+/** Class index of a tag name (class name or alias, case-insensitive), or -1. */
+export function classIndexOf(manifest: Manifest, tag: string): number {
+  const t = tag.trim().toLowerCase();
+  return manifest.classes.findIndex((c) => c.name.toLowerCase() === t || c.aliases.some((a) => a.toLowerCase() === t));
+}

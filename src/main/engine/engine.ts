@@ -1,0 +1,191 @@
+// The engine as the main process sees it: a pool of worker threads, each holding its own ORT sessions,
+// so neither the UI thread nor the CLI's progress display ever waits on inference. Every request takes
+// an AbortSignal; cancelling rejects at once with CANCELLED and tells the worker to stop between stages.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
+import { PeakLabelError, fromErrorInfo, toErrorInfo } from '../../common/errors';
+import type { SuggestionMethod } from '../../common/api';
+import { readBundle, type Bundle } from './bundle';
+import type { ProviderName } from './providers';
+import type {
+  EngineInstance,
+  ImageRef,
+  ImageRequest,
+  ImageResult,
+  OpenResult,
+  PeakInfo,
+  ResponseMap,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol';
+
+export interface EngineOptions {
+  bundleDir?: string;
+  provider?: ProviderName;
+  /** Worker threads (default 1); each has its own sessions. */
+  workers?: number;
+  /** Folder for cached proposals (default: defaultCacheDir(); null: memory only). */
+  cacheDir?: string | null;
+  log?: (line: string) => void;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
+class EngineWorker {
+  readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  busy = 0;
+
+  constructor(log: (line: string) => void) {
+    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+    this.worker.on('message', (m: WorkerReply) => {
+      if ('log' in m) return log(m.log);
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(fromErrorInfo(m.error));
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.failAll(new PeakLabelError('INTERNAL', `An engine worker stopped unexpectedly (exit code ${code}).`));
+    });
+  }
+
+  call<T>(op: WorkerRequest['op'], args: unknown, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelled());
+    const id = this.nextId++;
+    // An idle worker must not keep the process alive (the app or `serve` may end without closing us).
+    if (this.busy++ === 0) this.worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (!this.pending.has(id)) return;
+        this.pending.delete(id);
+        this.worker.postMessage({ id: this.nextId++, op: 'cancel', args: { target: id } });
+        reject(cancelled());
+      };
+      const done = () => {
+        if (--this.busy === 0) this.worker.unref();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.pending.set(id, {
+        resolve: (v) => {
+          done();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.worker.postMessage({ id, op, args } as WorkerRequest);
+    });
+  }
+
+  private failAll(err: unknown): void {
+    for (const [, p] of this.pending) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+/** Proposals are keyed by image content, so one user-wide cache serves every project and one-shot run. */
+export function defaultCacheDir(): string {
+  if (process.env.PEAKLABEL_CACHE_DIR) return process.env.PEAKLABEL_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'peaklabel', 'proposals');
+}
+
+function cancelled(): PeakLabelError {
+  return new PeakLabelError('CANCELLED', 'The engine request was cancelled.');
+}
+
+export class Engine {
+  private constructor(
+    readonly bundle: Bundle,
+    private readonly workers: EngineWorker[],
+    readonly opened: OpenResult,
+  ) {}
+
+  /** Reads and checks the bundle, then opens sessions in each worker (first failure stops everything). */
+  static async open(opts: EngineOptions = {}): Promise<Engine> {
+    const bundle = readBundle(opts.bundleDir);
+    const n = Math.max(1, Math.min(opts.workers ?? 1, availableParallelism()));
+    const log = opts.log ?? (() => undefined);
+    const workers = Array.from({ length: n }, () => new EngineWorker(log));
+    try {
+      // Threads per session: share the cores between workers.
+      const threads = Math.max(1, Math.floor(availableParallelism() / n));
+      const results = await Promise.all(
+        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir })),
+      );
+      return new Engine(bundle, workers, results[0]);
+    } catch (err) {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+      throw err instanceof PeakLabelError ? err : fromErrorInfo(toErrorInfo(err));
+    }
+  }
+
+  get provider(): ProviderName {
+    return this.opened.provider;
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  get methods(): SuggestionMethod[] {
+    return this.bundle.methods;
+  }
+
+  /** Full pipeline for one image on the least busy worker. */
+  processImage(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult> {
+    this.checkMethod(req.method);
+    return this.leastBusy().call<ImageResult>('image', req, signal);
+  }
+
+  /** Interactive calls go to worker 0, whose per-image cache makes repeated clicks cheap. */
+  findPeaks(image: ImageRef, classes: number[] | null, signal?: AbortSignal): Promise<PeakInfo[]> {
+    return this.workers[0].call<PeakInfo[]>('peaks', { image, classes }, signal);
+  }
+
+  classResponse(image: ImageRef, classIndex: number, signal?: AbortSignal): Promise<ResponseMap> {
+    this.checkClass(classIndex);
+    return this.workers[0].call<ResponseMap>('response', { image, classIndex }, signal);
+  }
+
+  /** The instance at an image point (original pixel coordinates) for one class. */
+  suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, signal?: AbortSignal): Promise<EngineInstance | null> {
+    this.checkMethod(method);
+    this.checkClass(classIndex);
+    return this.workers[0].call<EngineInstance | null>('suggest', { image, classIndex, x, y, method }, signal);
+  }
+
+  /** Provider actually in use now (a mid-run CPU fallback changes it) and all reasons so far. */
+  async status(): Promise<OpenResult> {
+    return this.workers[0].call<OpenResult>('status', {});
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private leastBusy(): EngineWorker {
+    return this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+
+  private checkMethod(method: SuggestionMethod): void {
+    if (!this.bundle.methods.includes(method)) {
+      const why = this.bundle.unavailable.find((u) => u.includes(method)) ?? `the engine does not support it`;
+      throw new PeakLabelError('MODEL_UNAVAILABLE', `Method ${method} is unavailable: ${why}.`);
+    }
+  }
+
+  private checkClass(classIndex: number): void {
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= this.bundle.manifest.classes.length) {
+      throw new PeakLabelError('BAD_ARGUMENT', `Class index ${classIndex} is not one of the model's ${this.bundle.manifest.classes.length} classes.`);
+    }
+  }
+}

@@ -1,0 +1,356 @@
+// The per-image pipeline, run inside an engine worker:
+// decode → preprocess → backbone (CRMs) → class scores + peaks → prm.onnx (all K peaks, one call)
+// → proposals (cached) → retrieval per peak → class-wise NMS → instances in original pixels.
+// The last few images' backbone results and proposals stay in memory, so a click costs one PRM call.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { PeakLabelError } from '../../common/errors';
+import type { SuggestionMethod } from '../../common/api';
+import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
+import { encodeMask } from '../../common/rle';
+import { maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
+import type { Bundle } from './bundle';
+import type { RetrievalParams } from './manifest';
+import { decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toInput, toOriginal, type Preprocessed } from './preprocess';
+import type { BackboneOutput, ModelSessions } from './sessions';
+import type { EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, StageTimings } from './protocol';
+import { ProposalCache, type ProposalSet } from './proposal-cache';
+import { classwiseNms, retrieveInstances, type Candidate, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
+import { maskToSpans, spansToMask } from '../../common/proposals/spans';
+import { iamInstances } from './iam';
+
+/** A peak in CRM-grid coordinates with its class. */
+export interface GridPeak extends Peak {
+  classIndex: number;
+}
+
+interface Analysis {
+  key: string;
+  name: string;
+  hash: string;
+  pre: Preprocessed;
+  crm: BackboneOutput;
+  peaks: GridPeak[][];
+  classScores: number[];
+  proposals?: ProposalSet;
+  /** PRMs already computed for this image, by class and grid position (clicks on a known peak reuse them). */
+  prms: { classIndex: number; y: number; x: number; map: Float32Array }[];
+}
+
+const CACHED_IMAGES = 4;
+
+export class Pipeline {
+  private readonly recent: Analysis[] = [];
+
+  constructor(
+    private readonly bundle: Bundle,
+    private readonly sessions: ModelSessions,
+    private readonly proposals: ProposalCache,
+  ) {}
+
+  /** Full pipeline for one image. `check` throws when the request was cancelled. */
+  async processImage(image: ImageRef, classes: number[] | null, method: SuggestionMethod, check: () => void): Promise<ImageResult> {
+    const t = newTimings();
+    const ortBefore = this.sessions.ortMs;
+    const a = await this.analyze(image, t, check);
+    const chosen = this.choosePeaks(a, classes);
+    check();
+    const instances = await this.instancesFor(a, chosen, method, t, check);
+    t.ort = this.sessions.ortMs - ortBefore;
+    return { width: a.pre.geometry.origWidth, height: a.pre.geometry.origHeight, instances, classScores: a.classScores, timings: t };
+  }
+
+  /** Peaks of the given classes (or of classes passing the score threshold), in original pixels. */
+  async findPeaks(image: ImageRef, classes: number[] | null, check: () => void): Promise<PeakInfo[]> {
+    const a = await this.analyze(image, newTimings(), check);
+    return this.choosePeaks(a, classes, false).map((p) => {
+      const inp = gridToInput(this.grid, p.y, p.x);
+      const o = toOriginal(a.pre.geometry, inp.x, inp.y);
+      return { classIndex: p.classIndex, x: o.x, y: o.y, score: p.value };
+    });
+  }
+
+  /** One class's response map as 8-bit gray at CRM resolution, with the value range. */
+  async classResponse(image: ImageRef, classIndex: number, check: () => void): Promise<ResponseMap> {
+    const a = await this.analyze(image, newTimings(), check);
+    const { h, w } = a.crm;
+    const map = a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w);
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of map) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const range = max - min || 1;
+    const gray = new Uint8Array(h * w);
+    for (let i = 0; i < map.length; i++) gray[i] = Math.round(((map[i] - min) / range) * 255);
+    return { width: w, height: h, gray, min, max };
+  }
+
+  /** A click at original pixel (x, y) for a class becomes a peak → its instance. */
+  async suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, check: () => void): Promise<EngineInstance | null> {
+    const a = await this.analyze(image, newTimings(), check);
+    const g = a.pre.geometry;
+    if (!(x >= 0 && y >= 0 && x < g.origWidth && y < g.origHeight)) {
+      throw new PeakLabelError('BAD_ARGUMENT', `The point (${x}, ${y}) lies outside the image ${a.name} (${g.origWidth}×${g.origHeight}).`, { file: image.file });
+    }
+    const inp = toInput(g, x, y);
+    const grid = inputToGrid(this.grid, inp.x, inp.y);
+    const { h, w } = a.crm;
+    const gy = Math.min(Math.max(grid.gy, 0), h - 1);
+    const gx = Math.min(Math.max(grid.gx, 0), w - 1);
+    const value = a.crm.crm[classIndex * h * w + Math.round(gy) * w + Math.round(gx)];
+    const peak: GridPeak = { classIndex, y: gy, x: gx, value };
+    const out = await this.instancesFor(a, [peak], method, newTimings(), check, false);
+    if (!out.length) return null;
+    // Report the clicked point itself, not the grid-snapped one.
+    return { ...out[0], peak: { x, y } };
+  }
+
+  private get grid(): CrmGrid {
+    return { stride: this.bundle.manifest.stride, centerOffset: this.bundle.manifest.crmGeometry.centerOffset };
+  }
+
+  forget(): void {
+    this.recent.length = 0;
+  }
+
+  private async analyze(image: ImageRef, t: StageTimings, check: () => void): Promise<Analysis> {
+    const { file } = image;
+    let t0 = performance.now();
+    let st;
+    try {
+      st = await stat(file);
+    } catch {
+      throw new PeakLabelError('UNREADABLE', `The image ${file} cannot be read: it does not exist or is not accessible.`, { file });
+    }
+    const key = `${file}|${st.size}|${st.mtimeMs}|${image.size?.width}x${image.size?.height}`;
+    const hit = this.recent.find((r) => r.key === key);
+    if (hit) return hit;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new PeakLabelError('UNREADABLE', `The image ${file} cannot be read (${(err as Error).message}).`, { file });
+    }
+    const hash = createHash('sha1').update(bytes).digest('hex');
+    const img = await decodeOriented(bytes, file);
+    t.decode = performance.now() - t0;
+    t0 = performance.now();
+    const pre = await preprocess(img, this.bundle.manifest, image.size);
+    t.preprocess = performance.now() - t0;
+    check();
+    t0 = performance.now();
+    const crm = await this.sessions.runBackbone(pre.tensor, pre.geometry.height, pre.geometry.width);
+    t.backbone = performance.now() - t0;
+    t0 = performance.now();
+    const { subPixelFactor } = this.bundle.manifest.peaks;
+    const peaks: GridPeak[][] = [];
+    const classScores: number[] = [];
+    for (let c = 0; c < crm.C; c++) {
+      const map = crm.crm.subarray(c * crm.h * crm.w, (c + 1) * crm.h * crm.w);
+      const found = findPeaks(map, crm.h, crm.w, { subPixelFactor }).map((p) => ({ ...p, classIndex: c }));
+      peaks.push(found);
+      classScores.push(classConfidence(found));
+    }
+    t.peaks = performance.now() - t0;
+    const a: Analysis = { key, name: basename(file), hash, pre, crm, peaks, classScores, prms: [] };
+    this.recent.unshift(a);
+    if (this.recent.length > CACHED_IMAGES) this.recent.pop();
+    return a;
+  }
+
+  /**
+   * Tagged: peaks of the tagged classes; untagged: of classes whose score passes the tuned threshold.
+   * Within a class, weak peaks (below a fraction of the strongest) are dropped. At most maxPeaks overall,
+   * taken round-robin over the classes (each class's strongest first), so a class whose responses run
+   * high cannot crowd out another class's peaks.
+   */
+  private choosePeaks(a: Analysis, classes: number[] | null, limit = true): GridPeak[] {
+    const r = this.bundle.retrieval;
+    const chosen = classes ?? a.classScores.flatMap((s, c) => (s >= r.classScoreThreshold ? [c] : []));
+    const ranked: { p: GridPeak; rank: number }[] = [];
+    for (const c of chosen) {
+      const list = a.peaks[c] ?? [];
+      if (!list.length) continue;
+      const top = list[0].value;
+      const floor = top > 0 ? top * r.peakRelThreshold : top;
+      list.filter((p) => p.value >= floor).forEach((p, rank) => ranked.push({ p, rank }));
+    }
+    ranked.sort((x, y) => x.rank - y.rank || y.p.value - x.p.value);
+    const out = (limit ? ranked.slice(0, r.maxPeaks) : ranked).map((x) => x.p);
+    return out.sort((p, q) => q.value - p.value);
+  }
+
+  private async instancesFor(
+    a: Analysis,
+    peaks: GridPeak[],
+    method: SuggestionMethod,
+    t: StageTimings,
+    check: () => void,
+    nms = true,
+  ): Promise<EngineInstance[]> {
+    if (!peaks.length) return [];
+    const { prm, proposals } = await this.responses(a, peaks, method === 'prm', t, check);
+    if (method === 'iam') return this.retrieveIam(a, peaks, prm, this.bundle.retrieval, nms, t);
+    return this.retrieve(a, peaks, prm, proposals, method, this.bundle.retrieval, nms, t);
+  }
+
+  /** prm.onnx for all peaks in one call, and the image's proposals when the method needs them. */
+  private async responses(a: Analysis, peaks: GridPeak[], needProposals: boolean, t: StageTimings, check: () => void) {
+    const { geometry: g } = a.pre;
+    t.peakCount = peaks.length;
+    let t0 = performance.now();
+    const plane = g.width * g.height;
+    // A peak within half a grid cell of one already back-propagated has (nearly) the same PRM: reuse it.
+    const known = peaks.map((p) => a.prms.find((q) => q.classIndex === p.classIndex && Math.abs(q.y - p.y) <= 0.5 && Math.abs(q.x - p.x) <= 0.5));
+    const missing = peaks.filter((_, i) => !known[i]);
+    const prm = new Float32Array(peaks.length * plane);
+    if (missing.length) {
+      const flat = new Float32Array(missing.length * 3);
+      missing.forEach((p, i) => flat.set([p.classIndex, p.y, p.x], i * 3));
+      const fresh = await this.sessions.runPrm(a.pre.tensor, g.height, g.width, flat);
+      missing.forEach((p, i) => a.prms.push({ classIndex: p.classIndex, y: p.y, x: p.x, map: fresh.subarray(i * plane, (i + 1) * plane) }));
+    }
+    peaks.forEach((p, i) => {
+      const q = known[i] ?? a.prms.find((r) => r.classIndex === p.classIndex && r.y === p.y && r.x === p.x)!;
+      prm.set(q.map, i * plane);
+    });
+    t.prm = performance.now() - t0;
+    check();
+    t0 = performance.now();
+    let proposals: ProposalSet | null = null;
+    if (needProposals) {
+      if (!a.proposals) {
+        const { set, cacheHit } = await this.proposals.get(a.hash, a.pre.rgb);
+        a.proposals = set;
+        t.proposalCacheHit = cacheHit;
+      } else t.proposalCacheHit = true;
+      proposals = a.proposals;
+    }
+    t.proposals = performance.now() - t0;
+    check();
+    return { prm, proposals };
+  }
+
+  /** Retrieval per peak, class-wise NMS, masks in original pixels as RLE. */
+  private retrieve(
+    a: Analysis,
+    peaks: GridPeak[],
+    prm: Float32Array,
+    proposals: ProposalSet | null,
+    method: SuggestionMethod,
+    r: RetrievalParams,
+    nms: boolean,
+    t: StageTimings,
+  ): EngineInstance[] {
+    const { geometry: g } = a.pre;
+    let t0 = performance.now();
+    const plane = g.width * g.height;
+    const { h, w } = a.crm;
+    const responses: PeakResponse[] = peaks.map((p, i) => ({
+      classId: p.classIndex,
+      peakValue: p.value,
+      prm: { width: g.width, height: g.height, data: prm.subarray(i * plane, (i + 1) * plane) },
+    }));
+    const classResponse = (c: number) => ({ width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) });
+    const selected = retrieveInstances(responses, proposals?.proposals ?? [], classResponse, { width: g.origWidth, height: g.origHeight }, {
+      method: method as RetrievalMethod,
+      alpha: r.alpha,
+      beta: r.beta,
+      bgFactor: r.bgFactor,
+      tau: r.tau,
+      minAreaFraction: r.minAreaFraction,
+      maxAreaFraction: r.maxAreaFraction,
+      // A click asks for exactly one instance: nothing to suppress.
+      nmsIou: nms ? r.nmsIou : Infinity,
+    });
+    t.retrieval = performance.now() - t0;
+
+    t0 = performance.now();
+    const out: EngineInstance[] = [];
+    for (const s of selected) {
+      const area = maskArea(s.mask);
+      if (area === 0) continue;
+      const p = peaks[s.peakIndex];
+      const inp = gridToInput(this.grid, p.y, p.x);
+      const o = toOriginal(g, inp.x, inp.y);
+      // Proposal scores say how well a mask fits its PRM; the peak's response says how sure the class is.
+      const score = method === 'prm' ? s.score + r.peakScoreWeight * p.value : s.score;
+      out.push({ classIndex: p.classIndex, mask: encodeMask(s.mask), bbox: maskBbox(s.mask), area, score, peak: { x: o.x, y: o.y }, peakValue: p.value, method });
+    }
+    t.encode = performance.now() - t0;
+    return out;
+  }
+
+  /**
+   * IAM (issue 5's iam.ts): one graph call turns all K PRMs into instance activation maps; each becomes a
+   * mask (CRF + threshold there), ranked by mean activation × peak response, then the same class-wise NMS.
+   */
+  private async retrieveIam(a: Analysis, peaks: GridPeak[], prm: Float32Array, r: RetrievalParams, nms: boolean, t: StageTimings): Promise<EngineInstance[]> {
+    const g = a.pre.geometry;
+    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
+    let t0 = performance.now();
+    const plane = g.width * g.height;
+    const inputPeaks = peaks.map((p) => gridToInput(this.grid, p.y, p.x));
+    const masks = await iamInstances(this.sessions.iamModel(), { prm, k: peaks.length, width: g.width, height: g.height, features: a.crm.features, image: a.pre.rgb, peaks: inputPeaks });
+    const candidates: Candidate[] = [];
+    masks.forEach((m, i) => {
+      const spans = maskToSpans(m.mask);
+      if (spans.runs.length === 0) return;
+      const p = peaks[i];
+      candidates.push({ classId: p.classIndex, score: m.activation * p.value, mask: spans, peakIndex: i, prm: { width: g.width, height: g.height, data: prm.subarray(i * plane, (i + 1) * plane) } });
+    });
+    const kept = nms ? classwiseNms(candidates, r.nmsIou).map((k) => k.kept) : candidates;
+    t.retrieval = performance.now() - t0;
+    t0 = performance.now();
+    const out: EngineInstance[] = [];
+    for (const c of kept) {
+      const mask = resizeMaskNearest(spansToMask(c.mask), g.origWidth, g.origHeight);
+      const area = maskArea(mask);
+      if (area === 0) continue;
+      const p = peaks[c.peakIndex];
+      const o = toOriginal(g, inputPeaks[c.peakIndex].x, inputPeaks[c.peakIndex].y);
+      out.push({ classIndex: p.classIndex, mask: encodeMask(mask), bbox: maskBbox(mask), area, score: c.score, peak: { x: o.x, y: o.y }, peakValue: p.value, method: 'iam' });
+    }
+    t.encode = performance.now() - t0;
+    return out;
+  }
+
+  /**
+   * Tuning: one image's PRMs and proposals computed once, then instances for every configuration
+   * (method × retrieval parameters). Used by tune.ts on the dev splits.
+   */
+  async sweep(image: ImageRef, classes: number[] | null, configs: { method: SuggestionMethod; params: RetrievalParams }[], check: () => void = () => undefined) {
+    const t = newTimings();
+    const a = await this.analyze(image, t, check);
+    const peaks = this.choosePeaks(a, classes);
+    const base = { width: a.pre.geometry.origWidth, height: a.pre.geometry.origHeight, classScores: a.classScores };
+    if (!peaks.length || !configs.length) return { ...base, results: configs.map(() => [] as EngineInstance[]), timings: t };
+    const { prm, proposals } = await this.responses(a, peaks, configs.some((c) => c.method === 'prm'), t, check);
+    const results: EngineInstance[][] = [];
+    // Configurations differing only in the peak-score weight share one retrieval (only scores change).
+    const done = new Map<string, { list: EngineInstance[]; weight: number }>();
+    for (const c of configs) {
+      const key = `${c.method}|${JSON.stringify({ ...c.params, peakScoreWeight: 0 })}`;
+      const prev = done.get(key);
+      if (prev && c.method === 'prm') {
+        results.push(prev.list.map((i) => ({ ...i, score: i.score + (c.params.peakScoreWeight - prev.weight) * i.peakValue })));
+        continue;
+      }
+      const list =
+        c.method === 'iam'
+          ? await this.retrieveIam(a, peaks, prm, c.params, true, newTimings())
+          : this.retrieve(a, peaks, prm, c.method === 'prm' ? proposals : null, c.method, c.params, true, newTimings());
+      done.set(key, { list, weight: c.params.peakScoreWeight });
+      results.push(list);
+    }
+    return { ...base, results, timings: t };
+  }
+}
+
+export function newTimings(): StageTimings {
+  return { decode: 0, preprocess: 0, backbone: 0, peaks: 0, prm: 0, proposals: 0, retrieval: 0, encode: 0, ort: 0, peakCount: 0, proposalCacheHit: false };
+}
+

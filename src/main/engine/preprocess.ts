@@ -1,0 +1,122 @@
+// Image → model input: EXIF orientation applied, resized to the manifest's input policy, BGR minus mean.
+// Geometry keeps the per-axis scale so every coordinate maps back to the original oriented image exactly.
+import sharp from 'sharp';
+import { imageError, openImage } from '../images/decode';
+import type { InputPolicy, Manifest } from './manifest';
+
+/** Decoded, oriented RGB pixels (interleaved). */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Original (oriented) size and the model input size; x_in = (x + 0.5)·sx − 0.5 per axis. */
+export interface InputGeometry {
+  origWidth: number;
+  origHeight: number;
+  width: number;
+  height: number;
+}
+
+export interface Preprocessed {
+  geometry: InputGeometry;
+  /** [1,3,H,W] float32, BGR minus mean. */
+  tensor: Float32Array;
+  /** RGB at input size (the proposals' source, resized further when needed). */
+  rgb: RgbImage;
+}
+
+/** Input size: shorter side → policy.shorterSide, longer side capped, both rounded to multipleOf. */
+export function inputSize(policy: InputPolicy, width: number, height: number): { width: number; height: number } {
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  let scale = policy.shorterSide / short;
+  if (long * scale > policy.maxLongerSide) scale = policy.maxLongerSide / long;
+  const round = (v: number) => Math.max(policy.multipleOf, Math.round(v / policy.multipleOf) * policy.multipleOf);
+  return { width: round(width * scale), height: round(height * scale) };
+}
+
+/** Original pixel coordinate → input pixel coordinate (pixel centres map onto pixel centres). */
+export function toInput(g: InputGeometry, x: number, y: number): { x: number; y: number } {
+  return { x: ((x + 0.5) * g.width) / g.origWidth - 0.5, y: ((y + 0.5) * g.height) / g.origHeight - 0.5 };
+}
+
+/** Input pixel coordinate → original pixel coordinate (inverse of toInput). */
+export function toOriginal(g: InputGeometry, x: number, y: number): { x: number; y: number } {
+  return { x: ((x + 0.5) * g.origWidth) / g.width - 0.5, y: ((y + 0.5) * g.origHeight) / g.height - 0.5 };
+}
+
+/** Where CRM cells sit in the input: cell i is centred on input pixel stride·i + centerOffset. */
+export interface CrmGrid {
+  stride: number;
+  centerOffset: number;
+}
+
+export function gridToInput(g: CrmGrid, gy: number, gx: number): { x: number; y: number } {
+  return { x: gx * g.stride + g.centerOffset, y: gy * g.stride + g.centerOffset };
+}
+
+export function inputToGrid(g: CrmGrid, x: number, y: number): { gx: number; gy: number } {
+  return { gx: (x - g.centerOffset) / g.stride, gy: (y - g.centerOffset) / g.stride };
+}
+
+/** Reads and orients an image file (or bytes) with the importer's decoding rules; errors name the file. */
+export async function decodeOriented(source: string | Uint8Array, name: string): Promise<RgbImage> {
+  try {
+    const input = source instanceof Uint8Array ? Buffer.from(source.buffer, source.byteOffset, source.byteLength) : source;
+    const { data, info } = await (await openImage(input, name))
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (err) {
+    throw imageError(err, name);
+  }
+}
+
+/** Resize (bilinear, as the model was trained) to the input size and build the BGR−mean tensor. */
+/**
+ * `display` is the size coordinates refer to when `img` is a downscaled working copy of a huge image
+ * (the project stores such copies); by default the decoded size.
+ */
+export async function preprocess(img: RgbImage, manifest: Manifest, display?: { width: number; height: number }): Promise<Preprocessed> {
+  const orig = display ?? { width: img.width, height: img.height };
+  const size = inputSize(manifest.preprocess.inputPolicy, orig.width, orig.height);
+  const resized =
+    size.width === img.width && size.height === img.height
+      ? img.data
+      : new Uint8Array(
+          await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+            .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
+            .raw()
+            .toBuffer(),
+        );
+  const { mean, scale } = manifest.preprocess;
+  const plane = size.width * size.height;
+  const tensor = new Float32Array(3 * plane);
+  // BGR planes: channel 0 = blue.
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    tensor[i] = (resized[j + 2] - mean[0]) * scale;
+    tensor[plane + i] = (resized[j + 1] - mean[1]) * scale;
+    tensor[2 * plane + i] = (resized[j] - mean[2]) * scale;
+  }
+  return {
+    geometry: { origWidth: orig.width, origHeight: orig.height, width: size.width, height: size.height },
+    tensor,
+    rgb: { width: size.width, height: size.height, data: resized },
+  };
+}
+
+/** Bilinear resize of RGB pixels (for the proposals' working image). */
+export async function resizeRgb(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width === img.width && height === img.height) return img;
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}

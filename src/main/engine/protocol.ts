@@ -1,0 +1,98 @@
+// Messages between the engine (main thread) and its workers. Everything is structured-cloneable.
+import type { Rle, SuggestionMethod } from '../../common/api';
+import type { ErrorInfo } from '../../common/errors';
+import type { ProviderName } from './providers';
+
+export interface OpenRequest {
+  bundleDir: string;
+  provider?: ProviderName;
+  threads?: number;
+  cacheDir?: string | null;
+}
+
+export interface OpenResult {
+  provider: ProviderName;
+  fallbackReasons: string[];
+}
+
+/** An image file; `size` is its displayed size when the file is a downscaled working copy. */
+export interface ImageRef {
+  file: string;
+  size?: { width: number; height: number };
+}
+
+/** Which classes get peaks: the image's tags (class indices) or, when null, the model's class scores. */
+export interface ImageRequest {
+  image: ImageRef;
+  classes: number[] | null;
+  method: SuggestionMethod;
+}
+
+export interface StageTimings {
+  decode: number;
+  preprocess: number;
+  backbone: number;
+  peaks: number;
+  prm: number;
+  proposals: number;
+  retrieval: number;
+  encode: number;
+  /** Time inside ORT session.run (backbone + prm). */
+  ort: number;
+  /** Number of peaks sent to prm.onnx. */
+  peakCount: number;
+  proposalCacheHit: boolean;
+}
+
+export interface EngineInstance {
+  classIndex: number;
+  mask: Rle;
+  bbox: [number, number, number, number];
+  area: number;
+  score: number;
+  /** Original (oriented) image pixel coordinates. */
+  peak: { x: number; y: number };
+  /** The peak's class response (the class confidence at this instance). */
+  peakValue: number;
+  method: SuggestionMethod;
+}
+
+export interface ImageResult {
+  width: number;
+  height: number;
+  instances: EngineInstance[];
+  /** Class scores (mean peak response) of every model class. */
+  classScores: number[];
+  timings: StageTimings;
+}
+
+export interface PeakInfo {
+  classIndex: number;
+  x: number;
+  y: number;
+  score: number;
+}
+
+export interface ResponseMap {
+  width: number;
+  height: number;
+  /** Grayscale 0–255 scaled from [min, max]. */
+  gray: Uint8Array;
+  min: number;
+  max: number;
+}
+
+export type WorkerRequest =
+  | { id: number; op: 'open'; args: OpenRequest }
+  | { id: number; op: 'image'; args: ImageRequest }
+  | { id: number; op: 'peaks'; args: { image: ImageRef; classes: number[] | null } }
+  | { id: number; op: 'response'; args: { image: ImageRef; classIndex: number } }
+  | { id: number; op: 'suggest'; args: { image: ImageRef; classIndex: number; x: number; y: number; method: SuggestionMethod } }
+  | { id: number; op: 'cancel'; args: { target: number } }
+  | { id: number; op: 'status'; args: Record<string, never> }
+  | { id: number; op: 'close'; args: Record<string, never> };
+
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: ErrorInfo }
+  | { log: string };

@@ -1,0 +1,208 @@
+// ORT sessions of one bundle on one execution provider: opened once, graph interfaces checked against the
+// manifest, warmed up; a provider that fails mid-run is replaced by CPU for the rest of the process.
+import * as ort from 'onnxruntime-node';
+import { PeakLabelError } from '../../common/errors';
+import type { Bundle } from './bundle';
+import { openIam, type IamModel } from './iam';
+import type { GraphSpec } from './manifest';
+import { precheckProvider, providerOrder, summarizeProviderError, type ProviderName } from './providers';
+
+export interface BackboneOutput {
+  crm: Float32Array;
+  /** The three feature levels IAM needs (only fetched when the bundle has IAM). */
+  features?: { features_s4: ort.Tensor; features_s8: ort.Tensor; features: ort.Tensor };
+  /** CRM grid size and class count. */
+  C: number;
+  h: number;
+  w: number;
+}
+
+export interface SessionOptions {
+  /** Forced provider; when it fails, opening fails (no silent fallback for an explicit choice). */
+  provider?: ProviderName;
+  /** Intra-op threads per session (0 = ORT default). */
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+export class ModelSessions {
+  provider: ProviderName;
+  readonly fallbackReasons: string[];
+  private backbone: ort.InferenceSession;
+  private prm: ort.InferenceSession | null;
+  private iam: IamModel | null;
+  private readonly headW: ort.Tensor;
+  private readonly headB: ort.Tensor;
+  /** Milliseconds spent inside session.run since the last reset (for bench: app overhead vs ORT). */
+  ortMs = 0;
+
+  private constructor(
+    private readonly bundle: Bundle,
+    private readonly opts: SessionOptions,
+    opened: { provider: ProviderName; backbone: ort.InferenceSession; prm: ort.InferenceSession | null; iam: IamModel | null },
+    reasons: string[],
+  ) {
+    this.provider = opened.provider;
+    this.backbone = opened.backbone;
+    this.prm = opened.prm;
+    this.iam = opened.iam;
+    this.fallbackReasons = reasons;
+    const C = bundle.manifest.classes.length;
+    this.headW = new ort.Tensor('float32', bundle.headWeight, [C, bundle.manifest.head.channels]);
+    this.headB = new ort.Tensor('float32', bundle.headBias, [C]);
+  }
+
+  /** Tries providers in order (or only the forced one), checks graph interfaces, warms up. */
+  static async open(bundle: Bundle, opts: SessionOptions = {}): Promise<ModelSessions> {
+    const order = opts.provider ? [opts.provider] : providerOrder();
+    const reasons: string[] = [];
+    for (const p of order) {
+      const pre = precheckProvider(p);
+      if (pre) {
+        reasons.push(pre);
+        continue;
+      }
+      try {
+        const opened = await openOn(bundle, p, opts.threads ?? 0);
+        const s = new ModelSessions(bundle, opts, opened, reasons);
+        await s.warmUp();
+        return s;
+      } catch (err) {
+        if (err instanceof PeakLabelError) throw err; // a bundle problem, not a provider problem
+        reasons.push(summarizeProviderError(p, err));
+      }
+    }
+    throw new PeakLabelError('PROVIDER_FAILED', `No execution provider could run the model: ${reasons.join('; ')}.`, {
+      detail: reasons.join('\n'),
+    });
+  }
+
+  get hasPrm(): boolean {
+    return this.prm !== null;
+  }
+
+  get hasIam(): boolean {
+    return this.iam !== null;
+  }
+
+  async runBackbone(image: Float32Array, H: number, W: number): Promise<BackboneOutput> {
+    const fetches = this.iam ? ['crm', 'features', 'features_s8', 'features_s4'] : ['crm'];
+    const out = await this.run('backbone', { image: new ort.Tensor('float32', image, [1, 3, H, W]), head_weight: this.headW, head_bias: this.headB }, fetches);
+    const crm = out.crm;
+    const [, C, h, w] = crm.dims as number[];
+    const features = this.iam ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
+    return { crm: crm.data as Float32Array, C, h, w, features };
+  }
+
+  /** The IAM graph as an IamRunner whose calls count as ORT time and fall back like the others. */
+  iamModel(): IamModel {
+    if (!this.iam) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no IAM graph (iam.json + iam.onnx): use --method prm.');
+    return { config: this.iam.config, session: { run: (feeds) => this.run('iam', feeds, ['iam']) } };
+  }
+
+  /** PRMs of K peaks in one call: peaks = K × (class, y, x) in CRM-grid coordinates; returns K × H × W. */
+  async runPrm(image: Float32Array, H: number, W: number, peaks: Float32Array): Promise<Float32Array> {
+    if (!this.prm) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no prm graph, so peak response maps are unavailable.');
+    const K = peaks.length / 3;
+    const out = await this.run(
+      'prm',
+      {
+        image: new ort.Tensor('float32', image, [1, 3, H, W]),
+        head_weight: this.headW,
+        head_bias: this.headB,
+        peaks: new ort.Tensor('float32', peaks, [K, 3]),
+      },
+      ['prm'],
+    );
+    return out.prm.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    await this.backbone.release();
+    await this.prm?.release();
+    await (this.iam?.session as ort.InferenceSession | undefined)?.release?.();
+  }
+
+  private session(which: 'backbone' | 'prm' | 'iam'): (feeds: Record<string, ort.Tensor>, fetches: string[]) => Promise<Record<string, ort.Tensor>> {
+    if (which === 'iam') {
+      const iam = this.iam!.session;
+      return (feeds) => iam.run(feeds);
+    }
+    const s = which === 'backbone' ? this.backbone : this.prm!;
+    return (feeds, fetches) => s.run(feeds, fetches);
+  }
+
+  private async run(which: 'backbone' | 'prm' | 'iam', feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, ort.Tensor>> {
+    const t0 = performance.now();
+    try {
+      return await this.session(which)(feeds, fetches);
+    } catch (err) {
+      if (this.provider === 'cpu') throw new PeakLabelError('INTERNAL', `The ${which} graph failed on the CPU: ${(err as Error).message}`, { cause: err });
+      const reason = `${this.provider}: failed mid-run (${summarizeProviderError(this.provider, err)}); using cpu for the rest of the run`;
+      this.fallbackReasons.push(reason);
+      this.opts.log?.(`provider fallback: ${reason}`);
+      const opened = await openOn(this.bundle, 'cpu', this.opts.threads ?? 0);
+      await this.backbone.release().catch(() => undefined);
+      await this.prm?.release().catch(() => undefined);
+      this.backbone = opened.backbone;
+      this.prm = opened.prm;
+      this.iam = opened.iam;
+      this.provider = 'cpu';
+      return await this.session(which)(feeds, fetches);
+    } finally {
+      this.ortMs += performance.now() - t0;
+    }
+  }
+
+  /** First runs pay for kernel selection and allocation; do it before the user waits. */
+  private async warmUp(): Promise<void> {
+    const { multipleOf } = this.bundle.manifest.preprocess.inputPolicy;
+    const side = Math.max(multipleOf, Math.ceil(64 / multipleOf) * multipleOf);
+    const img = new Float32Array(3 * side * side);
+    await this.runBackbone(img, side, side);
+    if (this.prm) await this.runPrm(img, side, side, new Float32Array([0, 1, 1]));
+  }
+}
+
+async function openOn(bundle: Bundle, provider: ProviderName, threads: number) {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  };
+  const backbone = await createChecked(bundle.paths.backbone, bundle.manifest.graphs.backbone, options);
+  const prm = bundle.paths.prm && bundle.manifest.graphs.prm ? await createChecked(bundle.paths.prm, bundle.manifest.graphs.prm, options) : null;
+  let iam: IamModel | null = null;
+  if (bundle.paths.iam) {
+    const missing = ['features', 'features_s8', 'features_s4'].filter((n) => !backbone.outputNames.includes(n));
+    if (missing.length) throw new PeakLabelError('MODEL_INVALID', `The backbone graph ${bundle.paths.backbone} lacks outputs ${missing.join(', ')} that the IAM graph needs.`, { file: bundle.paths.backbone });
+    iam = await openIam(bundle.dir, options);
+  }
+  return { provider, backbone, prm, iam };
+}
+
+/** Opens a graph and checks its input/output names against the manifest (MODEL_INVALID naming the file). */
+async function createChecked(file: string, spec: GraphSpec, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, options);
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    // Protobuf/graph errors are the file's fault; provider errors are reported by the caller.
+    if (/protobuf|parse|Load model|ModelProto|invalid model|INVALID_GRAPH|INVALID_PROTOBUF|NO_SUCHFILE/i.test(msg)) {
+      throw new PeakLabelError('MODEL_INVALID', `The model graph ${file} cannot be loaded: ${msg.replace(/\s+/g, ' ').slice(0, 300)}`, { file, cause: err });
+    }
+    throw err;
+  }
+  const missingIn = spec.inputs.filter((n) => !session.inputNames.includes(n));
+  const missingOut = spec.outputs.filter((n) => !session.outputNames.includes(n));
+  if (missingIn.length || missingOut.length) {
+    await session.release().catch(() => undefined);
+    const parts = [
+      missingIn.length ? `inputs ${missingIn.join(', ')} (it has ${session.inputNames.join(', ')})` : '',
+      missingOut.length ? `outputs ${missingOut.join(', ')} (it has ${session.outputNames.join(', ')})` : '',
+    ].filter(Boolean);
+    throw new PeakLabelError('MODEL_INVALID', `The model graph ${file} does not match the manifest: it lacks ${parts.join(' and ')}.`, { file });
+  }
+  return session;
+}

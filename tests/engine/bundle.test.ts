@@ -1,0 +1,169 @@
+// Bundle validation and provider reporting: every broken bundle stops with MODEL_INVALID naming the file,
+// before any image is touched; optional graphs only remove their methods.
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PeakLabelError } from '../../src/common/errors';
+import { readBundle } from '../../src/main/engine/bundle';
+import { Engine } from '../../src/main/engine/engine';
+import { precheckProvider, providerOrder, summarizeProviderError } from '../../src/main/engine/providers';
+import { ModelSessions } from '../../src/main/engine/sessions';
+import { repoRoot, testOutput } from '../helpers/shared';
+
+const models = join(repoRoot, 'resources', 'models');
+
+/** A copy of the real bundle (graphs linked, not copied) that a test may break. */
+function bundleCopy(name: string, edit?: (manifest: Record<string, any>, dir: string) => void): string {
+  const dir = testOutput('engine-bundle', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(models, 'manifest.json'), 'utf8'));
+  copyFileSync(join(models, manifest.head.file), join(dir, manifest.head.file));
+  for (const g of ['backbone', 'prm']) symlinkSync(join(models, manifest.graphs[g].file), join(dir, manifest.graphs[g].file));
+  edit?.(manifest, dir);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+function caught(fn: () => unknown): PeakLabelError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PeakLabelError) return err;
+    throw err;
+  }
+  throw new Error('expected a PeakLabelError');
+}
+
+async function rejected(p: Promise<unknown>): Promise<PeakLabelError> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  if (!(err instanceof PeakLabelError)) throw new Error(`expected a PeakLabelError, got ${String(err)}`);
+  return err;
+}
+
+describe('bundle validation', () => {
+  it('reads the real bundle: classes, head weights, methods', () => {
+    const b = readBundle(models);
+    const C = b.manifest.classes.length;
+    expect(C).toBeGreaterThan(0);
+    expect(b.headWeight.length).toBe(C * b.manifest.head.channels);
+    expect(b.headBias.length).toBe(C);
+    expect(b.methods).toContain('prm');
+    expect(b.retrieval.nmsIou).toBeGreaterThan(0);
+  });
+
+  it('a missing graph file is MODEL_INVALID naming the file', () => {
+    const dir = bundleCopy('missing', (m, d) => rmSync(join(d, m.graphs.backbone.file)));
+    const err = caught(() => readBundle(dir));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.file).toBe(join(dir, 'backbone.onnx'));
+    expect(err.message).toContain('backbone.onnx');
+  });
+
+  it('a missing manifest is MODEL_INVALID', () => {
+    const dir = testOutput('engine-bundle', 'empty');
+    mkdirSync(dir, { recursive: true });
+    const err = caught(() => readBundle(dir));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.message).toContain('manifest.json');
+  });
+
+  it('a wrong version or format is refused', () => {
+    const v2 = caught(() => readBundle(bundleCopy('v2', (m) => (m.version = 2))));
+    expect(v2.code).toBe('MODEL_INVALID');
+    expect(v2.message).toMatch(/version 2/);
+    const fmt = caught(() => readBundle(bundleCopy('format', (m) => (m.format = 'something-else'))));
+    expect(fmt.message).toMatch(/format/);
+  });
+
+  it('a head.bin of the wrong size is refused with the expected size', () => {
+    const dir = bundleCopy('head', (m, d) => truncateSync(join(d, m.head.file), 400));
+    const err = caught(() => readBundle(dir));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.file).toBe(join(dir, 'head.bin'));
+    expect(err.message).toMatch(/400 bytes/);
+  });
+
+  it('a graph whose inputs/outputs differ from the manifest is refused when sessions open', async () => {
+    // backbone.onnx replaced by the PRM graph: it has a "peaks" input and no "crm" output.
+    const dir = bundleCopy('mismatch', (m, d) => {
+      rmSync(join(d, m.graphs.backbone.file));
+      symlinkSync(join(models, m.graphs.prm.file), join(d, m.graphs.backbone.file));
+    });
+    const err = await rejected(ModelSessions.open(readBundle(dir), { provider: 'cpu' }));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.file).toBe(join(dir, 'backbone.onnx'));
+    expect(err.message).toMatch(/crm/);
+  });
+
+  it('a corrupt graph file is MODEL_INVALID naming it, and the engine does not start', async () => {
+    const dir = bundleCopy('corrupt', (m, d) => {
+      rmSync(join(d, m.graphs.prm.file));
+      writeFileSync(join(d, m.graphs.prm.file), 'not a protobuf at all');
+    });
+    const err = await rejected(Engine.open({ bundleDir: dir, provider: 'cpu', cacheDir: null }));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.message).toContain(join(dir, 'prm.onnx'));
+  });
+
+  it('a bundle without prm.onnx opens, with its methods unavailable and the reason given', () => {
+    const dir = bundleCopy('no-prm', (m, d) => {
+      rmSync(join(d, m.graphs.prm.file));
+      delete m.graphs.prm;
+    });
+    const b = readBundle(dir);
+    expect(b.methods).toEqual([]);
+    expect(b.unavailable.join('\n')).toMatch(/prm.*need the prm graph/);
+    expect(b.unavailable.join('\n')).toMatch(/iam:/);
+  });
+});
+
+describe('providers', () => {
+  it('orders providers per platform, CPU last', () => {
+    expect(providerOrder('linux')).toEqual(['cuda', 'webgpu', 'cpu']);
+    expect(providerOrder('win32')).toEqual(['cuda', 'webgpu', 'dml', 'cpu']);
+    expect(providerOrder('darwin')).toEqual(['cuda', 'webgpu', 'coreml', 'cpu']);
+  });
+
+  it('explains why a provider cannot run here', () => {
+    if (process.platform !== 'win32') expect(precheckProvider('dml')).toMatch(/^dml: DirectML exists only on Windows/);
+    expect(summarizeProviderError('webgpu', new Error('x.cc:136 adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters'))).toBe(
+      'webgpu: no adapter (Failed to get a WebGPU adapter: No supported adapters)',
+    );
+  });
+
+  it('records a reason for every preferred provider it did not use', async () => {
+    const s = await ModelSessions.open(readBundle(models));
+    try {
+      const order = providerOrder();
+      const skipped = order.slice(0, order.indexOf(s.provider));
+      expect(s.fallbackReasons.map((r) => r.split(':')[0])).toEqual(skipped);
+      for (const r of s.fallbackReasons) expect(r.length).toBeGreaterThan(10);
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('a provider failing mid-run falls back to CPU for the rest and says so', async () => {
+    const s = await ModelSessions.open(readBundle(models), { provider: 'cpu' });
+    try {
+      // Simulate a GPU session that dies (device lost): the real fallback path reopens on CPU.
+      const internals = s as unknown as { provider: string; backbone: { run(): Promise<never>; release(): Promise<void> } };
+      internals.provider = 'webgpu';
+      internals.backbone = { run: () => Promise.reject(new Error('device lost')), release: async () => undefined };
+      const out = await s.runBackbone(new Float32Array(3 * 64 * 64), 64, 64);
+      expect(out.C).toBe(readBundle(models).manifest.classes.length);
+      expect(s.provider).toBe('cpu');
+      expect(s.fallbackReasons.at(-1)).toMatch(/^webgpu: failed mid-run .*device lost.*using cpu/);
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('a forced provider that cannot run fails with PROVIDER_FAILED and its reason', async () => {
+    const forced = process.platform === 'win32' ? 'coreml' : 'dml';
+    const err = await rejected(ModelSessions.open(readBundle(models), { provider: forced }));
+    expect(err.code).toBe('PROVIDER_FAILED');
+    expect(err.message).toContain(`${forced}:`);
+  });
+});
