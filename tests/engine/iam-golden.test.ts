@@ -1,0 +1,55 @@
+// onnxruntime-node reproduces the IAM that PyTorch computed (golden files from tools/model-kit/iam/golden.py).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { openIam } from '../../src/main/engine/iam';
+import { repoRoot } from '../helpers/shared';
+
+const models = join(repoRoot, 'resources', 'models');
+const goldenDir = join(models, 'golden', 'iam');
+
+interface GoldenSpec {
+  tolerance: { maxAbsErrorRelativeToMax: number };
+  tensors: Record<string, { file: string; dims: number[]; dtype: 'float16' | 'float32' }>;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+function readTensor(spec: GoldenSpec['tensors'][string]): Float32Array {
+  const buf = readFileSync(join(goldenDir, spec.file));
+  const n = spec.dims.reduce((a, b) => a * b, 1);
+  if (spec.dtype === 'float32') return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * 4));
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = halfToFloat(buf.readUInt16LE(2 * i));
+  return out;
+}
+
+describe('iam.onnx golden', () => {
+  it('reproduces the PyTorch Instance Activation Maps within 1e-4 of their maximum', async () => {
+    const spec = JSON.parse(readFileSync(join(goldenDir, 'golden.json'), 'utf8')) as GoldenSpec;
+    const { session } = await openIam(models);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of ['prm', 'features_s4', 'features_s8', 'features']) {
+      feeds[name] = new ort.Tensor('float32', readTensor(spec.tensors[name]), spec.tensors[name].dims);
+    }
+    const out = await session.run(feeds);
+    const want = readTensor(spec.tensors.iam);
+    expect(out.iam.dims).toEqual(spec.tensors.iam.dims);
+    const got = out.iam.data as Float32Array;
+    let maxRef = 0, maxErr = 0;
+    for (let i = 0; i < want.length; i++) {
+      maxRef = Math.max(maxRef, Math.abs(want[i]));
+      maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+    }
+    expect(maxRef).toBeGreaterThan(0);
+    expect(maxErr).toBeLessThanOrEqual(spec.tolerance.maxAbsErrorRelativeToMax * maxRef);
+  });
+});

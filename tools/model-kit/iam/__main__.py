@@ -1,0 +1,142 @@
+"""IAM model kit command line (run from tools/model-kit):
+
+    ../../.venv/bin/python -m iam all [--epochs 8] [--time-limit 1200]   # prepare + train + export
+    ../../.venv/bin/python -m iam prepare | train | export
+
+prepare needs the PRM bundle in resources/models (backbone.onnx, prm.onnx, head.bin, manifest.json)
+and Node (it runs the engine's proposals through `npx tsx`). export writes resources/models/iam.onnx,
+iam.json and golden/iam/ from the last training run (tools/model-kit/iam/weights/iam.pt).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import torch
+
+from .data import MODELS, WORK, Bundle, dev_items
+from .export import INPUTS, OPSET, OUTPUTS, export_onnx
+from .golden import write_golden
+from .model import InstanceExtentFilling
+from .train import choose_threshold, prepare, pseudo_config, train
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "iam.pt")
+
+
+def record_path(weights: str) -> str:
+    """The training record beside the weights: weights/iam.pt → weights/iam.training.json."""
+    return weights[: -len(".pt")] + ".training.json"
+
+THRESHOLD = 0.5  # without a training record; train chooses one on pseudo masks (train.choose_threshold)
+# src/common/crf.ts options; maxSide 96 / 6 iterations: ~4× faster than its defaults for −0.6 ABO points
+# on held-out PennFudan (tools/model-kit/work/iam/eval-*).
+CRF = {"iterations": 6, "radius": 3, "dilation": 2, "appearanceWeight": 20, "thetaAlpha": 8, "thetaBeta": 12,
+       "smoothnessWeight": 1, "thetaGamma": 2, "uncertain": 0.1, "maxSide": 96}
+
+
+def _train_items(bundle: Bundle):
+    items = dev_items(bundle.manifest)
+    return [it for it in items if not it.heldout and it.classes], items
+
+
+def cmd_prepare(bundle: Bundle, args) -> dict:
+    train_items, _ = _train_items(bundle)
+    cfg = pseudo_config(bundle)
+    stats = {"config": cfg, **prepare(bundle, train_items, cfg)}
+    json.dump(stats, open(os.path.join(WORK, "prepare.json"), "w"), indent=2)
+    print(json.dumps(stats))
+    return stats
+
+
+def cmd_train(bundle: Bundle, args) -> None:
+    train_items, items = _train_items(bundle)
+    torch.set_num_threads(args.threads)
+    net, record = train(bundle, train_items, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
+                        crop=args.crop, pre_pool=args.pre_pool)
+    prep = json.load(open(os.path.join(WORK, "prepare.json"))) if os.path.isfile(os.path.join(WORK, "prepare.json")) else {}
+    record.update({
+        "data": "training part of the dev splits (peaklabel_kit.data: images not held out) with at least one tagged "
+                "bundle class; image-level tags only — no instance masks",
+        "heldOutImages": sum(1 for it in items if it.heldout),
+        "pseudoMasks": {"score": "alpha * PRM inside + PRM on contour (engine proposals)",
+                        "overlap": "IoU with the PRM support: PRM mass on the proposal grid, Gaussian-blurred (sigma = half a "
+                                   "stride-16 cell), >= tau * max", **prep},
+        "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    threshold, how = choose_threshold(net, bundle, train_items)
+    record["threshold"] = {"value": threshold, **how}
+    os.makedirs(os.path.dirname(args.weights), exist_ok=True)
+    torch.save(net.state_dict(), args.weights)
+    json.dump(record, open(record_path(args.weights), "w"), indent=2)
+    print(json.dumps(record))
+
+
+def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
+    record = record_path(path)
+    pre_pool = json.load(open(record)).get("prePool", 2) if os.path.isfile(record) else 2
+    net = InstanceExtentFilling(pre_pool=pre_pool)
+    net.load_state_dict(torch.load(path, map_location="cpu"))
+    return net.eval()
+
+
+def cmd_export(bundle: Bundle, args) -> None:
+    net = load_trained(args.weights)
+    path = os.path.join(MODELS, "iam.onnx")
+    export_onnx(net, path)
+    write_golden(net, bundle)
+    record = json.load(open(record_path(args.weights))) if os.path.isfile(record_path(args.weights)) else {}
+    cfg_path = os.path.join(MODELS, "iam.json")
+    old = json.load(open(cfg_path)) if os.path.isfile(cfg_path) else {}
+    cfg = {
+        "graph": {"file": "iam.onnx", "inputs": INPUTS, "outputs": OUTPUTS, "opset": OPSET,
+                  "shapes": {"prm": "[K,1,H,W] at model input size (any scale)", "features_s4": "[1,128,h4,w4]",
+                             "features_s8": "[1,256,h8,w8]", "features": "[1,512,h16,w16]", "iam": "[K,H,W] in 0..1"}},
+        "threshold": record.get("threshold", {}).get("value", THRESHOLD),
+        "crf": CRF,
+        # On held-out dev images the CRF moved ABO by +0.2–0.3 points and AP@0.25 by −1.5 for +150 ms per
+        # image: available per call (iamInstances(…, { crf: true })), off by default.
+        "crfByDefault": False,
+        "architecture": {"encoder": "avg-pool 2, 2 x (Conv3x3-BN-ReLU-MaxPool2): 1->16->4 channels (stride 8)",
+                         "fillingWeights": "1x1 laterals (128/256/512 -> 32) fused s16->s8->s4, BN-ReLU, Conv3x3-BN-ReLU, "
+                                           "resized to stride 8, Conv3x3 -> 9, softmax",
+                         "filling": "N = longer side of the encoded map (ONNX Loop), 3x3 neighbourhood, edge-replicated",
+                         "decoder": "2 x (upsample 2, Conv3x3-BN-ReLU): 4->16->16, Conv1x1 -> 1, bilinear to H x W, sigmoid",
+                         "parameters": sum(p.numel() for p in net.parameters())},
+        "provenance": {"bundle": bundle.manifest.get("modelId"),
+                       "weights": os.path.relpath(args.weights, os.path.dirname(os.path.dirname(MODELS))),
+                       "sha256": hashlib.sha256(open(path, "rb").read()).hexdigest(),
+                       "tool": "tools/model-kit: python -m iam all"},
+        "training": record,
+        "metrics": old.get("metrics", {}),
+    }
+    json.dump(cfg, open(cfg_path, "w"), indent=2)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes), {cfg_path}, golden/iam")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m iam")
+    ap.add_argument("command", choices=["prepare", "train", "export", "all"])
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--time-limit", type=float, default=1200, help="stop training after the epoch that passes this (s)")
+    ap.add_argument("--max-prms", type=int, default=4)
+    ap.add_argument("--crop", type=int, default=256, help="training window in input px (0: whole images)")
+    ap.add_argument("--pre-pool", type=int, default=2, help="PRM average-pooling before the encoder: filling at stride 4·this")
+    ap.add_argument("--weights", default=WEIGHTS, help="where train writes / export reads the PyTorch weights")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy CPU)")
+    args = ap.parse_args(argv)
+    bundle = Bundle(MODELS)
+    if args.command in ("prepare", "all"):
+        cmd_prepare(bundle, args)
+    if args.command in ("train", "all"):
+        cmd_train(bundle, args)
+    if args.command in ("export", "all"):
+        cmd_export(bundle, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
