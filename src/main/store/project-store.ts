@@ -443,14 +443,14 @@ export class ProjectStore {
 
   // ---- export ----
 
-  /** Ids of the images to export, in id order. */
+  /** Ids of the images to export, in path order (ids depend on which import decode finished first). */
   exportImageIds(filter: { statuses?: ImageStatus[]; imageIds?: number[] } = {}): number[] {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.statuses?.length) { where.push(`status IN (${filter.statuses.map(() => '?').join(',')})`); params.push(...filter.statuses); }
     if (filter.imageIds) { where.push(`id IN (SELECT value FROM json_each(?))`); params.push(JSON.stringify(filter.imageIds)); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return this.db.prepare(`SELECT id FROM images ${w} ORDER BY id`).pluck().all(...params) as number[];
+    return this.db.prepare(`SELECT id FROM images ${w} ORDER BY path, id`).pluck().all(...params) as number[];
   }
 
   /**
