@@ -11,8 +11,9 @@ const out = join(root, 'test-output');
 mkdirSync(out, { recursive: true });
 const run = (cmd, args, env = {}) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } }).status;
 
-// Python side: make the venv if needed (torch itself comes from apt).
-const setup = run('bash', ['scripts/setup-python.sh']);
+// System packages (apt, when missing), then the Python venv (torch itself comes from apt).
+const system = run('bash', ['scripts/setup-system.sh']);
+const setup = system === 0 ? run('bash', ['scripts/setup-python.sh']) : 1;
 let passed = 0;
 let failed = 0;
 if (setup !== 0) {
@@ -26,7 +27,7 @@ run(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=default', 
 if (existsSync(vitestJson)) {
   const r = JSON.parse(readFileSync(vitestJson, 'utf8'));
   passed += r.numPassedTests;
-  failed += r.numFailedTests + (r.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(r);
+  failed += r.numFailedTests + countSuitesThatDidNotLoad(r);
 } else {
   console.error('vitest wrote no report: counted as one failure.');
   failed++;
@@ -49,9 +50,9 @@ if (setup === 0 && args.length === 0) {
   }
 }
 
-// Suites that failed to load have no tests; count each such suite once.
-function countSuitesWithFailedTests(r) {
-  return r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length > 0).length;
+// A test file that failed to load reports no tests; count each such file as one failure.
+function countSuitesThatDidNotLoad(r) {
+  return r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
 }
 
 console.log(`${passed} passed, ${failed} failed`);
