@@ -68,27 +68,46 @@ export function decodeRle(r: Rle): BinaryMask {
 
 /** Paints runs into a row-major mask; counts beyond h·w are ignored, missing ones read as background. */
 export function countsToMask(counts: ArrayLike<number>, h: number, w: number): BinaryMask {
-  const out = createMask(w, h);
-  const d = out.data;
+  return countsToWindowMask(counts, h, w, [0, 0, w, h]).mask;
+}
+
+/**
+ * Paints only the window [x, y, w, h] of the runs (column-major over an h×w image), so work on one
+ * instance costs the object's size rather than the image's (polygon export of 100,000 instances).
+ */
+export function countsToWindowMask(
+  counts: ArrayLike<number>, h: number, w: number, window: [number, number, number, number],
+): { mask: BinaryMask; x0: number; y0: number } {
+  const x0 = Math.max(0, Math.floor(window[0]));
+  const y0 = Math.max(0, Math.floor(window[1]));
+  const x1 = Math.min(w, Math.ceil(window[0] + window[2]));
+  const y1 = Math.min(h, Math.ceil(window[1] + window[3]));
+  const cw = Math.max(0, x1 - x0), ch = Math.max(0, y1 - y0);
+  const mask = createMask(cw, ch);
+  const d = mask.data;
   const total = h * w;
   let pos = 0;
   for (let j = 0; j < counts.length && pos < total; j++) {
     const end = Math.min(total, pos + counts[j]);
     if (j & 1) {
-      // Walk the run down its columns without dividing per pixel.
+      // Walk the run column by column without dividing per pixel.
       let y = pos % h;
       let x = (pos - y) / h;
-      for (let p = pos; p < end; p++) {
-        d[y * w + x] = 1;
-        if (++y === h) {
-          y = 0;
-          x++;
+      let p = pos;
+      while (p < end) {
+        const runInCol = Math.min(end - p, h - y);
+        if (x >= x0 && x < x1) {
+          const ya = Math.max(y, y0), yb = Math.min(y + runInCol, y1);
+          for (let yy = ya; yy < yb; yy++) d[(yy - y0) * cw + (x - x0)] = 1;
         }
+        p += runInCol;
+        y = 0;
+        x++;
       }
     }
     pos = end;
   }
-  return out;
+  return { mask, x0, y0 };
 }
 
 /** pycocotools' rleToString. Uses arithmetic, not 32-bit bit ops, so counts up to 2^53 survive. */

@@ -6,6 +6,7 @@ import { segmentGraph, sortedEdges, type SortedEdges } from './felzenszwalb';
 import { colorCodes, downscale, gaussianBlur, textureCodes, toColorSpace, type ColorSpace, type RgbImage } from './image';
 import { hierarchicalGrouping, type Similarities } from './selective-search';
 import { fillSpanHoles, spanArea, spanBbox, spanClose, spanContour, spanHash, spansEqual, type SpanMask } from './spans';
+import { seededRandom } from '../random';
 
 export type { RgbImage, ColorSpace } from './image';
 export type { SpanMask } from './spans';
@@ -93,7 +94,7 @@ export function generateProposals(img: RgbImage, opts: ProposalOptions = {}): Pr
   const segmentations = new Map<string, ReturnType<typeof segmentGraph>>();
   const seen = new Map<number, Int32Array[]>();
   const candidates: { runs: Int32Array; rank: number }[] = [];
-  const rng = mulberry32(0x5e1ec7);
+  const rng = seededRandom(0x5e1ec7);
   // Rank = level × a random factor, drawn only for regions that are kept.
   const addCandidate = (region: Int32Array, level: number): void => {
     const runs = o.fillHoles ? fillSpanHoles({ width, height, runs: region }) : region;
@@ -137,16 +138,4 @@ export function generateProposals(img: RgbImage, opts: ProposalOptions = {}): Pr
     const outline = { width, height, runs: spanClose(filled, contourRadius) };
     return { mask, contour: spanContour(outline, contourRadius), bbox: spanBbox(runs), area: spanArea(runs) };
   });
-}
-
-/** Small seeded PRNG (mulberry32) so the proposal ranking is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

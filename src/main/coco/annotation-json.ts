@@ -1,8 +1,7 @@
 // One exported annotation as a JSON string. A plain function of the stored row, so the export can run it
 // on the main thread or in worker threads (polygon tracing is the costly part of a large export).
-import { decompressCounts } from '../../common/rle';
+import { countsToWindowMask, decompressCounts } from '../../common/rle';
 import type { ExportInstanceRow } from '../store/project-store';
-import { countsToCroppedMask } from './crop';
 import { maskSegmentation } from './segmentation';
 
 export interface NumberedInstance extends ExportInstanceRow {
@@ -26,7 +25,7 @@ export function annotationJson(inst: NumberedInstance, format: 'polygon' | 'rle'
 function segmentationOf(inst: ExportInstanceRow, bbox: [number, number, number, number], format: 'polygon' | 'rle'): unknown {
   const rle = { size: [inst.mask_h, inst.mask_w], counts: inst.rle };
   if (format === 'rle' || inst.iscrowd || inst.area === 0) return rle;
-  const { mask, x0, y0 } = countsToCroppedMask(decompressCounts(inst.rle), inst.mask_h, inst.mask_w, bbox);
+  const { mask, x0, y0 } = countsToWindowMask(decompressCounts(inst.rle), inst.mask_h, inst.mask_w, bbox);
   const seg = maskSegmentation(mask);
   if (seg === 'rle') return rle;
   return seg.map((ring) => ring.map((v, i) => v + (i & 1 ? y0 : x0)));

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CocoImportResult, Rle } from '../../common/api';
-import { parseCoco } from '../../common/coco/parse';
+import { parseCocoText } from '../../common/coco/parse';
 import type { CocoAnnotation, CocoDataset } from '../../common/coco/types';
 import { PeakLabelError, type ErrorInfo } from '../../common/errors';
 import { segmentationToRle } from '../../common/coco/segmentation';
@@ -24,13 +24,7 @@ export async function readCocoFile(path: string): Promise<{ dataset: CocoDataset
     const code = (err as NodeJS.ErrnoException).code;
     throw new PeakLabelError(code === 'ENOENT' ? 'NOT_FOUND' : 'UNREADABLE', `Cannot read the COCO file ${file} (${code ?? 'error'}).`, { file, cause: err });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new PeakLabelError('COCO_INVALID', `${file} is not valid JSON (${(err as Error).message}).`, { file, cause: err });
-  }
-  return parseCoco(json, file);
+  return parseCocoText(text, file);
 }
 
 export async function importCoco(store: ProjectStore, path: string, as: 'ground_truth' | 'prior', job?: Job): Promise<CocoImportResult> {
