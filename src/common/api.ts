@@ -89,6 +89,12 @@ export interface Peak {
   score: number;
 }
 
+/** Which activation of one peak: its Peak Response Map, or IAM's instance activation map. */
+export type ActivationKind = 'prm' | 'iam';
+
+/** A float map as a grayscale PNG, 0–255 scaled linearly from [min, max]. */
+export type GrayMap = PixelData & { min: number; max: number };
+
 export interface PixelData {
   mime: string;
   data: Uint8Array;
@@ -213,6 +219,12 @@ export interface PeakLabelApi {
   /** Class response map of one class, as a grayscale PNG at map resolution, with its value range. */
   classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }>;
   suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow>;
+  /** The activation of one peak at model input resolution: its PRM (Gaussian-smoothed, σ = 1.5 % of the longer side) or IAM's map. */
+  peakMap(imageId: number, peak: { classId: number; x: number; y: number }, kind?: ActivationKind): Promise<GrayMap>;
+  /** WISE refinement: the image's segment proposal that best overlaps `mask` (null when none overlaps), at image size. */
+  snapToProposal(imageId: number, mask: Rle): Promise<{ mask: Rle; iou: number } | null>;
+  /** The smallest reasonably sized segment proposal containing the image point, at image size (null: none). */
+  proposalAt(imageId: number, x: number, y: number): Promise<Rle | null>;
   prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean }>;
 
   // Jobs
@@ -231,7 +243,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'setTags', 'importTagsCsv', 'importTagsFromFolders', 'importTagsFromCoco',
   'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo',
   'importCoco', 'exportCoco',
-  'engineInfo', 'findPeaks', 'classResponse', 'suggestForPeak', 'prelabel',
+  'engineInfo', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'prelabel',
   'cancelJob',
 ] as const;
 

@@ -125,6 +125,7 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     },
   );
   const withModel = found !== null;
+  const peaks0 = found ? [...found].sort((a, b) => b.score - a.score)[0] : { x: 0, y: 0 };
   let instanceId: number;
   if (withModel) {
     // Real model: wait for the peaks, click the best one, get its suggestion and accept it.
@@ -150,6 +151,12 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     const made = (await stored(row.id))[0];
     expect(made.source).toBe('manual');
     instanceId = made.id;
+    // Snapping needs the model's proposals: the window says so, and the mask stays.
+    await expect.poll(() => page.locator('.inst.sel').textContent().catch(() => '')).toContain(`#${made.id}`);
+    await page.keyboard.press('w');
+    await expect.poll(() => page.getByTestId('notice-error').last().textContent()).toMatch(/Cannot snap to a proposal: .*model bundle/);
+    expect((await stored(row.id))[0].mask.counts).toBe(made.mask.counts);
+    await page.getByTestId('notice-error').last().getByRole('button').click();
   }
   const before = (await stored(row.id)).find((i) => i.id === instanceId)!;
   const areaBefore = maskArea(decodeRle(before.mask));
@@ -208,6 +215,42 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     expect(await page.getByTestId('notice-error').count()).toBe(0);
     await page.screenshot({ path: screenshotPath('editor-heatmap.png') });
     await page.keyboard.press('m');
+
+    // The selected peak's PRM (R); its threshold slider regrows the mask live and saves it on release
+    // as one undo step; W snaps the mask to the best-matching proposal (WISE); O outlines the
+    // proposal under the cursor.
+    await page.keyboard.press('r');
+    const slider = page.getByTestId('activation-threshold');
+    await slider.waitFor({ timeout: 30_000 });
+    await slider.fill('0.12');
+    await slider.blur();
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts, { timeout: 30_000 }).not.toBe(edited.mask.counts);
+    const regrown = (await stored(row.id))[0];
+    expect(regrown.area).toBeGreaterThan(100);
+    expect(regrown.area).not.toBe(areaEdited);
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(edited.mask.counts);
+    await page.keyboard.press('Control+Shift+Z');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(regrown.mask.counts);
+    await page.keyboard.press('o');
+    const onPerson = await toPage(row, peaks0.x, peaks0.y);
+    await page.mouse.move(onPerson.x + 3, onPerson.y + 3);
+    await page.mouse.move(onPerson.x, onPerson.y, { steps: 3 });
+    await expect.poll(() => page.getByTestId('proposal-area').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/\(\d+ px\)/);
+    await page.screenshot({ path: screenshotPath('editor-prm-overlay.png') });
+    await page.keyboard.press('w');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts, { timeout: 60_000 }).not.toBe(regrown.mask.counts);
+    const best = await api.snapToProposal(row.id, regrown.mask);
+    expect((await stored(row.id))[0].mask.counts).toBe(best!.mask.counts);
+    await page.screenshot({ path: screenshotPath('editor-snapped.png') });
+    expect(await page.getByTestId('notice-error').count()).toBe(0);
+    await page.keyboard.press('o');
+    await page.keyboard.press('r');
+    // Undo the snap and the regrow: the rest of the flow works on the brush-edited mask.
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(regrown.mask.counts);
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(edited.mask.counts);
   }
 
   // Export COCO (RLE) from the dialog and check the file.
@@ -232,6 +275,7 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
 
   // Polygon tool: four clicks and a click on the first vertex make a new instance; X deletes it.
   await page.getByTestId('export-run').press('Escape');
+  await expect.poll(() => page.getByTestId('export-run').count()).toBe(0); // a click during the close is lost
   await page.getByTestId('canvas').hover();
   await page.keyboard.press('p');
   const corners = [[0.05, 0.05], [0.25, 0.05], [0.25, 0.25], [0.05, 0.25]].map(([fx, fy]) => [fx * row.width, fy * row.height]);

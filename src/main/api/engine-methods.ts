@@ -2,14 +2,14 @@
 // the service context. The engine opens lazily on first use; a missing or broken bundle makes
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import sharp from 'sharp';
-import type { EngineInfo, InstanceRow, Peak, PixelData, PrelabelOptions, SuggestionMethod } from '../../common/api';
+import type { ActivationKind, EngineInfo, GrayMap, InstanceRow, Peak, PixelData, PrelabelOptions, Rle, SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
 import { Engine, type EngineOptions } from '../engine/engine';
 import { classIndexOf } from '../engine/bundle';
 import { runPrelabel, type PrelabelItem } from '../engine/prelabel';
-import type { EngineInstance, ImageRef } from '../engine/protocol';
+import type { EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
 import { resolveTags } from '../engine/tags-file';
 
 export interface EngineMethodsOptions extends EngineOptions {
@@ -20,6 +20,12 @@ export interface EngineMethodsOptions extends EngineOptions {
 /** An EngineFactory for createService with fixed engine options (provider, workers, bundle). */
 export function engineFactory(opts: EngineMethodsOptions = {}): EngineFactory {
   return (ctx) => createEngineMethods(ctx, opts);
+}
+
+/** An engine map as a grayscale PNG; `scale` relates its width to the image's. */
+async function grayPng(map: ResponseMap, imageWidth: number): Promise<GrayMap> {
+  const png = await sharp(Buffer.from(map.gray), { raw: { width: map.width, height: map.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  return { mime: 'image/png', data: new Uint8Array(png), width: map.width, height: map.height, scale: map.width / imageWidth, min: map.min, max: map.max };
 }
 
 export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOptions = {}): EngineMethods & { closeEngine(): Promise<void> } {
@@ -91,9 +97,26 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engine();
       const src = store.imageSource(imageId);
-      const map = await e.classResponse(imageRef(src), modelClassIndex(store, e, classId));
-      const png = await sharp(Buffer.from(map.gray), { raw: { width: map.width, height: map.height, channels: 1 } }).png().toBuffer();
-      return { mime: 'image/png', data: new Uint8Array(png), width: map.width, height: map.height, scale: map.width / src.width, min: map.min, max: map.max };
+      return grayPng(await e.classResponse(imageRef(src), modelClassIndex(store, e, classId)), src.width);
+    },
+
+    async peakMap(imageId: number, peak: { classId: number; x: number; y: number }, kind: ActivationKind = 'prm'): Promise<GrayMap> {
+      const store = ctx.store();
+      const e = await engine();
+      const src = store.imageSource(imageId);
+      return grayPng(await e.peakMap(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, kind), src.width);
+    },
+
+    async snapToProposal(imageId: number, mask: Rle): Promise<{ mask: Rle; iou: number } | null> {
+      const store = ctx.store();
+      const e = await engine();
+      return e.snapToProposal(imageRef(store.imageSource(imageId)), mask);
+    },
+
+    async proposalAt(imageId: number, x: number, y: number): Promise<Rle | null> {
+      const store = ctx.store();
+      const e = await engine();
+      return e.proposalAt(imageRef(store.imageSource(imageId)), x, y);
     },
 
     async suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow> {

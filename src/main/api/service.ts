@@ -110,6 +110,12 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods): Peak
     findPeaks: (id) => engineApi.findPeaks(id),
     classResponse: (id, classId) => engineApi.classResponse(id, classId),
     suggestForPeak: (id, peak, method) => engineApi.suggestForPeak(id, peak, method),
+    peakMap: (id, peak, kind) => engineApi.peakMap(id, peak, kind),
+    async snapToProposal(id, mask) {
+      checkMask(store(), id, mask);
+      return engineApi.snapToProposal(id, mask);
+    },
+    proposalAt: (id, x, y) => engineApi.proposalAt(id, x, y),
     prelabel: (opts) => engineApi.prelabel(opts),
 
     async cancelJob(jobId) { ctx.jobs.cancel(jobId); },

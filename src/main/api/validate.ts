@@ -68,6 +68,9 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   findPeaks: [posInt],
   classResponse: [posInt, posInt],
   suggestForPeak: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(METHODS))],
+  peakMap: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(['prm', 'iam']))],
+  snapToProposal: [posInt, rle],
+  proposalAt: [posInt, num, num],
   prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
   cancelJob: [str],
 };

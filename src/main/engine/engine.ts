@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { PeakLabelError, fromErrorInfo, toErrorInfo } from '../../common/errors';
-import type { SuggestionMethod } from '../../common/api';
+import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import { readBundle, type Bundle } from './bundle';
 import type { ProviderName } from './providers';
 import type {
@@ -161,6 +161,23 @@ export class Engine {
     this.checkMethod(method);
     this.checkClass(classIndex);
     return this.workers[0].call<EngineInstance | null>('suggest', { image, classIndex, x, y, method }, signal);
+  }
+
+  /** One peak's activation (PRM, or IAM when the bundle has it) at model input size. */
+  peakMap(image: ImageRef, classIndex: number, x: number, y: number, kind: ActivationKind, signal?: AbortSignal): Promise<ResponseMap> {
+    if (kind === 'iam') this.checkMethod('iam');
+    this.checkClass(classIndex);
+    return this.workers[0].call<ResponseMap>('peakMap', { image, classIndex, x, y, kind }, signal);
+  }
+
+  /** The image's segment proposal best overlapping `mask` (original size), or null when none overlaps. */
+  snapToProposal(image: ImageRef, mask: Rle, signal?: AbortSignal): Promise<{ mask: Rle; iou: number } | null> {
+    return this.workers[0].call('snap', { image, mask }, signal);
+  }
+
+  /** The smallest reasonably sized proposal containing an original-pixel point. */
+  proposalAt(image: ImageRef, x: number, y: number, signal?: AbortSignal): Promise<Rle | null> {
+    return this.workers[0].call('proposalAt', { image, x, y }, signal);
   }
 
   /** Provider actually in use now (a mid-run CPU fallback changes it) and all reasons so far. */

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PeakLabelError } from '../../common/errors';
-import type { SuggestionMethod } from '../../common/api';
+import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
-import { encodeMask } from '../../common/rle';
+import { decodeRle, encodeMask } from '../../common/rle';
 import { maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
 import type { Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
@@ -18,7 +18,9 @@ import type { EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, Stag
 import { ProposalCache, type ProposalSet } from './proposal-cache';
 import { classwiseNms, retrieveInstances, type Candidate, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
 import { maskToSpans, spansToMask } from '../../common/proposals/spans';
-import { iamInstances } from './iam';
+import { iamInstances, runIam } from './iam';
+import { bestIouProposal, proposalsAt } from '../../common/proposals/pick';
+import { gaussianBlur } from '../../common/proposals/image';
 
 /** A peak in CRM-grid coordinates with its class. */
 export interface GridPeak extends Peak {
@@ -39,6 +41,8 @@ interface Analysis {
 }
 
 const CACHED_IMAGES = 4;
+/** Gaussian sigma, as a fraction of the longer input side, of the PRM shown for a peak. */
+const PRM_VIEW_BLUR = 0.015;
 
 export class Pipeline {
   private readonly recent: Analysis[] = [];
@@ -75,22 +79,59 @@ export class Pipeline {
   async classResponse(image: ImageRef, classIndex: number, check: () => void): Promise<ResponseMap> {
     const a = await this.analyze(image, newTimings(), check);
     const { h, w } = a.crm;
-    const map = a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w);
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of map) {
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    const range = max - min || 1;
-    const gray = new Uint8Array(h * w);
-    for (let i = 0; i < map.length; i++) gray[i] = Math.round(((map[i] - min) / range) * 255);
-    return { width: w, height: h, gray, min, max };
+    return toGray(a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w), w, h);
+  }
+
+  /** One peak's PRM (cached per image, so the peak's suggestion already paid for it) or IAM map, at input size. */
+  async peakMap(image: ImageRef, classIndex: number, x: number, y: number, kind: ActivationKind, check: () => void): Promise<ResponseMap> {
+    const a = await this.analyze(image, newTimings(), check);
+    const peak = this.gridPeakAt(a, image, classIndex, x, y);
+    const { prm } = await this.responses(a, [peak], false, newTimings(), check);
+    const g = a.pre.geometry;
+    // A raw PRM is a sparse scatter of back-propagated evidence: smoothed, it reads as a region, and a
+    // threshold on it grows one connected mask (the editor's threshold slider).
+    if (kind === 'prm') return toGray(gaussianBlur(prm, g.width, g.height, PRM_VIEW_BLUR * Math.max(g.width, g.height)), g.width, g.height);
+    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
+    const iam = await runIam(this.sessions.iamModel(), { prm, k: 1, width: g.width, height: g.height, features: a.crm.features });
+    return toGray(iam, g.width, g.height);
+  }
+
+  /** WISE refinement: the proposal with the highest IoU with `mask` (original size), at original size. */
+  async snapToProposal(image: ImageRef, mask: Rle, check: () => void): Promise<{ mask: Rle; iou: number } | null> {
+    const a = await this.analyze(image, newTimings(), check);
+    const set = await this.proposalSet(a);
+    const g = a.pre.geometry;
+    const target = resizeMaskNearest(decodeRle(mask), set.width, set.height);
+    const best = bestIouProposal(set.proposals, maskToSpans(target).runs);
+    if (!best) return null;
+    return { mask: encodeMask(resizeMaskNearest(spansToMask(set.proposals[best.index].mask), g.origWidth, g.origHeight)), iou: best.iou };
+  }
+
+  /** The smallest proposal containing original pixel (x, y) of at least 0.5 % of the image, filling ≥ 30 % of its box. */
+  async proposalAt(image: ImageRef, x: number, y: number, check: () => void): Promise<Rle | null> {
+    const a = await this.analyze(image, newTimings(), check);
+    const set = await this.proposalSet(a);
+    const g = a.pre.geometry;
+    // The proposal grid is smaller than the model input: map from original pixels straight onto it.
+    const px = Math.min(Math.max(Math.round(((x + 0.5) * set.width) / g.origWidth - 0.5), 0), set.width - 1);
+    const py = Math.min(Math.max(Math.round(((y + 0.5) * set.height) / g.origHeight - 0.5), 0), set.height - 1);
+    const [first] = proposalsAt(set.proposals, px, py, 0.005 * set.width * set.height, 0.3);
+    if (first === undefined) return null;
+    return encodeMask(resizeMaskNearest(spansToMask(set.proposals[first].mask), g.origWidth, g.origHeight));
   }
 
   /** A click at original pixel (x, y) for a class becomes a peak → its instance. */
   async suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, check: () => void): Promise<EngineInstance | null> {
     const a = await this.analyze(image, newTimings(), check);
+    const peak = this.gridPeakAt(a, image, classIndex, x, y);
+    const out = await this.instancesFor(a, [peak], method, newTimings(), check, false);
+    if (!out.length) return null;
+    // Report the clicked point itself, not the grid-snapped one.
+    return { ...out[0], peak: { x, y } };
+  }
+
+  /** The CRM-grid peak a point (original pixels) of a class stands for. */
+  private gridPeakAt(a: Analysis, image: ImageRef, classIndex: number, x: number, y: number): GridPeak {
     const g = a.pre.geometry;
     if (!(x >= 0 && y >= 0 && x < g.origWidth && y < g.origHeight)) {
       throw new PeakLabelError('BAD_ARGUMENT', `The point (${x}, ${y}) lies outside the image ${a.name} (${g.origWidth}×${g.origHeight}).`, { file: image.file });
@@ -101,11 +142,7 @@ export class Pipeline {
     const gy = Math.min(Math.max(grid.gy, 0), h - 1);
     const gx = Math.min(Math.max(grid.gx, 0), w - 1);
     const value = a.crm.crm[classIndex * h * w + Math.round(gy) * w + Math.round(gx)];
-    const peak: GridPeak = { classIndex, y: gy, x: gx, value };
-    const out = await this.instancesFor(a, [peak], method, newTimings(), check, false);
-    if (!out.length) return null;
-    // Report the clicked point itself, not the grid-snapped one.
-    return { ...out[0], peak: { x, y } };
+    return { classIndex, y: gy, x: gx, value };
   }
 
   private get grid(): CrmGrid {
@@ -220,18 +257,21 @@ export class Pipeline {
     t.prm = performance.now() - t0;
     check();
     t0 = performance.now();
-    let proposals: ProposalSet | null = null;
-    if (needProposals) {
-      if (!a.proposals) {
-        const { set, cacheHit } = await this.proposals.get(a.hash, a.pre.rgb);
-        a.proposals = set;
-        t.proposalCacheHit = cacheHit;
-      } else t.proposalCacheHit = true;
-      proposals = a.proposals;
-    }
+    const proposals = needProposals ? await this.proposalSet(a, t) : null;
     t.proposals = performance.now() - t0;
     check();
     return { prm, proposals };
+  }
+
+  /** The image's proposals: in memory after the first use, else from the disk cache or generated. */
+  private async proposalSet(a: Analysis, t?: StageTimings): Promise<ProposalSet> {
+    if (t) t.proposalCacheHit = !!a.proposals;
+    if (!a.proposals) {
+      const { set, cacheHit } = await this.proposals.get(a.hash, a.pre.rgb);
+      a.proposals = set;
+      if (t) t.proposalCacheHit = cacheHit;
+    }
+    return a.proposals;
   }
 
   /** Retrieval per peak, class-wise NMS, masks in original pixels as RLE. */
@@ -348,6 +388,20 @@ export class Pipeline {
     }
     return { ...base, results, timings: t };
   }
+}
+
+/** A float map as 8-bit gray scaled from its [min, max]. */
+function toGray(map: Float32Array, width: number, height: number): ResponseMap {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of map) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const range = max - min || 1;
+  const gray = new Uint8Array(width * height);
+  for (let i = 0; i < gray.length; i++) gray[i] = Math.round(((map[i] - min) / range) * 255);
+  return { width, height, gray, min, max };
 }
 
 export function newTimings(): StageTimings {

@@ -1,5 +1,5 @@
 // Messages between the engine (main thread) and its workers. Everything is structured-cloneable.
-import type { Rle, SuggestionMethod } from '../../common/api';
+import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import type { ErrorInfo } from '../../common/errors';
 import type { ProviderName } from './providers';
 
@@ -88,6 +88,9 @@ export type WorkerRequest =
   | { id: number; op: 'peaks'; args: { image: ImageRef; classes: number[] | null } }
   | { id: number; op: 'response'; args: { image: ImageRef; classIndex: number } }
   | { id: number; op: 'suggest'; args: { image: ImageRef; classIndex: number; x: number; y: number; method: SuggestionMethod } }
+  | { id: number; op: 'peakMap'; args: { image: ImageRef; classIndex: number; x: number; y: number; kind: ActivationKind } }
+  | { id: number; op: 'snap'; args: { image: ImageRef; mask: Rle } }
+  | { id: number; op: 'proposalAt'; args: { image: ImageRef; x: number; y: number } }
   | { id: number; op: 'cancel'; args: { target: number } }
   | { id: number; op: 'status'; args: Record<string, never> }
   | { id: number; op: 'close'; args: Record<string, never> };

@@ -1,6 +1,6 @@
 // Chooses retrieval parameters on the dev splits and measures every method (docs/adr/engine-retrieval-tuning.md).
 // Per image the backbone, PRMs and proposals are computed once; every configuration is then only a
-// retrieval. Run: npx tsx src/main/engine/tune.ts --data pennfudan [--limit N] [--untagged] [--out FILE]
+// retrieval. Run: npx tsx src/main/engine/tune.ts --data pennfudan [--limit N] [--every K [--offset I]] [--untagged] [--out FILE]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,14 +53,14 @@ export interface TuneResult {
   seconds: number;
 }
 
-export async function tune(o: { gtFile: string; imagesDir: string; limit?: number; every?: number; iam?: boolean; scoresOnly?: boolean; untagged: boolean; full: boolean; bundle?: Bundle; classes: 'all' | 'voc20'; log?: (s: string) => void }): Promise<TuneResult> {
+export async function tune(o: { gtFile: string; imagesDir: string; limit?: number; every?: number; offset?: number; iam?: boolean; scoresOnly?: boolean; untagged: boolean; full: boolean; bundle?: Bundle; classes: 'all' | 'voc20'; log?: (s: string) => void }): Promise<TuneResult> {
   const t0 = performance.now();
   const bundle = o.bundle ?? readBundle();
   const sessions = await ModelSessions.open(bundle, { provider: 'cpu' });
   const pipeline = new Pipeline(bundle, sessions, new ProposalCache(defaultCacheDir()));
   const gt = JSON.parse(readFileSync(o.gtFile, 'utf8')) as CocoDataset;
   const catName = new Map(gt.categories.map((c) => [c.id, c.name]));
-  const images = gt.images.filter((_, i) => i % (o.every ?? 1) === 0).slice(0, o.limit ?? gt.images.length);
+  const images = gt.images.filter((_, i) => i % (o.every ?? 1) === (o.offset ?? 0)).slice(0, o.limit ?? gt.images.length);
   const configs = o.scoresOnly ? [] : tuningGrid(bundle.retrieval, o.full, Boolean(o.iam) && bundle.methods.includes('iam'));
   const preds: CocoAnnotation[][] = configs.map(() => []);
   const classScores: TuneResult['classScores'] = [];
@@ -118,6 +118,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       data: { type: 'string', default: 'pennfudan' },
       limit: { type: 'string' },
       every: { type: 'string' },
+      offset: { type: 'string' },
       iam: { type: 'boolean' },
       scores: { type: 'boolean' },
       untagged: { type: 'boolean' },
@@ -133,6 +134,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     imagesDir: join(dir, 'images'),
     limit: values.limit ? Number(values.limit) : undefined,
     every: values.every ? Number(values.every) : undefined,
+    offset: values.offset ? Number(values.offset) : undefined,
     iam: Boolean(values.iam),
     scoresOnly: Boolean(values.scores),
     untagged: Boolean(values.untagged),

@@ -46,6 +46,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return ready().classResponse(req.args.image, req.args.classIndex, check);
     case 'suggest':
       return ready().suggestAt(req.args.image, req.args.classIndex, req.args.x, req.args.y, req.args.method, check);
+    case 'peakMap':
+      return ready().peakMap(req.args.image, req.args.classIndex, req.args.x, req.args.y, req.args.kind, check);
+    case 'snap':
+      return ready().snapToProposal(req.args.image, req.args.mask, check);
+    case 'proposalAt':
+      return ready().proposalAt(req.args.image, req.args.x, req.args.y, check);
     case 'status':
       return { provider: sessions?.provider ?? null, fallbackReasons: sessions?.fallbackReasons ?? [] };
     case 'close':

@@ -32,6 +32,10 @@ export interface EnginePeak {
 
 export interface Layers {
   heatmap: boolean;
+  /** The selected instance's peak activation (PRM or IAM). */
+  activation: boolean;
+  /** Outline of the segment proposal under the cursor. */
+  proposals: boolean;
   peaks: boolean;
   suggested: boolean;
   accepted: boolean;
@@ -64,7 +68,7 @@ export class CanvasEngine {
   view: View = { scale: 1, tx: 0, ty: 0 };
   tool: Tool = 'select';
   brushRadius = 12;
-  layers: Layers = { heatmap: false, peaks: true, suggested: true, accepted: true };
+  layers: Layers = { heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true };
   strokeColor = '#ffcc00';
 
   private ctx: CanvasRenderingContext2D;
@@ -74,6 +78,8 @@ export class CanvasEngine {
   private imageW = 0;
   private imageH = 0;
   private heat: CanvasImageSource | null = null;
+  private activation: CanvasImageSource | null = null;
+  private proposalRings: number[][] | null = null;
   private instances: EngineInstance[] = [];
   private peaks: EnginePeak[] = [];
   private selectedId: number | null = null;
@@ -150,6 +156,17 @@ export class CanvasEngine {
 
   setHeatmap(source: CanvasImageSource | null): void {
     this.heat = source;
+    this.requestDraw();
+  }
+
+  setActivation(source: CanvasImageSource | null): void {
+    this.activation = source;
+    this.requestDraw();
+  }
+
+  /** Outline (rings in image pixels) of the proposal under the cursor. */
+  setProposalRings(rings: number[][] | null): void {
+    this.proposalRings = rings;
     this.requestDraw();
   }
 
@@ -375,6 +392,12 @@ export class CanvasEngine {
       ctx.drawImage(this.heat, 0, 0, this.imageW, this.imageH);
       ctx.globalAlpha = 1;
     }
+    if (this.layers.activation && this.activation) {
+      ctx.globalAlpha = 0.7;
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(this.activation, 0, 0, this.imageW, this.imageH);
+      ctx.globalAlpha = 1;
+    }
     ctx.imageSmoothingEnabled = v.scale < 1;
     const ordered = [...this.instances].sort((a, b) => Number(a.id === this.selectedId) - Number(b.id === this.selectedId));
     for (const inst of ordered) {
@@ -396,6 +419,7 @@ export class CanvasEngine {
     this.drawPolygonPreview(ctx);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.drawSelectionBox(ctx);
+    if (this.layers.proposals && this.proposalRings) this.drawProposal(ctx, this.proposalRings);
     this.drawRings(ctx);
     if (this.layers.peaks) this.drawPeaks(ctx);
     this.drawBrushCursor(ctx);
@@ -441,6 +465,25 @@ export class CanvasEngine {
     ctx.setLineDash(primary ? [5, 4] : [2, 3]);
     ctx.strokeStyle = primary ? '#ffffff' : '#ffd54a';
     ctx.strokeRect(x, y, w, h);
+    ctx.restore();
+  }
+
+  private drawProposal(ctx: CanvasRenderingContext2D, rings: number[][]): void {
+    const { scale, tx, ty } = this.view;
+    ctx.save();
+    ctx.beginPath();
+    for (const r of rings) {
+      ctx.moveTo(r[0] * scale + tx, r[1] * scale + ty);
+      for (let j = 2; j < r.length; j += 2) ctx.lineTo(r[j] * scale + tx, r[j + 1] * scale + ty);
+      ctx.closePath();
+    }
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = 'rgba(0,0,0,0.5)';
+    ctx.stroke();
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = '#4fe3ff';
+    ctx.stroke();
     ctx.restore();
   }
 

@@ -1,8 +1,8 @@
 // One open image in the editor: loads pixels, instances and peaks, and turns the canvas engine's
 // intents (peak clicked, stroke, polygon…) into API calls. Every change goes straight to the API
 // (autosave); after each one the instances are re-read so undo/redo and the view never disagree.
-import type { ImageRow, InstanceRow, Peak } from '../../../common/api';
-import { toErrorInfo } from '../../../common/errors';
+import type { ActivationKind, ImageRow, InstanceRow, Peak } from '../../../common/api';
+import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
 import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskSubtract, type BinaryMask } from '../../../common/mask';
 import { maskToPolygons, polygonsToMask } from '../../../common/polygon';
 import { decodeRle, encodeMask } from '../../../common/rle';
@@ -11,6 +11,7 @@ import { heatColor } from '../canvas/color';
 import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
 import { nextSuggestion, suggestionsAbove } from '../canvas/review';
+import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
 import type { AppState } from './state.svelte';
@@ -51,7 +52,15 @@ export class EditorSession {
   imageError = $state<string | null>(null);
   tool = $state<Tool>('select');
   brushRadius = $state(12);
-  layers = $state<Layers>({ heatmap: false, peaks: true, suggested: true, accepted: true });
+  layers = $state<Layers>({ heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true });
+  /** Which activation of the selected instance's peak the activation layer shows. */
+  activationKind = $state<ActivationKind>('prm');
+  /** The activation shown, for the threshold slider (null: none loaded for the selection). */
+  activation = $state<{ instanceId: number; kind: ActivationKind; map: GrayActivation; peak: { x: number; y: number } } | null>(null);
+  /** Threshold slider: fraction of the activation's maximum. */
+  tau = $state(0.3);
+  /** Area (pixels) of the proposal outlined under the cursor, shown beside its layer toggle. */
+  proposalArea = $state<number | null>(null);
   heatClassId = $state<number | null>(null);
   busy = $state<string | null>(null);
   zoom = $state(1);
@@ -64,6 +73,10 @@ export class EditorSession {
   private decoded = new Map<number, { key: string; bits: BinaryMask; ox: number; oy: number }>();
   private levelTimer: ReturnType<typeof setTimeout> | null = null;
   private loadingLevel = 0;
+  private hoverPoint: { x: number; y: number } | null = null;
+  private hoverTimer: ReturnType<typeof setTimeout> | null = null;
+  private hoverBusy = false;
+  private proposalKey: string | null = null;
 
   constructor(private readonly app: AppState) {}
 
@@ -75,6 +88,7 @@ export class EditorSession {
       onPolygon: (pts) => void this.polygon(pts),
       onRingsEdited: (rings) => void this.ringsEdited(rings),
       onViewChange: (v) => this.viewChanged(v),
+      onPointer: (x, y) => this.hover(x, y),
     });
     this.engine.setLayers(this.layers);
     this.engine.setBrushRadius(this.brushRadius);
@@ -84,6 +98,7 @@ export class EditorSession {
     this.engine?.destroy();
     this.engine = null;
     if (this.levelTimer) clearTimeout(this.levelTimer);
+    if (this.hoverTimer) clearTimeout(this.hoverTimer);
   }
 
   get imageIdValue(): number {
@@ -102,6 +117,9 @@ export class EditorSession {
     this.decoded.clear();
     this.timings = { image: null, peaks: null, edit: null };
     this.engine?.setHeatmap(null);
+    this.clearActivation();
+    this.proposalKey = null;
+    this.engine?.setProposalRings(null);
     this.layers = { ...this.layers, heatmap: false };
     this.engine?.setLayers(this.layers);
     const row = await this.app.run(this.app.api.getImage(id));
@@ -227,9 +245,11 @@ export class EditorSession {
   }
 
   select(id: number | null): void {
+    const changed = id !== this.selectedId;
     this.selectedId = id;
     this.alsoSelected = [];
     this.sync();
+    if (changed && this.layers.activation) void this.loadActivation();
   }
 
   /** Shift+click: toggle an instance in the multi-selection (the first one stays primary). */
@@ -316,6 +336,132 @@ export class EditorSession {
     this.layers = { ...this.layers, [k]: !this.layers[k] };
     this.engine?.setLayers(this.layers);
     if (k === 'heatmap' && this.layers.heatmap) void this.loadHeatmap();
+    if (k === 'activation') void (this.layers.activation ? this.loadActivation(true) : this.clearActivation());
+    if (k === 'proposals') {
+      this.proposalKey = null;
+      this.engine?.setProposalRings(null);
+    }
+  }
+
+  setActivationKind(kind: ActivationKind): void {
+    this.activationKind = kind;
+    if (this.layers.activation) void this.loadActivation(true);
+  }
+
+  private clearActivation(): void {
+    this.activation = null;
+    this.engine?.setActivation(null);
+  }
+
+  private setLayerOff(k: keyof Layers): void {
+    this.layers = { ...this.layers, [k]: false };
+    this.engine?.setLayers(this.layers);
+  }
+
+  /** The selected instance's peak activation (PRM or IAM), for the overlay and the threshold slider. */
+  async loadActivation(explicit = false): Promise<void> {
+    const s = this.selected;
+    const kind = this.activationKind;
+    if (!s?.peak) {
+      this.clearActivation();
+      if (explicit) this.app.info(s ? 'The selected instance was drawn by hand: it has no peak, so no activation map.' : 'Select an instance made from a peak to see its activation map.');
+      return;
+    }
+    const id = this.imageId;
+    try {
+      const px = await this.app.api.peakMap(id, { classId: s.classId, x: s.peak.x, y: s.peak.y }, kind);
+      const bmp = await pixelsBitmap(px);
+      if (id !== this.imageId || this.selectedId !== s.id || !this.layers.activation || kind !== this.activationKind) return;
+      const { canvas, gray } = colorizeGray(bmp);
+      const map = { width: px.width, height: px.height, gray, min: px.min, max: px.max };
+      const row = this.row!;
+      this.activation = { instanceId: s.id, kind, map, peak: toMapPoint(map, row.width, row.height, s.peak.x, s.peak.y) };
+      this.engine?.setActivation(canvas);
+    } catch (err) {
+      if (id !== this.imageId) return;
+      this.app.error(explained(err, 'No activation map'));
+      this.clearActivation();
+      this.setLayerOff('activation');
+    }
+  }
+
+  /** Threshold slider moved: regrow the selected mask from its activation (saved when `commit`). */
+  async setTau(tau: number, commit = false): Promise<void> {
+    this.tau = tau;
+    const s = this.selected;
+    const a = this.activation;
+    const row = this.row;
+    if (!s || !row || !a || a.instanceId !== s.id) return;
+    const bits = regrowMask(a.map, tau, a.peak, row.width, row.height);
+    const area = maskArea(bits);
+    if (!commit) {
+      if (area === 0) return;
+      const [x, y, w, h] = maskBbox(bits);
+      const cropped = cropMask(bits, x, y, w, h);
+      this.instances = this.instances.map((i) => (i.id === s.id ? { ...i, bits: cropped, ox: x, oy: y, area } : i));
+      this.sync();
+      return;
+    }
+    if (area === 0) {
+      this.app.info('Nothing of the activation is above that threshold: the mask was kept.');
+      return void (await this.refreshInstances());
+    }
+    await this.saveMask(s, bits);
+  }
+
+  /** WISE's refinement: replace the selected mask by the segment proposal that overlaps it most. */
+  async snap(): Promise<void> {
+    const s = this.selected;
+    const row = this.row;
+    if (!s || !row) return this.app.info('Select an instance to snap it to a proposal.');
+    const mask = encodeMask(uncrop(s, row.width, row.height));
+    await this.act('Snapping…', async () => {
+      const best = await this.app.api.snapToProposal(this.imageId, mask).catch((err) => Promise.reject(explained(err, 'Cannot snap to a proposal')));
+      if (!best) return this.app.info('No segment proposal overlaps the selected instance.');
+      await this.app.api.editInstance(s.id, { mask: best.mask });
+      this.app.info(`Snapped to the best-matching proposal (IoU ${best.iou.toFixed(2)}).`);
+    });
+  }
+
+  /** Pointer moved over the image: ask for the proposal under it, at most one request at a time. */
+  private hover(x: number, y: number): void {
+    if (!this.layers.proposals || !this.row) return;
+    this.hoverPoint = { x, y };
+    if (this.hoverBusy || this.hoverTimer) return;
+    this.hoverTimer = setTimeout(() => {
+      this.hoverTimer = null;
+      void this.fetchProposal();
+    }, 80);
+  }
+
+  private async fetchProposal(): Promise<void> {
+    const p = this.hoverPoint;
+    const row = this.row;
+    const id = this.imageId;
+    if (!p || !row) return;
+    if (p.x < 0 || p.y < 0 || p.x >= row.width || p.y >= row.height) {
+      this.proposalKey = null;
+      return this.engine?.setProposalRings(null);
+    }
+    this.hoverBusy = true;
+    try {
+      const rle = await this.app.api.proposalAt(id, p.x, p.y);
+      if (id !== this.imageId || !this.layers.proposals) return;
+      const key = rle?.counts ?? null;
+      if (key !== this.proposalKey) {
+        this.proposalKey = key;
+        const full = rle ? decodeRle(rle) : null;
+        this.proposalArea = full ? maskArea(full) : null;
+        this.engine?.setProposalRings(full ? outlineRings(full) : null);
+      }
+    } catch (err) {
+      this.app.error(explained(err, 'No proposal outlines'));
+      this.setLayerOff('proposals');
+    } finally {
+      this.hoverBusy = false;
+      const next = this.hoverPoint;
+      if (next && next !== p && this.layers.proposals) this.hover(next.x, next.y);
+    }
   }
 
   /** Busy indicator + readable error around one API action; then re-read instances and counts. */
@@ -473,6 +619,33 @@ export class EditorSession {
       this.engine?.setLayers(this.layers);
     }
   }
+}
+
+/** An engine error as a notice; a missing model says what it stopped. */
+function explained(err: unknown, what: string): ErrorInfo {
+  const info = toErrorInfo(err);
+  return info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `${what}: ${info.message}` } : info;
+}
+
+/** Outer outlines of a full-size mask in image pixels (traced on its bounding box only). */
+function outlineRings(full: BinaryMask): number[][] {
+  const [x, y, w, h] = maskBbox(full);
+  if (!w) return [];
+  return maskToPolygons(cropMask(full, x, y, w, h), { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? y : x)));
+}
+
+/** A grayscale activation PNG → its gray values and a coloured overlay (transparent where low). */
+function colorizeGray(src: ImageBitmap): { canvas: HTMLCanvasElement; gray: Uint8Array } {
+  const canvas = colorize(src);
+  const c = document.createElement('canvas');
+  c.width = src.width;
+  c.height = src.height;
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(src, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  const gray = new Uint8Array(c.width * c.height);
+  for (let i = 0; i < gray.length; i++) gray[i] = d[i * 4];
+  return { canvas, gray };
 }
 
 /** Grayscale class response → coloured, transparent where the response is low. */

@@ -24,6 +24,9 @@ export const SHORTCUTS: { keys: string[]; action: string }[] = [
   { keys: ['Ctrl+Z'], action: 'Undo' },
   { keys: ['Ctrl+Shift+Z', 'Ctrl+Y'], action: 'Redo' },
   { keys: ['M'], action: 'Toggle the class response heat map' },
+  { keys: ['R'], action: "Toggle the selected peak's activation (PRM / IAM); its threshold slider regrows the mask" },
+  { keys: ['W'], action: 'Snap the selected mask to the best-matching segment proposal' },
+  { keys: ['O'], action: 'Toggle the outline of the segment proposal under the cursor' },
   { keys: ['Esc'], action: 'Deselect / cancel the polygon / back to the project' },
   { keys: ['?'], action: 'This help' },
 ];
