@@ -316,9 +316,12 @@ export class CanvasEngine {
     const img = screenToImage(this.view, p.x, p.y);
     if (this.vertexDrag) {
       this.vertexDrag = null;
-      if (press.moved && this.rings) this.cb.onRingsEdited(this.rings.map((r) => r.slice()));
-      this.requestDraw();
-      return;
+      // Only a drag edits a vertex; a click on one still adds a polygon point below.
+      if (press.moved) {
+        if (this.rings) this.cb.onRingsEdited(this.rings.map((r) => r.slice()));
+        this.requestDraw();
+        return;
+      }
     }
     if (this.stroke) {
       const pts = this.stroke;
