@@ -15,7 +15,7 @@ import { readBundle } from '../engine/bundle';
 import { readTagsFile, resolveTags } from '../engine/tags-file';
 import type { StageTimings } from '../engine/protocol';
 
-const STAGES = ['decode', 'preprocess', 'backbone', 'peaks', 'prm', 'proposals', 'retrieval', 'encode'] as const;
+const STAGES = ['decode', 'preprocess', 'backbone', 'peaks', 'prm', 'proposals', 'iam', 'retrieval', 'encode'] as const;
 
 export interface BenchRun {
   workers: number;

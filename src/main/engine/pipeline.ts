@@ -334,7 +334,9 @@ export class Pipeline {
     let t0 = performance.now();
     const plane = g.width * g.height;
     const inputPeaks = peaks.map((p) => gridToInput(this.grid, p.y, p.x));
+    const ortBefore = this.sessions.ortMs;
     const masks = await iamInstances(this.sessions.iamModel(), { prm, k: peaks.length, width: g.width, height: g.height, features: a.crm.features, image: a.pre.rgb, peaks: inputPeaks });
+    t.iam = this.sessions.ortMs - ortBefore;
     const candidates: Candidate[] = [];
     masks.forEach((m, i) => {
       const spans = maskToSpans(m.mask);
@@ -343,7 +345,7 @@ export class Pipeline {
       candidates.push({ classId: p.classIndex, score: m.activation * p.value, mask: spans, peakIndex: i, prm: { width: g.width, height: g.height, data: prm.subarray(i * plane, (i + 1) * plane) } });
     });
     const kept = nms ? classwiseNms(candidates, r.nmsIou).map((k) => k.kept) : candidates;
-    t.retrieval = performance.now() - t0;
+    t.retrieval = performance.now() - t0 - t.iam; // the IAM graph itself is ORT time, reported as `iam`
     t0 = performance.now();
     const out: EngineInstance[] = [];
     for (const c of kept) {
@@ -405,6 +407,6 @@ function toGray(map: Float32Array, width: number, height: number): ResponseMap {
 }
 
 export function newTimings(): StageTimings {
-  return { decode: 0, preprocess: 0, backbone: 0, peaks: 0, prm: 0, proposals: 0, retrieval: 0, encode: 0, ort: 0, peakCount: 0, proposalCacheHit: false };
+  return { decode: 0, preprocess: 0, backbone: 0, peaks: 0, prm: 0, proposals: 0, iam: 0, retrieval: 0, encode: 0, ort: 0, peakCount: 0, proposalCacheHit: false };
 }
 

@@ -35,9 +35,12 @@ export interface StageTimings {
   peaks: number;
   prm: number;
   proposals: number;
+  /** ORT time of the IAM graph (method iam); not part of `retrieval`. */
+  iam: number;
+  /** Mask selection without ORT: proposal scoring (prm), thresholding + CRF (iam), NMS. */
   retrieval: number;
   encode: number;
-  /** Time inside ORT session.run (backbone + prm). */
+  /** Time inside ORT session.run (backbone + prm + iam). */
   ort: number;
   /** Number of peaks sent to prm.onnx. */
   peakCount: number;
