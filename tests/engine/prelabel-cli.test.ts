@@ -97,6 +97,21 @@ describe('peaklabel prelabel (one-shot)', () => {
     expect(new Set(d2.annotations.map((a) => a.category_id))).toEqual(new Set([person]));
   });
 
+  it('--method iam with --crf refines the masks that --no-crf leaves raw; both flags at once are refused', () => {
+    const masks = (flag: string) => {
+      const out = join(root, `pf-iam${flag}.json`);
+      const r = cli(['prelabel', '--images', images, '--out', out, '--method', 'iam', flag, '--tags', sharedPath('data', 'pennfudan', 'instances.json')]);
+      expect(r.code, r.stderr).toBe(0);
+      const data = JSON.parse(readFileSync(out, 'utf8')) as CocoDataset;
+      expect(data.annotations.length).toBeGreaterThan(0);
+      return data.annotations.map((a) => JSON.stringify(a.segmentation)).sort();
+    };
+    expect(masks('--crf')).not.toEqual(masks('--no-crf'));
+    const both = cli(['prelabel', '--images', images, '--out', join(root, 'never.json'), '--method', 'iam', '--crf', '--no-crf']);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/--crf or --no-crf, not both/);
+  });
+
   it('a missing bundle stops before any work with a message naming it', () => {
     const r = cli(['prelabel', '--images', images, '--out', join(root, 'never.json'), '--model', join(root, 'no-such-bundle')]);
     expect(r.code).not.toBe(0);

@@ -8,6 +8,7 @@ import { PeakLabelError } from '../../common/errors';
 import { parseOptions } from '../cli/args';
 import type { CliContext } from '../cli/types';
 import { parseProvider } from '../cli/commands/info';
+import { crfChoice } from '../cli/commands/prelabel';
 import type { BenchSuite } from '../cli/commands/bench';
 import { Engine } from '../engine/engine';
 import { listImageFiles } from '../engine/prelabel';
@@ -59,6 +60,7 @@ export async function benchEngine(o: {
   workerCounts: number[];
   bundleDir?: string;
   clicks?: number;
+  iamCrf?: boolean;
 }): Promise<Omit<BenchReport, 'data' | 'device' | 'tagged'>> {
   const runs: BenchRun[] = [];
   let provider = '';
@@ -66,7 +68,7 @@ export async function benchEngine(o: {
   let clickMs: BenchReport['clickMs'] = null;
   for (const workers of o.workerCounts) {
     // No disk cache: proposals are part of what is measured.
-    const engine = await Engine.open({ bundleDir: o.bundleDir, provider: o.provider, workers, cacheDir: null });
+    const engine = await Engine.open({ bundleDir: o.bundleDir, provider: o.provider, workers, cacheDir: null, iamCrf: o.iamCrf });
     try {
       provider = engine.provider;
       fallbackReasons = engine.opened.fallbackReasons;
@@ -186,10 +188,12 @@ export const suite: BenchSuite = {
       model: { type: 'string' },
       json: { type: 'string' },
       tags: { type: 'string' },
+      crf: { type: 'boolean' },
+      'no-crf': { type: 'boolean' },
       help: { type: 'boolean' },
     });
     if (values.help) {
-      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
+      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam] [--crf|--no-crf] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
       return 0;
     }
     const data = resolve(values.images ?? defaultData());
@@ -202,7 +206,7 @@ export const suite: BenchSuite = {
       const manifest = readBundle(values.model).manifest;
       tags = new Map([...readTagsFile(resolve(values.tags)).tags].map(([f, t]) => [f, resolveTags(manifest, t)]));
     }
-    const r = await benchEngine({ images, tags, method: values.method as SuggestionMethod, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30 });
+    const r = await benchEngine({ images, tags, method: values.method as SuggestionMethod, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30, iamCrf: crfChoice(values.crf, values['no-crf']) });
     const os = await import('node:os');
     const report: BenchReport = { ...r, data, tagged: Boolean(tags), device: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}` };
     ctx.out(formatBench(report));

@@ -27,6 +27,8 @@ export interface EngineOptions {
   workers?: number;
   /** Folder for cached proposals (default: defaultCacheDir(); null: memory only). */
   cacheDir?: string | null;
+  /** IAM: refine activation maps with the CRF; undefined follows iam.json's crfByDefault. */
+  iamCrf?: boolean;
   log?: (line: string) => void;
 }
 
@@ -119,7 +121,7 @@ export class Engine {
       // Threads per session: share the cores between workers.
       const threads = Math.max(1, Math.floor(availableParallelism() / n));
       const results = await Promise.all(
-        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir })),
+        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, iamCrf: opts.iamCrf })),
       );
       return new Engine(bundle, workers, results[0]);
     } catch (err) {

@@ -51,6 +51,8 @@ export class Pipeline {
     private readonly bundle: Bundle,
     private readonly sessions: ModelSessions,
     private readonly proposals: ProposalCache,
+    /** IAM CRF refinement: undefined follows iam.json's crfByDefault. */
+    private readonly iamCrf?: boolean,
   ) {}
 
   /** Full pipeline for one image. `check` throws when the request was cancelled. */
@@ -335,7 +337,7 @@ export class Pipeline {
     const plane = g.width * g.height;
     const inputPeaks = peaks.map((p) => gridToInput(this.grid, p.y, p.x));
     const ortBefore = this.sessions.ortMs;
-    const masks = await iamInstances(this.sessions.iamModel(), { prm, k: peaks.length, width: g.width, height: g.height, features: a.crm.features, image: a.pre.rgb, peaks: inputPeaks });
+    const masks = await iamInstances(this.sessions.iamModel(), { prm, k: peaks.length, width: g.width, height: g.height, features: a.crm.features, image: a.pre.rgb, peaks: inputPeaks }, { crf: this.iamCrf });
     t.iam = this.sessions.ortMs - ortBefore;
     const candidates: Candidate[] = [];
     masks.forEach((m, i) => {

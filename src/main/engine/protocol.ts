@@ -8,6 +8,8 @@ export interface OpenRequest {
   provider?: ProviderName;
   threads?: number;
   cacheDir?: string | null;
+  /** IAM: refine with the CRF (true/false), or undefined for the bundle's iam.json default. */
+  iamCrf?: boolean;
 }
 
 export interface OpenResult {

@@ -21,7 +21,7 @@ const log = (line: string) => send({ log: line });
 async function open(args: OpenRequest): Promise<OpenResult> {
   const bundle = readBundle(args.bundleDir);
   sessions = await ModelSessions.open(bundle, { provider: args.provider, threads: args.threads, log });
-  pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null));
+  pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null), args.iamCrf);
   return { provider: sessions.provider, fallbackReasons: sessions.fallbackReasons };
 }
 

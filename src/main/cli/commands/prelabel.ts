@@ -22,7 +22,7 @@ const METHODS: SuggestionMethod[] = ['prm', 'threshold', 'rect', 'ellipse', 'iam
 export const command: CliCommand = {
   name: 'prelabel',
   summary: 'Suggest instance masks for a project, or for a folder of images into a COCO file',
-  usage: `peaklabel prelabel --project P.peaklabel [--method M] [--force] [--provider P] [--workers N]
+  usage: `peaklabel prelabel --project P.peaklabel [--method M] [--crf] [--force] [--provider P] [--workers N]
 peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--provider P] [--workers N]
 
   --project P     store suggestions in this project (images already suggested are skipped unless --force;
@@ -31,7 +31,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
   --out FILE      ... and write a COCO instances file (categories of the model, a score on every annotation)
   --tags FILE     one-shot: image-level tags, a CSV "file,tag;tag" or a COCO file (categories per image);
                   tagged images get peaks only for their classes, the others use the model's class scores
-  --method M      prm (proposal retrieval, default), threshold, rect, ellipse
+  --method M      prm (proposal retrieval, default), iam, threshold, rect, ellipse
+  --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
   --workers N     engine worker threads (default 1)
   --model DIR     model bundle folder (default resources/models)`,
@@ -46,12 +47,14 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       provider: { type: 'string' },
       workers: { type: 'string', default: '1' },
       model: { type: 'string' },
+      crf: { type: 'boolean' },
+      'no-crf': { type: 'boolean' },
     });
     const method = values.method as SuggestionMethod;
     if (!METHODS.includes(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
-    const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, log: (l: string) => ctx.err(l) };
+    const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
     if (values.project) {
       if (values.images || values.out || values.tags) throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out or --tags (project images have their own tags).');
       return prelabelProject(resolve(values.project), method, Boolean(values.force), engineOpts, ctx);
@@ -195,4 +198,10 @@ function writeJsonAtomic(file: string, value: unknown): void {
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new PeakLabelError('READ_ONLY', `${file} cannot be written (${code}).`, { file });
     throw new PeakLabelError('INTERNAL', `${file} could not be written (${(err as Error).message}).`, { file });
   }
+}
+
+/** --crf / --no-crf → the engine's iamCrf option (undefined: the bundle's default). */
+export function crfChoice(on: boolean | undefined, off: boolean | undefined): boolean | undefined {
+  if (on && off) throw new PeakLabelError('BAD_ARGUMENT', 'Give --crf or --no-crf, not both.');
+  return on ? true : off ? false : undefined;
 }
