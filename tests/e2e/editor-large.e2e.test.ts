@@ -1,50 +1,43 @@
 // The editor on a 4,000-px image: opens at a downscaled level, a brush stroke is drawn while dragging
 // and stored on release. Frame intervals during the drag and the stroke's commit time are measured
 // and written to test-output/e2e/large-image-timings.json (reported, not asserted: no timed tests).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { PeakLabelApi } from '../../src/common/api';
-import { startBridge, type Bridge } from '../../src/main/bridge/server';
-import { createBridgeClient } from '../../src/renderer/src/api-client';
+import type { Bridge } from '../../src/main/bridge/server';
 import { fitView, imageToScreen } from '../../src/renderer/src/canvas/view';
 import { testOutput } from '../helpers/shared';
-import { buildRenderer, launchChromium, screenshotPath, watchErrors } from './harness';
+import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
 
 const W = 4000, H = 3000;
+let session: E2eSession;
 let bridge: Bridge;
-let browser: Browser;
 let page: Page;
 let api: PeakLabelApi;
 let errors: string[];
 const work = testOutput('e2e', 'large');
 
 beforeAll(async () => {
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(join(work, 'images'), { recursive: true });
-  process.env.PEAKLABEL_CONFIG_DIR = join(work, 'config'); // the recent-projects list of this test only
+  freshWorkDir(work);
+  mkdirSync(join(work, 'images'));
   // A generated photo-sized image: a smooth gradient with a few shapes (JPEG, 4000×3000).
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">
     <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2a4d69"/><stop offset="1" stop-color="#e8d9a0"/></linearGradient></defs>
     <rect width="${W}" height="${H}" fill="url(#g)"/>
     <circle cx="1200" cy="1100" r="520" fill="#c0392b"/><rect x="2400" y="1500" width="900" height="1100" fill="#27ae60"/></svg>`;
   await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toFile(join(work, 'images', 'large.jpg'));
-  const staticDir = await buildRenderer();
-  bridge = await startBridge({ staticDir });
-  api = createBridgeClient(bridge.url.replace(/^http/, 'ws') + 'api');
+  session = await openSession();
+  ({ bridge, api, page, errors } = session);
   await api.createProject(join(work, 'large.peaklabel'));
   await api.saveClass({ name: 'object', color: '#f58231', order: 0 });
   await api.addImageFolder(join(work, 'images'));
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-  errors = watchErrors(page);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 test('brush on a 4000×3000 image: live preview while dragging, stored on release', async () => {

@@ -2,43 +2,36 @@
 // (or, while no model bundle is installed, paint an instance with the brush), accept, brush-edit, undo,
 // redo, export COCO from the dialog, and check the exported file's masks. Screenshots of the project
 // screen and of the editor go to test-output/e2e/.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { ImageRow, InstanceRow, PeakLabelApi } from '../../src/common/api';
 import { maskArea, maskHasHoles, type BinaryMask } from '../../src/common/mask';
 import { decodeRle } from '../../src/common/rle';
-import { startBridge, type Bridge } from '../../src/main/bridge/server';
+import type { Bridge } from '../../src/main/bridge/server';
 import { engineFactory } from '../../src/main/api/engine-methods';
-import { createBridgeClient } from '../../src/renderer/src/api-client';
 import { fitView, imageToScreen } from '../../src/renderer/src/canvas/view';
 import { sharedPath, testOutput } from '../helpers/shared';
-import { buildRenderer, launchChromium, screenshotPath, watchErrors } from './harness';
+import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
 
 let bridge: Bridge;
-let browser: Browser;
 let page: Page;
 let api: PeakLabelApi; // a second client of the same service, to check what the UI stored
 let errors: string[];
 const work = testOutput('e2e', 'editor');
 
+let session: E2eSession;
+
 beforeAll(async () => {
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  process.env.PEAKLABEL_CONFIG_DIR = join(work, 'config'); // the recent-projects list of this test only
-  const staticDir = await buildRenderer();
+  freshWorkDir(work);
   // PEAKLABEL_E2E_ENGINE=0 runs the flow as a machine without the model bundle would (brush path).
-  bridge = await startBridge({ staticDir, engine: process.env.PEAKLABEL_E2E_ENGINE === '0' ? undefined : engineFactory() });
-  api = createBridgeClient(bridge.url.replace(/^http/, 'ws') + 'api');
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-  errors = watchErrors(page);
+  session = await openSession({ engine: process.env.PEAKLABEL_E2E_ENGINE === '0' ? undefined : engineFactory() });
+  ({ bridge, api, page, errors } = session);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 /** Screen position (page coordinates) of an image pixel, using the editor's own fit math. */

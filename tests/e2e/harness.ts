@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { build } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { rendererViteConfig } from '../../electron.vite.config';
+import type { PeakLabelApi } from '../../src/common/api';
+import { startBridge, type Bridge, type BridgeOptions } from '../../src/main/bridge/server';
+import { createBridgeClient } from '../../src/renderer/src/api-client';
 import { repoRoot } from '../helpers/shared';
 
 export const rendererOut = join(repoRoot, 'out', 'renderer');
@@ -73,4 +76,35 @@ export function screenshotPath(name: string): string {
   const dir = join(repoRoot, 'test-output', 'e2e');
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
+}
+
+/** A fresh work folder for one e2e file, with a recent-projects list of its own. */
+export function freshWorkDir(work: string): void {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  process.env.PEAKLABEL_CONFIG_DIR = join(work, 'config');
+}
+
+export interface E2eSession {
+  bridge: Bridge;
+  /** A second client of the same service, to check what the UI stored. */
+  api: PeakLabelApi;
+  browser: Browser;
+  page: Page;
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** The built renderer behind the real bridge, an API client of it, and a Chromium page (not yet navigated). */
+export async function openSession(opts: Omit<BridgeOptions, 'staticDir'> = {}): Promise<E2eSession> {
+  const staticDir = await buildRenderer();
+  const bridge = await startBridge({ ...opts, staticDir });
+  const api = createBridgeClient(bridge.url.replace(/^http/, 'ws') + 'api');
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const close = async () => {
+    await browser.close();
+    await bridge.close();
+  };
+  return { bridge, api, browser, page, errors: watchErrors(page), close };
 }

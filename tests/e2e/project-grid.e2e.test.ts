@@ -1,34 +1,29 @@
 // Issue 2 done-when: import ../shared/data/balloon/images through the UI, the grid shows thumbnails,
 // and a screenshot of the project screen is saved under test-output/e2e/.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/main/bridge/server';
+import type { Page } from 'playwright-core';
+import type { Bridge } from '../../src/main/bridge/server';
 import { sharedPath, testOutput } from '../helpers/shared';
-import { buildRenderer, launchChromium, screenshotPath, watchErrors } from './harness';
+import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
 
 let bridge: Bridge;
-let browser: Browser;
 let page: Page;
 let errors: string[];
 const work = testOutput('e2e', 'project-grid');
 
+let session: E2eSession;
+
 beforeAll(async () => {
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  process.env.PEAKLABEL_CONFIG_DIR = join(work, 'config'); // the recent-projects list of this test only
-  const staticDir = await buildRenderer();
-  bridge = await startBridge({ staticDir });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-  errors = watchErrors(page);
+  freshWorkDir(work);
+  session = await openSession();
+  ({ bridge, page, errors } = session);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 test('create a project, add the balloon folder, the grid shows thumbnails', async () => {
