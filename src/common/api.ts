@@ -122,6 +122,22 @@ export interface EngineInfo {
   error: ErrorInfo | null;
 }
 
+export type EngineProviderChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+
+/** User-editable engine settings (Settings panel); kept in the user config folder as engine-settings.json. */
+export interface EngineSettings {
+  /** 'auto' tries the platform's preferred order; a named provider is forced (no silent fallback). */
+  provider: EngineProviderChoice;
+  /** Worker threads, 1–4. */
+  workers: number;
+  /** Peaks below this fraction (0–1) of their class's strongest peak are dropped. */
+  peakRelThreshold: number;
+  /** At most this many peaks per image (1–100). */
+  maxPeaks: number;
+  /** Untagged images: a class is present when its score passes this. */
+  classScoreThreshold: number;
+}
+
 export interface ImportResult {
   added: number;
   duplicates: { path: string; duplicateOf: string }[];
@@ -215,6 +231,10 @@ export interface PeakLabelApi {
 
   // Engine
   engineInfo(): Promise<EngineInfo>;
+  /** The engine settings in effect (saved choices over the bundle's defaults). */
+  engineSettings(): Promise<EngineSettings>;
+  /** Saves and applies settings (the engine restarts); returns the engine's state afterwards. */
+  saveEngineSettings(settings: Partial<EngineSettings>): Promise<EngineInfo>;
   findPeaks(imageId: number): Promise<Peak[]>;
   /** Class response map of one class, as a grayscale PNG at map resolution, with its value range. */
   classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }>;
@@ -243,7 +263,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'setTags', 'importTagsCsv', 'importTagsFromFolders', 'importTagsFromCoco',
   'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo',
   'importCoco', 'exportCoco',
-  'engineInfo', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'prelabel',
+  'engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'prelabel',
   'cancelJob',
 ] as const;
 

@@ -2,12 +2,15 @@
 // the service context. The engine opens lazily on first use; a missing or broken bundle makes
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import sharp from 'sharp';
-import type { ActivationKind, EngineInfo, GrayMap, InstanceRow, Peak, PixelData, PrelabelOptions, Rle, SuggestionMethod } from '../../common/api';
+import type { ActivationKind, EngineInfo, EngineSettings, GrayMap, InstanceRow, Peak, PixelData, PrelabelOptions, Rle, SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
 import { Engine, type EngineOptions } from '../engine/engine';
-import { classIndexOf } from '../engine/bundle';
+import { classIndexOf, readBundle } from '../engine/bundle';
+import { DEFAULT_RETRIEVAL_PARAMS } from '../engine/manifest';
+import { defaultEngineSettings, readSavedEngineSettings, retrievalOverrides, writeEngineSettings } from '../engine/settings';
+import { engineSettingsCheck } from './validate';
 import { runPrelabel, type PrelabelItem } from '../engine/prelabel';
 import type { EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
 import { resolveTags } from '../engine/tags-file';
@@ -32,9 +35,26 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   let opening: Promise<Engine> | null = null;
   let openError: ErrorInfo | null = null;
   const defaultMethod: SuggestionMethod = opts.method ?? 'prm';
+  // Saved choices (engine-settings.json), then the caller's explicit options (CLI flags) until the user saves.
+  let saved = readSavedEngineSettings(engineSettingsCheck);
+  let chosen: Partial<EngineSettings> = { ...saved, ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.workers ? { workers: opts.workers } : {}) };
+
+  const settings = (): EngineSettings => {
+    let retrieval = DEFAULT_RETRIEVAL_PARAMS;
+    try {
+      retrieval = readBundle(opts.bundleDir).retrieval;
+    } catch {
+      // a broken bundle is reported by engineInfo; the panel still shows (and saves) settings
+    }
+    return { ...defaultEngineSettings(retrieval), ...chosen };
+  };
+  const engineOptions = (): EngineOptions => {
+    const s = settings();
+    return { ...opts, provider: s.provider === 'auto' ? undefined : s.provider, workers: s.workers, retrieval: retrievalOverrides(s) };
+  };
 
   const engine = (): Promise<Engine> => {
-    opening ??= Engine.open(opts).catch((err) => {
+    opening ??= Engine.open(engineOptions()).catch((err) => {
       openError = toErrorInfo(err);
       opening = null; // a fixed bundle can be retried
       throw err;
@@ -65,7 +85,13 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     method: inst.method,
   });
 
-  return {
+  const closeEngine = async (): Promise<void> => {
+    const p = opening;
+    opening = null;
+    if (p) await (await p.catch(() => null))?.close();
+  };
+
+  const methods = {
     async engineInfo(): Promise<EngineInfo> {
       try {
         const e = await engine();
@@ -163,10 +189,27 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       }
     },
 
-    async closeEngine(): Promise<void> {
-      const p = opening;
-      opening = null;
-      if (p) await (await p.catch(() => null))?.close();
+    async engineSettings(): Promise<EngineSettings> {
+      return settings();
     },
+
+    /** Saves the choices, then restarts the engine with them (old workers closed first). */
+    async saveEngineSettings(changes: Partial<EngineSettings>): Promise<EngineInfo> {
+      const bad = engineSettingsCheck(changes);
+      if (bad) throw new PeakLabelError('BAD_ARGUMENT', `saveEngineSettings: the settings must be ${bad}.`);
+      if (ctx.jobs.running().some((id) => id.startsWith('prelabel-'))) {
+        throw new PeakLabelError('BAD_ARGUMENT', 'The engine settings cannot change while pre-labelling runs: cancel it or wait for it to finish.');
+      }
+      const next = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<EngineSettings>;
+      writeEngineSettings({ ...saved, ...next });
+      saved = { ...saved, ...next };
+      chosen = { ...chosen, ...next };
+      await closeEngine();
+      openError = null;
+      return methods.engineInfo();
+    },
+
+    closeEngine,
   };
+  return methods;
 }

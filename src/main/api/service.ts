@@ -107,6 +107,8 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods): Peak
     },
 
     engineInfo: () => engineApi.engineInfo(),
+    engineSettings: () => engineApi.engineSettings(),
+    saveEngineSettings: (s) => engineApi.saveEngineSettings(s),
     findPeaks: (id) => engineApi.findPeaks(id),
     classResponse: (id, classId) => engineApi.classResponse(id, classId),
     suggestForPeak: (id, peak, method) => engineApi.suggestForPeak(id, peak, method),

@@ -35,6 +35,18 @@ const rle: Check = (v) => {
 const color: Check = (v) => (typeof v === 'string' && /^#[0-9a-fA-F]{6}$/.test(v) ? null : 'a colour #rrggbb');
 const tag: Check = (v) => (typeof v === 'string' && v.trim().length > 0 && v.length <= 200 ? null : 'a tag (non-empty, ≤ 200 characters)');
 
+const inRange = (lo: number, hi: number, integer = false): Check => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi && (!integer || Number.isInteger(v)) ? null : `${integer ? 'an integer' : 'a number'} from ${lo} to ${hi}`;
+export const ENGINE_PROVIDER_CHOICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+/** Checks one saved/submitted settings object (also used on engine-settings.json when it is read). */
+export const engineSettingsCheck: Check = shape({
+  provider: optional(oneOf(ENGINE_PROVIDER_CHOICES)),
+  workers: optional(inRange(1, 4, true)),
+  peakRelThreshold: optional(inRange(0, 1)),
+  maxPeaks: optional(inRange(1, 100, true)),
+  classScoreThreshold: optional(inRange(-1000, 1000)),
+});
+
 const SIGNATURES: Record<ApiMethod, Check[]> = {
   createProject: [str],
   openProject: [str],
@@ -65,6 +77,8 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   importCoco: [str, oneOf(['ground_truth', 'prior'])],
   exportCoco: [shape({ out: str, format: oneOf(['polygon', 'rle']), sources: optional(arrayOf(oneOf(SOURCES))), statuses: optional(arrayOf(oneOf(STATUSES))), imageIds: optional(arrayOf(posInt)) })],
   engineInfo: [],
+  engineSettings: [],
+  saveEngineSettings: [engineSettingsCheck],
   findPeaks: [posInt],
   classResponse: [posInt, posInt],
   suggestForPeak: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(METHODS))],

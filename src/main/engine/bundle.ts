@@ -103,6 +103,11 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   return { dir, manifest, headWeight, headBias, retrieval, paths: { backbone, prm, iam }, methods, unavailable };
 }
 
+/** The bundle with some retrieval parameters overridden (the user's settings); unknown keys are ignored. */
+export function withRetrieval(bundle: Bundle, overrides: Partial<RetrievalParams> | undefined): Bundle {
+  return overrides ? { ...bundle, retrieval: mergeRetrieval(bundle.retrieval, overrides) } : bundle;
+}
+
 function iamGraph(dir: string, unavailable: string[]): string | null {
   try {
     const config = readIamConfig(dir);

@@ -6,7 +6,8 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { PeakLabelError, fromErrorInfo, toErrorInfo } from '../../common/errors';
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
-import { readBundle, type Bundle } from './bundle';
+import { readBundle, withRetrieval, type Bundle } from './bundle';
+import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
 import type {
   EngineInstance,
@@ -29,6 +30,8 @@ export interface EngineOptions {
   cacheDir?: string | null;
   /** IAM: refine activation maps with the CRF; undefined follows iam.json's crfByDefault. */
   iamCrf?: boolean;
+  /** Overrides of the bundle's retrieval parameters (the user's peak thresholds). */
+  retrieval?: Partial<RetrievalParams>;
   log?: (line: string) => void;
 }
 
@@ -113,7 +116,7 @@ export class Engine {
 
   /** Reads and checks the bundle, then opens sessions in each worker (first failure stops everything). */
   static async open(opts: EngineOptions = {}): Promise<Engine> {
-    const bundle = readBundle(opts.bundleDir);
+    const bundle = withRetrieval(readBundle(opts.bundleDir), opts.retrieval);
     const n = Math.max(1, Math.min(opts.workers ?? 1, availableParallelism()));
     const log = opts.log ?? (() => undefined);
     const workers = Array.from({ length: n }, () => new EngineWorker(log));
@@ -121,7 +124,7 @@ export class Engine {
       // Threads per session: share the cores between workers.
       const threads = Math.max(1, Math.floor(availableParallelism() / n));
       const results = await Promise.all(
-        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, iamCrf: opts.iamCrf })),
+        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, iamCrf: opts.iamCrf, retrieval: opts.retrieval })),
       );
       return new Engine(bundle, workers, results[0]);
     } catch (err) {

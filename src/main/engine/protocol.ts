@@ -1,6 +1,7 @@
 // Messages between the engine (main thread) and its workers. Everything is structured-cloneable.
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import type { ErrorInfo } from '../../common/errors';
+import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
 
 export interface OpenRequest {
@@ -10,6 +11,8 @@ export interface OpenRequest {
   cacheDir?: string | null;
   /** IAM: refine with the CRF (true/false), or undefined for the bundle's iam.json default. */
   iamCrf?: boolean;
+  /** Overrides of the bundle's retrieval parameters (user settings). */
+  retrieval?: Partial<RetrievalParams>;
 }
 
 export interface OpenResult {

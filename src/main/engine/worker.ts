@@ -2,7 +2,7 @@
 // Cancellation: a 'cancel' message marks the request; the pipeline checks the mark between stages.
 import { parentPort } from 'node:worker_threads';
 import { PeakLabelError, toErrorInfo } from '../../common/errors';
-import { readBundle } from './bundle';
+import { readBundle, withRetrieval } from './bundle';
 import { Pipeline } from './pipeline';
 import { ProposalCache } from './proposal-cache';
 import type { OpenRequest, OpenResult, WorkerReply, WorkerRequest } from './protocol';
@@ -19,7 +19,7 @@ const send = (m: WorkerReply) => port.postMessage(m);
 const log = (line: string) => send({ log: line });
 
 async function open(args: OpenRequest): Promise<OpenResult> {
-  const bundle = readBundle(args.bundleDir);
+  const bundle = withRetrieval(readBundle(args.bundleDir), args.retrieval);
   sessions = await ModelSessions.open(bundle, { provider: args.provider, threads: args.threads, log });
   pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null), args.iamCrf);
   return { provider: sessions.provider, fallbackReasons: sessions.fallbackReasons };

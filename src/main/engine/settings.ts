@@ -1,0 +1,54 @@
+// The user's engine settings (Settings panel): kept in the user config folder beside the recent-projects
+// list, as engine-settings.json, since they belong to the machine rather than to any project.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EngineSettings } from '../../common/api';
+import { PeakLabelError } from '../../common/errors';
+import { configDir } from '../store/recent';
+import type { RetrievalParams } from './manifest';
+
+export const ENGINE_SETTINGS_FILE = 'engine-settings.json';
+
+export function engineSettingsFile(): string {
+  return join(configDir(), ENGINE_SETTINGS_FILE);
+}
+
+/** Defaults: automatic provider, one worker, and the bundle's tuned thresholds. */
+export function defaultEngineSettings(retrieval: RetrievalParams): EngineSettings {
+  return { provider: 'auto', workers: 1, peakRelThreshold: retrieval.peakRelThreshold, maxPeaks: retrieval.maxPeaks, classScoreThreshold: retrieval.classScoreThreshold };
+}
+
+/**
+ * The saved choices (only the fields the user set). A missing file means none; a damaged one is ignored
+ * (defaults apply) after `check` rejects it, so a hand-edited file can never stop the engine.
+ */
+export function readSavedEngineSettings(check: (v: unknown) => string | null): Partial<EngineSettings> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(engineSettingsFile(), 'utf8'));
+  } catch {
+    return {};
+  }
+  return check(v) === null ? (v as Partial<EngineSettings>) : {};
+}
+
+/** Writes the saved choices atomically (temp file + rename), so a crash never leaves half a file. */
+export function writeEngineSettings(settings: Partial<EngineSettings>): void {
+  const file = engineSettingsFile();
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(configDir(), { recursive: true });
+    writeFileSync(tmp, JSON.stringify(settings, null, 2));
+    renameSync(tmp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new PeakLabelError('DISK_FULL', `The disk is full: the engine settings ${file} were not saved (the previous file is unchanged).`, { file, cause: err });
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') throw new PeakLabelError('READ_ONLY', `Cannot save the engine settings ${file}: the folder is read-only.`, { file, cause: err });
+    throw new PeakLabelError('INTERNAL', `Could not save the engine settings to ${file} (${(err as Error).message}).`, { file, cause: err });
+  }
+}
+
+/** The engine-options parts of the settings: 'auto' means no forced provider. */
+export function retrievalOverrides(s: EngineSettings): Partial<RetrievalParams> {
+  return { peakRelThreshold: s.peakRelThreshold, maxPeaks: s.maxPeaks, classScoreThreshold: s.classScoreThreshold };
+}

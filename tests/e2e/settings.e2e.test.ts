@@ -1,0 +1,55 @@
+// Issue 6: the Settings panel edits the engine settings end to end — change a threshold, save (the
+// engine restarts), reopen the panel and see the saved value, which the service also reports.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { engineFactory } from '../../src/main/api/engine-methods';
+import { engineSettingsFile } from '../../src/main/engine/settings';
+import { testOutput } from '../helpers/shared';
+import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
+
+const work = testOutput('e2e', 'settings');
+let session: E2eSession;
+let page: Page;
+
+beforeAll(async () => {
+  freshWorkDir(work); // its own config folder, so engine-settings.json starts absent
+  session = await openSession({ engine: engineFactory({ cacheDir: null }) });
+  page = session.page;
+});
+
+afterAll(async () => {
+  await session?.close();
+});
+
+test('change the peak threshold in Settings, save, and see it after reopening', async () => {
+  await page.goto(session.bridge.url);
+  await page.getByTestId('open-settings').click();
+  const peakRel = page.getByTestId('setting-peak-rel');
+  await peakRel.waitFor();
+  expect(Number(await peakRel.inputValue())).toBeCloseTo(0.3, 5); // the bundle's tuned default
+  expect(await page.getByTestId('setting-provider').inputValue()).toBe('auto');
+
+  await peakRel.fill('0.55');
+  await page.getByTestId('setting-workers').fill('2');
+  await page.getByTestId('save-settings').click();
+  await expect.poll(() => page.getByTestId('settings-saved').textContent().catch(() => '')).toContain('using cpu');
+  expect(existsSync(engineSettingsFile())).toBe(true);
+
+  await page.getByRole('button', { name: 'Close' }).click();
+  await page.getByTestId('open-settings').click();
+  await expect.poll(() => page.getByTestId('setting-peak-rel').inputValue().catch(() => '')).toBe('0.55');
+  expect(await page.getByTestId('setting-workers').inputValue()).toBe('2');
+  await expect.poll(() => page.getByTestId('engine-info').textContent()).toContain('available');
+  expect(await session.api.engineSettings()).toMatchObject({ peakRelThreshold: 0.55, workers: 2, provider: 'auto' });
+
+  // An out-of-range value is refused with the service's sentence, shown in the panel.
+  await page.getByTestId('setting-max-peaks').fill('500');
+  await page.getByTestId('save-settings').click();
+  await expect.poll(() => page.getByTestId('settings-error').textContent().catch(() => '')).toContain('maxPeaks is an integer from 1 to 100');
+  await page.getByTestId('setting-max-peaks').fill('24');
+  await page.getByTestId('save-settings').click();
+  await expect.poll(() => page.getByTestId('settings-saved').count()).toBe(1);
+  await page.screenshot({ path: screenshotPath('settings-edit.png') });
+  expect(session.errors).toEqual([]);
+});
