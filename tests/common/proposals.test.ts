@@ -76,7 +76,7 @@ describe('generateProposals', () => {
 });
 
 // Reference morphology on bitmaps: square (2r+1)² element, outside the image = foreground for erosion.
-function referenceGradient(m: BinaryMask, r: number): BinaryMask {
+function referenceMorph(m: BinaryMask, r: number, dilate: boolean): BinaryMask {
   const { width: w, height: h } = m;
   const data = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
@@ -88,15 +88,21 @@ function referenceGradient(m: BinaryMask, r: number): BinaryMask {
           const yy = y + dy;
           const xx = x + dx;
           const inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
-          const v = inside ? m.data[yy * w + xx] : 1;
-          if (inside && v) any = 1;
-          if (!v) all = 0;
+          if (inside && m.data[yy * w + xx]) any = 1;
+          if (inside && !m.data[yy * w + xx]) all = 0;
         }
       }
-      data[y * w + x] = any && !all ? 1 : 0;
+      data[y * w + x] = dilate ? any : all;
     }
   }
   return { width: w, height: h, data };
+}
+
+/** Morphological gradient: dilation minus erosion. */
+function referenceGradient(m: BinaryMask, r: number): BinaryMask {
+  const dil = referenceMorph(m, r, true).data;
+  const ero = referenceMorph(m, r, false).data;
+  return { width: m.width, height: m.height, data: dil.map((v, i) => (v && !ero[i] ? 1 : 0)) };
 }
 
 function randomMask(w: number, h: number, seed: number): BinaryMask {
@@ -153,27 +159,7 @@ describe('fillSpanHoles', () => {
 
 describe('run-length morphology', () => {
   it('dilation, erosion and closing equal bitmap morphology (outside = foreground for erosion)', () => {
-    const morph = (m: BinaryMask, r: number, dilate: boolean): BinaryMask => {
-      const { width: w, height: h } = m;
-      const data = new Uint8Array(w * h);
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          let any = 0;
-          let all = 1;
-          for (let dy = -r; dy <= r; dy++) {
-            for (let dx = -r; dx <= r; dx++) {
-              const yy = y + dy;
-              const xx = x + dx;
-              const inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
-              if (inside && m.data[yy * w + xx]) any = 1;
-              if (inside && !m.data[yy * w + xx]) all = 0;
-            }
-          }
-          data[y * w + x] = dilate ? any : all;
-        }
-      }
-      return { width: w, height: h, data };
-    };
+    const morph = referenceMorph;
     for (let seed = 1; seed <= 10; seed++) {
       const m = randomMask(27, 19, seed * 7);
       const s = maskToSpans(m);

@@ -9,6 +9,7 @@ import { Engine } from '../../src/main/engine/engine';
 import { precheckProvider, providerOrder, summarizeProviderError } from '../../src/main/engine/providers';
 import { ModelSessions } from '../../src/main/engine/sessions';
 import { repoRoot, testOutput } from '../helpers/shared';
+import { caught } from '../helpers/errors';
 
 const models = join(repoRoot, 'resources', 'models');
 
@@ -23,16 +24,6 @@ function bundleCopy(name: string, edit?: (manifest: Record<string, any>, dir: st
   edit?.(manifest, dir);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
   return dir;
-}
-
-function caught(fn: () => unknown): PeakLabelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PeakLabelError) return err;
-    throw err;
-  }
-  throw new Error('expected a PeakLabelError');
 }
 
 async function rejected(p: Promise<unknown>): Promise<PeakLabelError> {

@@ -8,10 +8,9 @@ import type { Rle } from '../../src/common/api';
 import { createMask } from '../../src/common/mask';
 import { decodeRle, encodeMask } from '../../src/common/rle';
 import { polygonsToMask } from '../../src/common/polygon';
-import { ServiceContext } from '../../src/main/api/context';
-import { createService } from '../../src/main/api/service';
 import { exportCoco, writeError } from '../../src/main/coco/export';
 import { testOutput } from '../helpers/shared';
+import { projectWithImages } from '../helpers/project';
 
 process.env.PEAKLABEL_CONFIG_DIR ??= testOutput('config');
 const root = testOutput('main', 'coco');
@@ -32,14 +31,7 @@ beforeAll(async () => {
   }
 });
 
-async function project(name: string) {
-  const ctx = new ServiceContext();
-  const api = createService(ctx);
-  await api.createProject(join(root, `${name}.peaklabel`));
-  await api.addImageFolder(images);
-  const ids = Object.fromEntries((await api.listImages({ offset: 0, limit: 100 })).items.map((i) => [i.fileName, i.id]));
-  return { ctx, api, ids };
-}
+const project = (name: string) => projectWithImages(join(root, `${name}.peaklabel`), images);
 
 const square = [[2, 2, 12, 2, 12, 12, 2, 12]];
 const ring = maskRle((x, y) => x >= 20 && x < 30 && y >= 5 && y < 15 && !(x >= 24 && x < 26 && y >= 9 && y < 11));

@@ -3,12 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Rle } from '../../src/common/api';
-import { PeakLabelError } from '../../src/common/errors';
 import { createMask } from '../../src/common/mask';
 import { encodeMask } from '../../src/common/rle';
 import { SCHEMA_VERSION } from '../../src/main/store/migrations';
 import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
 import { testOutput } from '../helpers/shared';
+import { caught } from '../helpers/errors';
 
 const dir = testOutput('main', 'store');
 let n = 0;
@@ -22,16 +22,6 @@ function rect(w: number, h: number, x0: number, y0: number, x1: number, y1: numb
 
 function image(path: string, hash = path): NewImage {
   return { path, hash, width: 40, height: 30, orientation: 1, fileSize: 1, workingCopy: null, thumbnail: { width: 4, height: 3, jpeg: new Uint8Array([1, 2, 3]) } };
-}
-
-function caught(fn: () => unknown): PeakLabelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PeakLabelError) return err;
-    throw err;
-  }
-  throw new Error('expected a PeakLabelError');
 }
 
 describe('ProjectStore', () => {

@@ -2,10 +2,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ServiceContext } from '../../src/main/api/context';
-import { createService } from '../../src/main/api/service';
 import { splitCsvLine } from '../../src/main/tags/import-tags';
 import { testOutput } from '../helpers/shared';
+import { projectWithImages } from '../helpers/project';
 
 process.env.PEAKLABEL_CONFIG_DIR ??= testOutput('config');
 const root = testOutput('main', 'tags');
@@ -20,14 +19,7 @@ beforeAll(async () => {
   }
 });
 
-async function project(name: string) {
-  const ctx = new ServiceContext();
-  const api = createService(ctx);
-  await api.createProject(join(root, `${name}.peaklabel`));
-  await api.addImageFolder(images);
-  const ids = Object.fromEntries((await api.listImages({ offset: 0, limit: 100 })).items.map((i) => [i.fileName, i.id]));
-  return { ctx, api, ids };
-}
+const project = (name: string) => projectWithImages(join(root, `${name}.peaklabel`), images);
 
 describe('image-level tags', () => {
   it('splits CSV lines with quotes', () => {
