@@ -1,9 +1,9 @@
-// onnxruntime-node reproduces the IAM that PyTorch computed (golden files from tools/model-kit/iam/golden.py).
+// onnxruntime-node reproduces the IAMs and stride-16 PRMs that PyTorch computed (golden files from tools/model-kit/iam/golden.py).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { openIam } from '../../src/main/engine/iam';
+import { IAM_INPUTS, IAM_OUTPUTS, openIam } from '../../src/main/engine/iam';
 import { repoRoot } from '../helpers/shared';
 
 const models = join(repoRoot, 'resources', 'models');
@@ -33,23 +33,23 @@ function readTensor(spec: GoldenSpec['tensors'][string]): Float32Array {
 }
 
 describe('iam.onnx golden', () => {
-  it('reproduces the PyTorch Instance Activation Maps within 1e-4 of their maximum', async () => {
+  it('reproduces the PyTorch Instance Activation Maps and stride-16 PRMs within 1e-4 of their maximum', async () => {
     const spec = JSON.parse(readFileSync(join(goldenDir, 'golden.json'), 'utf8')) as GoldenSpec;
     const { session } = await openIam(models);
     const feeds: Record<string, ort.Tensor> = {};
-    for (const name of ['prm', 'features_s4', 'features_s8', 'features']) {
-      feeds[name] = new ort.Tensor('float32', readTensor(spec.tensors[name]), spec.tensors[name].dims);
-    }
+    for (const name of IAM_INPUTS) feeds[name] = new ort.Tensor('float32', readTensor(spec.tensors[name]), spec.tensors[name].dims);
     const out = await session.run(feeds);
-    const want = readTensor(spec.tensors.iam);
-    expect(out.iam.dims).toEqual(spec.tensors.iam.dims);
-    const got = out.iam.data as Float32Array;
-    let maxRef = 0, maxErr = 0;
-    for (let i = 0; i < want.length; i++) {
-      maxRef = Math.max(maxRef, Math.abs(want[i]));
-      maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+    for (const name of IAM_OUTPUTS) {
+      const want = readTensor(spec.tensors[name]);
+      expect(out[name].dims).toEqual(spec.tensors[name].dims);
+      const got = out[name].data as Float32Array;
+      let maxRef = 0, maxErr = 0;
+      for (let i = 0; i < want.length; i++) {
+        maxRef = Math.max(maxRef, Math.abs(want[i]));
+        maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+      }
+      expect(maxRef).toBeGreaterThan(0);
+      expect(maxErr).toBeLessThanOrEqual(spec.tolerance.maxAbsErrorRelativeToMax * maxRef);
     }
-    expect(maxRef).toBeGreaterThan(0);
-    expect(maxErr).toBeLessThanOrEqual(spec.tolerance.maxAbsErrorRelativeToMax * maxRef);
   });
 });

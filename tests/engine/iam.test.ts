@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { PeakLabelError } from '../../src/common/errors';
-import { iamInstances, openIam, type IamModel, type IamRunner } from '../../src/main/engine/iam';
+import { spansToMask } from '../../src/common/proposals/spans';
+import { readBundle } from '../../src/main/engine/bundle';
+import { iamInstances, iamMapAt, iamMasks, openIam, runIam, type IamMaps, type IamModel } from '../../src/main/engine/iam';
+import { seededRandom } from '../../src/common/random';
 import { repoRoot, testOutput } from '../helpers/shared';
 
 const models = join(repoRoot, 'resources', 'models');
@@ -24,6 +27,21 @@ async function expectCode(p: Promise<unknown>, code: string, text: RegExp): Prom
 
 const CONFIG = { graph: { file: 'iam.onnx', inputs: [], outputs: [] }, threshold: 0.5, crf: false };
 
+/** SqueezeNet's feature grid sizes for an input side (conv1 3×3/2, three 3×3/2 ceil-mode pools). */
+function levels(side: number): [number, number, number] {
+  const c1 = Math.floor((side - 3) / 2) + 1;
+  const s4 = Math.ceil((c1 - 3) / 2) + 1;
+  const s8 = Math.ceil((s4 - 3) / 2) + 1;
+  return [s4, s8, Math.ceil((s8 - 3) / 2) + 1];
+}
+
+function features(H: number, W: number, value: (i: number) => number) {
+  const [h4, h8, h16] = levels(H);
+  const [w4, w8, w16] = levels(W);
+  const t = (c: number, h: number, w: number) => ({ data: Float32Array.from({ length: c * h * w }, (_, i) => value(i)), dims: [1, c, h, w] });
+  return { features_s4: t(128, h4, w4), features_s8: t(256, h8, w8), features: t(512, h16, w16) };
+}
+
 describe('openIam', () => {
   it('says IAM is unavailable for a bundle without iam.json or iam.onnx', async () => {
     const dir = scratch('no-iam');
@@ -42,77 +60,127 @@ describe('openIam', () => {
     writeFileSync(join(dir, 'iam.onnx'), 'not a graph');
     await expectCode(openIam(dir), 'MODEL_INVALID', /iam\.onnx cannot be loaded/);
     copyFileSync(join(models, 'prm.onnx'), join(dir, 'iam.onnx')); // a valid graph with the wrong interface
-    await expectCode(openIam(dir), 'MODEL_INVALID', /expected inputs \[prm, features_s4, features_s8, features\]/);
+    await expectCode(openIam(dir), 'MODEL_INVALID', /expected inputs \[peaks, head_weight, head_bias, features_s4, features_s8, features\]/);
   });
 
-  it('opens the bundled IAM and maps any K and size to one mask per PRM', async () => {
+  it('runs the bundled IAM for any K and size: stride-8 maps, stride-16 PRMs that sum to 1, one mask per peak', async () => {
     const model = await openIam(models);
-    const H = 64, W = 80, K = 2;
-    const prm = new Float32Array(K * H * W);
-    prm[20 * W + 30] = 1; // two point-like PRMs
-    prm[H * W + 40 * W + 60] = 1;
-    const feat = (c: number, s: number) => ({ data: new Float32Array(c * (H / s) * (W / s)).fill(1), dims: [1, c, H / s, W / s] });
-    const out = await iamInstances(model, { prm, k: K, width: W, height: H, features: { features_s4: feat(128, 4), features_s8: feat(256, 8), features: feat(512, 16) } }, { crf: false });
-    expect(out).toHaveLength(K);
-    for (const o of out) {
-      expect(o.mask.width).toBe(W);
-      expect(o.mask.height).toBe(H);
-      expect(o.activation).toBeGreaterThanOrEqual(0);
-      expect(o.activation).toBeLessThanOrEqual(1);
+    const bundle = readBundle(models);
+    const C = bundle.manifest.classes.length;
+    const head = { weight: { data: bundle.headWeight, dims: [C, 512] }, bias: { data: bundle.headBias, dims: [C] } };
+    const rnd = seededRandom(5);
+    for (const [H, W, K] of [[160, 224, 2], [208, 144, 3]]) {
+      const f = features(H, W, () => (rnd() < 0.5 ? 0 : rnd() * 4)); // ReLU-like: half the units off
+      const [h16, w16] = f.features.dims.slice(2);
+      const peaks = Array.from({ length: K }, (_, i) => ({ classIndex: 14, y: (i * 2.5) % h16, x: (i * 3.25) % w16 }));
+      const maps = await runIam(model, { peaks, head, features: f });
+      expect([maps.k, maps.height, maps.width]).toEqual([K, ...f.features_s8.dims.slice(2)]);
+      expect([maps.prmHeight, maps.prmWidth]).toEqual([h16, w16]);
+      for (let i = 0; i < K; i++) {
+        const prm = maps.prm.subarray(i * h16 * w16, (i + 1) * h16 * w16);
+        expect(prm.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 4);
+      }
+      expect(maps.iam.every((v) => v >= 0 && v <= 1)).toBe(true);
+      const out = await iamInstances(model, { peaks, head, features: f }, { width: W, height: H }, { crf: false });
+      expect(out).toHaveLength(K);
+      for (const o of out) {
+        expect([o.spans.width, o.spans.height]).toEqual([W, H]);
+        expect(o.activation).toBeGreaterThanOrEqual(0);
+        expect(o.activation).toBeLessThanOrEqual(1);
+      }
+      expect(iamMapAt(maps, 0, W, H)).toHaveLength(W * H);
     }
+    expect((await runIam(model, { peaks: [], head, features: features(96, 96, () => 0) })).k).toBe(0);
   });
 });
 
-// A runner that returns a chosen map isolates the post-processing (threshold, peak component, CRF).
-function fixedModel(map: Float32Array, dims: [number, number, number], crf: false | object = false): IamModel {
-  const session: IamRunner = { run: async () => ({ iam: new ort.Tensor('float32', map, dims) }) };
-  return { session, config: { graph: { file: 'x', inputs: [], outputs: [] }, threshold: 0.5, crf: crf as false } };
+function configured(crf: false | object = false, threshold = 0.5): IamModel {
+  return { session: { run: async () => ({}) }, config: { graph: { file: 'x', inputs: [], outputs: [] }, threshold, crf: crf as false } };
 }
 
-describe('iamInstances post-processing', () => {
+function mapsOf(iam: Float32Array, k: number, h: number, w: number): IamMaps {
+  return { k, iam, width: w, height: h, prm: new Float32Array(k), prmWidth: 1, prmHeight: 1 };
+}
+
+const ones = (m: { runs: Int32Array }) => {
+  let n = 0;
+  for (let i = 0; i < m.runs.length; i += 3) n += m.runs[i + 2] - m.runs[i + 1];
+  return n;
+};
+
+describe('iamMasks post-processing', () => {
   const H = 20, W = 30;
   const twoBlobs = new Float32Array(H * W);
   for (let y = 5; y < 15; y++) {
     for (let x = 2; x < 10; x++) twoBlobs[y * W + x] = 0.9; // the peak's instance
     for (let x = 18; x < 26; x++) twoBlobs[y * W + x] = 0.6; // a second, separate blob
   }
-  const feats = { features_s4: { data: new Float32Array(0), dims: [1, 128, 0, 0] }, features_s8: { data: new Float32Array(0), dims: [1, 256, 0, 0] }, features: { data: new Float32Array(0), dims: [1, 512, 0, 0] } };
-  const input = { prm: new Float32Array(H * W), k: 1, width: W, height: H, features: feats };
+  const maps = mapsOf(twoBlobs, 1, H, W); // same size as the target: upsampling is the identity
+  const target = { width: W, height: H };
 
-  it('keeps the component that holds the peak, and reports its mean activation', async () => {
-    const [a] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), { ...input, peaks: [{ x: 5, y: 9 }] });
-    expect(a.mask.data.reduce((s, v) => s + v, 0)).toBe(80);
-    expect(a.mask.data[9 * W + 20]).toBe(0);
+  it('keeps the component that holds the peak, and reports its mean activation', () => {
+    const [a] = iamMasks(configured(), maps, { ...target, peaks: [{ x: 5, y: 9 }] });
+    expect(ones(a.spans)).toBe(80);
+    expect(spansToMask(a.spans).data[9 * W + 20]).toBe(0);
     expect(a.activation).toBeCloseTo(0.9, 5);
-    const [b] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), { ...input, peaks: [{ x: 27, y: 2 }] }); // off both: nearest
-    expect(b.mask.data[9 * W + 20]).toBe(1);
-    expect(b.mask.data[9 * W + 5]).toBe(0);
+    const [b] = iamMasks(configured(), maps, { ...target, peaks: [{ x: 27, y: 2 }] }); // off both: the nearest
+    expect(spansToMask(b.spans).data[9 * W + 20]).toBe(1);
+    expect(spansToMask(b.spans).data[9 * W + 5]).toBe(0);
   });
 
-  it('applies the threshold (per call over the config) and keeps everything without peaks', async () => {
-    const [a] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), input, { threshold: 0.7 });
-    expect(a.mask.data.reduce((s, v) => s + v, 0)).toBe(80);
+  it('applies the threshold (per call over the config) and keeps everything without peaks', () => {
+    const [a] = iamMasks(configured(), maps, target, { threshold: 0.7 });
+    expect(ones(a.spans)).toBe(80);
     expect(a.activation).toBeCloseTo((0.9 * 0.3) / (0.9 * 0.3 + 0.1 * 0.7), 5); // recalibrated: 0.7 ↦ 0.5
-    const [edge] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), input, { threshold: 0.6 });
-    expect(edge.mask.data.reduce((s, v) => s + v, 0)).toBe(160); // a value equal to the threshold passes
-    const [b] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), input);
-    expect(b.mask.data.reduce((s, v) => s + v, 0)).toBe(160);
+    const [edge] = iamMasks(configured(), maps, target, { threshold: 0.6 });
+    expect(ones(edge.spans)).toBe(160); // a value equal to the threshold passes
+    expect(ones(iamMasks(configured(), maps, target)[0].spans)).toBe(160);
+    const [none] = iamMasks(configured(), maps, target, { threshold: 0.95 });
+    expect([ones(none.spans), none.activation]).toEqual([0, 0]);
   });
 
-  it('uses the configured CRF only when the config says so by default', async () => {
-    const off = fixedModel(twoBlobs, [1, H, W], { iterations: 2 });
+  it('equals full bilinear upsampling (align-corners off) followed by the threshold', () => {
+    const rnd = seededRandom(9);
+    for (const [h, w, Ht, Wt] of [[6, 9, 45, 70], [5, 5, 5, 5], [7, 4, 60, 31]]) {
+      const m = Float32Array.from({ length: h * w }, () => rnd());
+      const [got] = iamMasks(configured(false, 0.6), mapsOf(m, 1, h, w), { width: Wt, height: Ht });
+      const want = new Uint8Array(Wt * Ht);
+      const logit = (p: number) => Math.log(p / (1 - p));
+      const at = (n: number, N: number, x: number) => Math.min(n - 1, Math.max(0, ((x + 0.5) * n) / N - 0.5));
+      for (let y = 0; y < Ht; y++) {
+        for (let x = 0; x < Wt; x++) {
+          const sy = at(h, Ht, y), sx = at(w, Wt, x);
+          const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(h - 1, y0 + 1), x1 = Math.min(w - 1, x0 + 1);
+          const v = (yy: number, xx: number) => logit(m[yy * w + xx]);
+          const top = v(y0, x0) + (v(y0, x1) - v(y0, x0)) * (sx - x0);
+          const bottom = v(y1, x0) + (v(y1, x1) - v(y1, x0)) * (sx - x0);
+          want[y * Wt + x] = top + (bottom - top) * (sy - y0) >= logit(0.6) - 1e-6 ? 1 : 0;
+        }
+      }
+      expect(Array.from(spansToMask(got.spans).data)).toEqual(Array.from(want));
+    }
+  });
+
+  it('uses the configured CRF only when the config says so, and only with the image', () => {
+    const off = configured({ iterations: 2 });
     off.config.crfByDefault = false;
-    const [a] = await iamInstances(off, input); // no image needed: no CRF
-    expect(a.mask.data.reduce((s, v) => s + v, 0)).toBe(160);
-    await expect(iamInstances(off, input, { crf: true })).rejects.toThrow(/CRF needs the model-input image/);
-    await expect(iamInstances(fixedModel(twoBlobs, [1, H, W], { iterations: 2 }), input)).rejects.toThrow(/CRF needs/);
+    expect(ones(iamMasks(off, maps, target)[0].spans)).toBe(160); // no image needed: no CRF
+    expect(() => iamMasks(off, maps, target, { crf: true })).toThrow(/CRF needs the model-input image/);
+    expect(() => iamMasks(configured({ iterations: 2 }), maps, target)).toThrow(/CRF needs/);
+    const image = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(128) };
+    const [c] = iamMasks(configured(), maps, { ...target, image }, { crf: true });
+    expect(c.spans.width).toBe(W);
   });
 
-  it('runs the CRF only with the image, and refuses a wrong-sized output', async () => {
-    await expect(iamInstances(fixedModel(twoBlobs, [1, H, W]), input, { crf: true })).rejects.toThrow(/CRF needs the model-input image/);
-    const image = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(128) };
-    const [c] = await iamInstances(fixedModel(twoBlobs, [1, H, W]), { ...input, image }, { crf: true });
-    expect(c.mask.width).toBe(W);
-    await expectCode(iamInstances(fixedModel(new Float32Array(H * (W - 1)), [1, H, W - 1]), input), 'MODEL_INVALID', /expected \[1,20,30\]/);
+  it('refuses a graph output of the wrong size', async () => {
+    const f = features(96, 128, () => 0);
+    const [h8, w8] = f.features_s8.dims.slice(2);
+    const [h16, w16] = f.features.dims.slice(2);
+    const session = {
+      run: async () => ({ iam: new ort.Tensor('float32', new Float32Array(h8 * (w8 - 1)), [1, h8, w8 - 1]), prm: new ort.Tensor('float32', new Float32Array(h16 * w16), [1, h16, w16]) }),
+    };
+    const model: IamModel = { session, config: configured().config };
+    const head = { weight: { data: new Float32Array(512), dims: [1, 512] }, bias: { data: new Float32Array(1), dims: [1] } };
+    await expectCode(runIam(model, { peaks: [{ classIndex: 0, y: 0, x: 0 }], head, features: f }), 'MODEL_INVALID', new RegExp(`as iam; expected \\[1,${h8},${w8}\\]`));
   });
 });

@@ -1,27 +1,27 @@
-// The IAM suggestion path (Zhu et al., CVPR 2019): K Peak Response Maps + the backbone's three feature
-// levels → iam.onnx (instance extent filling, one call for all K) → Instance Activation Maps at model
-// input size → optional CRF refinement (src/common/crf) → threshold → one mask per peak.
+// The IAM suggestion path (Zhu et al., CVPR 2019): peaks + the backbone's three feature levels → iam.onnx
+// (one call for all K: each peak's PRM back-propagated to stride 16, then instance extent filling) →
+// Instance Activation Maps at stride 8 → upsampled → optional CRF → threshold → one mask per peak.
+// prm.onnx (full-resolution PRMs) is not involved: docs/adr/iam-stride16-prm.md says why.
 //
-// Hooking it in (`--method iam`), per image, after backbone.onnx and prm.onnx have run:
-//   const iam = await openIam(bundleDir);                 // once; throws MODEL_UNAVAILABLE without iam.onnx
+//   const iam = await openIam(bundleDir);                  // once; throws MODEL_UNAVAILABLE without iam.onnx
 //   const out = await iamInstances(iam, {
-//     prm, k, width: W, height: H,                        // prm.onnx output, K×H×W at model input size
-//     features: { features_s4, features_s8, features },  // backbone.onnx outputs (ort.Tensor or {data, dims})
-//     image: pre.rgb,                                     // model-input RGB, for the CRF (omit → no CRF)
-//     peaks: [{ x, y }, …],                               // each peak in input pixels (keeps its component)
-//   });
-//   out[i].mask is a BinaryMask at model input size (map it to the original image like the PRM path does);
-//   out[i].activation is the mean IAM inside it (multiply by the peak's class score for a ranking score).
+//     peaks: [{ classIndex, y, x }, …],                    // on the CRM grid, as prm.onnx takes them
+//     head: { weight, bias },                              // the bundle's class head ([C,512], [C])
+//     features: { features_s4, features_s8, features },   // backbone.onnx outputs (ort.Tensor or {data, dims})
+//   }, { width: W, height: H, image, peaks });             // masks at W×H covering the model input; its RGB
+//                                                          // for the CRF; each peak in those pixels
+//   out[i].spans are its runs at W×H; out[i].activation the mean (recalibrated) IAM inside it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { crfRefine, type CrfOptions } from '../../common/crf';
 import { PeakLabelError } from '../../common/errors';
 import { connectedComponents, componentMask, type BinaryMask } from '../../common/mask';
+import { maskToSpans, type SpanMask } from '../../common/proposals/spans';
 
 export const IAM_CONFIG_FILE = 'iam.json';
-export const IAM_INPUTS = ['prm', 'features_s4', 'features_s8', 'features'] as const;
-export const IAM_OUTPUTS = ['iam'] as const;
+export const IAM_INPUTS = ['peaks', 'head_weight', 'head_bias', 'features_s4', 'features_s8', 'features'] as const;
+export const IAM_OUTPUTS = ['iam', 'prm'] as const;
 
 /** resources/models/iam.json: the graph, how its output becomes a mask, and where it came from. */
 export interface IamConfig {
@@ -50,16 +50,32 @@ export interface IamModel {
 type FeatureMap = ort.Tensor | { data: Float32Array; dims: readonly number[] };
 
 export interface IamInput {
-  /** K maps of H×W (prm.onnx's output, K×H×W), any non-negative scale. */
-  prm: Float32Array;
-  k: number;
-  width: number;
-  height: number;
+  /** K peaks on the CRM grid (fractional allowed): class index, row, column. */
+  peaks: { classIndex: number; y: number; x: number }[];
+  /** The bundle's class head: weight [C,512], bias [C]. */
+  head: { weight: FeatureMap; bias: FeatureMap };
   /** backbone.onnx outputs by name: [1,128,·,·], [1,256,·,·], [1,512,·,·]. */
   features: { features_s4: FeatureMap; features_s8: FeatureMap; features: FeatureMap };
-  /** RGB at model input size (width × height); needed for the CRF. */
+}
+
+/** iam.onnx's outputs: K Instance Activation Maps (0..1) at stride 8 and the stride-16 PRMs they came from. */
+export interface IamMaps {
+  k: number;
+  iam: Float32Array;
+  width: number;
+  height: number;
+  prm: Float32Array;
+  prmWidth: number;
+  prmHeight: number;
+}
+
+/** Where the masks go: width × height pixels covering the model input (at its size, or any other). */
+export interface IamTarget {
+  width: number;
+  height: number;
+  /** RGB at width × height; needed for the CRF. */
   image?: { width: number; height: number; data: Uint8Array };
-  /** One per map, in input pixels: the instance is the IAM component holding its peak. */
+  /** One per map, in target pixels: the instance is the IAM component holding its peak. */
   peaks?: { x: number; y: number }[];
 }
 
@@ -71,8 +87,8 @@ export interface IamOptions {
 }
 
 export interface IamInstance {
-  /** At model input size; may be empty when nothing passes the threshold. */
-  mask: BinaryMask;
+  /** Runs at the target size (spansToMask for a bitmap); none when nothing passes the threshold. */
+  spans: SpanMask;
   /** Mean activation inside the mask, recalibrated so the threshold sits at 0.5 (0 for an empty mask). */
   activation: number;
 }
@@ -120,58 +136,174 @@ export function readIamConfig(dir: string): IamConfig {
   return json as IamConfig;
 }
 
-/** One mask per PRM; see the header for how the inputs come from the backbone and PRM graphs. */
-export async function iamInstances(model: IamModel, input: IamInput, opts: IamOptions = {}): Promise<IamInstance[]> {
-  return iamMasks(model, await runIam(model, input), input, opts);
+/** One mask per peak; see the header. */
+export async function iamInstances(model: IamModel, input: IamInput, target: IamTarget, opts: IamOptions = {}): Promise<IamInstance[]> {
+  return iamMasks(model, await runIam(model, input), target, opts);
 }
 
-/** The graph call alone: K Instance Activation Maps (K×H×W, 0..1) at model input size. */
-export async function runIam(model: IamModel, input: IamInput): Promise<Float32Array> {
-  const { k, width: W, height: H } = input;
-  if (k === 0) return new Float32Array(0);
-  if (input.prm.length !== k * H * W) {
-    throw new PeakLabelError('BAD_ARGUMENT', `iamInstances: ${input.prm.length} PRM values for K=${k} maps of ${W}×${H}.`);
-  }
+/** The graph call alone. */
+export async function runIam(model: IamModel, input: IamInput): Promise<IamMaps> {
+  const k = input.peaks.length;
   const f = input.features;
+  const [h16, w16] = f.features.dims.slice(2) as number[];
+  const [h8, w8] = f.features_s8.dims.slice(2) as number[];
+  if (k === 0) return { k, iam: new Float32Array(0), width: w8, height: h8, prm: new Float32Array(0), prmWidth: w16, prmHeight: h16 };
+  const peaks = new Float32Array(k * 3);
+  input.peaks.forEach((p, i) => peaks.set([p.classIndex, p.y, p.x], i * 3));
   const out = await model.session.run({
-    prm: new ort.Tensor('float32', input.prm, [k, 1, H, W]),
+    peaks: new ort.Tensor('float32', peaks, [k, 3]),
+    head_weight: asTensor(input.head.weight),
+    head_bias: asTensor(input.head.bias),
     features_s4: asTensor(f.features_s4),
     features_s8: asTensor(f.features_s8),
     features: asTensor(f.features),
   });
-  const iam = out.iam;
-  if (!iam || iam.dims.length !== 3 || iam.dims[0] !== k || iam.dims[1] !== H || iam.dims[2] !== W) {
-    throw new PeakLabelError('MODEL_INVALID', `The IAM graph returned ${iam ? `[${iam.dims.join(',')}]` : 'no iam output'}; expected [${k},${H},${W}].`);
-  }
-  return iam.data as Float32Array;
+  const checked = (name: string, h: number, w: number): Float32Array => {
+    const t = out[name];
+    if (!t || t.dims.length !== 3 || t.dims[0] !== k || t.dims[1] !== h || t.dims[2] !== w) {
+      throw new PeakLabelError('MODEL_INVALID', `The IAM graph returned ${t ? `[${t.dims.join(',')}]` : 'nothing'} as ${name}; expected [${k},${h},${w}].`);
+    }
+    return t.data as Float32Array;
+  };
+  return { k, iam: checked('iam', h8, w8), width: w8, height: h8, prm: checked('prm', h16, w16), prmWidth: w16, prmHeight: h16 };
 }
 
-/** Post-processing of runIam's maps: optional CRF, threshold, the peak's component. */
-export function iamMasks(model: IamModel, maps: Float32Array, input: Omit<IamInput, 'prm' | 'features'>, opts: IamOptions = {}): IamInstance[] {
-  const { k, width: W, height: H } = input;
-  const threshold = opts.threshold ?? model.config.threshold;
+/**
+ * runIam's maps → masks at the target size: bilinear upsampling of the logits as the model was trained
+ * (align-corners off, over the whole image), optional CRF, threshold, the peak's component. Without the
+ * CRF only the box that can pass the threshold is upsampled: a pixel passes only if a source cell does.
+ */
+export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts: IamOptions = {}): IamInstance[] {
+  const { k, width: w, height: h } = maps;
+  const { width: W, height: H } = target;
   const crf = crfChoice(opts.crf, model.config.crf, model.config.crfByDefault ?? true);
-  if (crf && !input.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamInstances: the CRF needs the model-input image.');
+  if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamInstances: the CRF needs the model-input image.');
+  const cut = logit(opts.threshold ?? model.config.threshold);
+  const cols = axisSamples(w, W);
+  const rows = axisSamples(h, H);
 
   const result: IamInstance[] = [];
   for (let i = 0; i < k; i++) {
-    let p = calibrate(maps.subarray(i * H * W, (i + 1) * H * W), threshold);
-    if (crf) p = crfRefine(p, input.image!, crf);
-    const mask = thresholdMap(p, W, H, 0.5);
-    const kept = keepPeakComponent(mask, input.peaks?.[i]);
-    result.push({ mask: kept, activation: meanInside(p, kept) });
+    // Logits shifted so the threshold sits at 0; their sigmoid is the recalibrated activation (the CRF's
+    // unary reads it as a probability, and a trained IAM is not calibrated at 0.5: iam.json says where).
+    const z = new Float32Array(w * h);
+    const src = maps.iam.subarray(i * w * h, (i + 1) * w * h);
+    for (let j = 0; j < z.length; j++) z[j] = logit(src[j]) - cut;
+    const box = crf ? { x0: 0, y0: 0, x1: W, y1: H } : passingBox(z, w, h, W, H);
+    if (!box) {
+      result.push({ spans: { width: W, height: H, runs: new Int32Array(0) }, activation: 0 });
+      continue;
+    }
+    const bw = box.x1 - box.x0, bh = box.y1 - box.y0;
+    const zb = upsample(z, w, rows, cols, box);
+    const inBox: BinaryMask = { width: bw, height: bh, data: new Uint8Array(bw * bh) };
+    let prob: Float32Array | null = null;
+    if (crf) {
+      prob = new Float32Array(zb.length);
+      for (let j = 0; j < zb.length; j++) prob[j] = sigmoid(zb[j]);
+      prob = crfRefine(prob, target.image!, crf);
+      for (let j = 0; j < prob.length; j++) inBox.data[j] = prob[j] >= 0.5 ? 1 : 0;
+    } else {
+      for (let j = 0; j < zb.length; j++) inBox.data[j] = zb[j] >= 0 ? 1 : 0;
+    }
+    const peak = target.peaks?.[i];
+    const kept = keepPeakComponent(inBox, peak && { x: peak.x - box.x0, y: peak.y - box.y0 });
+    let sum = 0, n = 0;
+    for (let j = 0; j < kept.data.length; j++) {
+      if (!kept.data[j]) continue;
+      sum += prob ? prob[j] : sigmoid(zb[j]);
+      n++;
+    }
+    result.push({ spans: boxSpans(kept, box, W, H), activation: n ? sum / n : 0 });
   }
   return result;
 }
 
-/**
- * Shifts the maps' logits so that the threshold lands on 0.5: p' = p(1−t) / (p(1−t) + (1−p)t). The CRF's
- * unary reads p' as a probability, and a trained IAM is not calibrated at 0.5 (iam.json says where).
- */
-function calibrate(p: Float32Array, t: number): Float32Array {
-  if (t === 0.5) return p;
-  const out = new Float32Array(p.length);
-  for (let i = 0; i < p.length; i++) out[i] = (p[i] * (1 - t)) / (p[i] * (1 - t) + (1 - p[i]) * t);
+/** Map i of runIam's output upsampled to W×H (bilinear, as iamMasks reads it): for display. */
+export function iamMapAt(maps: IamMaps, i: number, W: number, H: number): Float32Array {
+  const { width: w, height: h } = maps;
+  return upsample(maps.iam.subarray(i * w * h, (i + 1) * w * h), w, axisSamples(h, H), axisSamples(w, W), { x0: 0, y0: 0, x1: W, y1: H });
+}
+
+function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}
+
+/** The runs of a box-local mask, placed in the W×H frame. */
+function boxSpans(m: BinaryMask, box: Box, W: number, H: number): SpanMask {
+  const local = maskToSpans(m).runs;
+  for (let j = 0; j < local.length; j += 3) {
+    local[j] += box.y0;
+    local[j + 1] += box.x0;
+    local[j + 2] += box.x0;
+  }
+  return { width: W, height: H, runs: local };
+}
+
+/** A probability's logit, finite at 0 and 1. */
+function logit(p: number): number {
+  const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+  return Math.log(q / (1 - q));
+}
+
+interface AxisSamples {
+  a: Int32Array;
+  b: Int32Array;
+  f: Float32Array;
+}
+
+/** Per target pixel along one axis: its two source cells and the second one's weight (align-corners off, clamped). */
+function axisSamples(n: number, N: number): AxisSamples {
+  const a = new Int32Array(N), b = new Int32Array(N), f = new Float32Array(N);
+  for (let x = 0; x < N; x++) {
+    const s = Math.min(n - 1, Math.max(0, ((x + 0.5) * n) / N - 0.5));
+    a[x] = Math.floor(s);
+    b[x] = Math.min(n - 1, a[x] + 1);
+    f[x] = s - a[x];
+  }
+  return { a, b, f };
+}
+
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** The target pixels that read a cell at or above 0 (cells of a w×h map onto W×H); null when no cell is. */
+function passingBox(z: Float32Array, w: number, h: number, W: number, H: number): Box | null {
+  let cx0 = w, cy0 = h, cx1 = -1, cy1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (z[y * w + x] < 0) continue;
+      cx0 = Math.min(cx0, x);
+      cx1 = Math.max(cx1, x);
+      cy0 = Math.min(cy0, y);
+      cy1 = Math.max(cy1, y);
+    }
+  }
+  if (cx1 < 0) return null;
+  // Pixel x reads cells floor(s), floor(s) + 1 with s = (x + 0.5)·n/N − 0.5: it can pass only if cell0 − 1 < s < cell1 + 1.
+  const lo = (c: number, n: number, N: number) => Math.max(0, Math.floor(((c - 0.5) * N) / n - 0.5));
+  const hi = (c: number, n: number, N: number) => Math.min(N, Math.ceil(((c + 1.5) * N) / n - 0.5) + 1);
+  return { x0: lo(cx0, w, W), y0: lo(cy0, h, H), x1: hi(cx1, w, W), y1: hi(cy1, h, H) };
+}
+
+/** Bilinear samples of a w-wide map at the target pixels of a box (row-major over the box). */
+function upsample(z: Float32Array, w: number, rows: AxisSamples, cols: AxisSamples, box: Box): Float32Array {
+  const bw = box.x1 - box.x0;
+  const out = new Float32Array(bw * (box.y1 - box.y0));
+  for (let y = box.y0; y < box.y1; y++) {
+    const ra = rows.a[y] * w, rb = rows.b[y] * w, fy = rows.f[y];
+    const o = (y - box.y0) * bw - box.x0;
+    for (let x = box.x0; x < box.x1; x++) {
+      const ca = cols.a[x], cb = cols.b[x], fx = cols.f[x];
+      const top = z[ra + ca] + (z[ra + cb] - z[ra + ca]) * fx;
+      const bottom = z[rb + ca] + (z[rb + cb] - z[rb + ca]) * fx;
+      out[o + x] = top + (bottom - top) * fy;
+    }
+  }
   return out;
 }
 
@@ -186,12 +318,6 @@ function asTensor(m: FeatureMap): ort.Tensor {
   return m instanceof ort.Tensor ? m : new ort.Tensor('float32', m.data, m.dims);
 }
 
-function thresholdMap(p: Float32Array, W: number, H: number, t: number): BinaryMask {
-  const data = new Uint8Array(W * H);
-  for (let i = 0; i < data.length; i++) data[i] = p[i] >= t ? 1 : 0;
-  return { width: W, height: H, data };
-}
-
 /**
  * The component holding the peak (a thresholded IAM may also light up a touching neighbour's fragment);
  * when the peak pixel itself is off, the component nearest to it; without a peak, the mask as is.
@@ -200,9 +326,9 @@ function keepPeakComponent(m: BinaryMask, peak: { x: number; y: number } | undef
   if (!peak) return m;
   const c = connectedComponents(m);
   if (c.count <= 1) return m;
-  const px = Math.min(m.width - 1, Math.max(0, Math.round(peak.x)));
-  const py = Math.min(m.height - 1, Math.max(0, Math.round(peak.y)));
-  let label = c.labels[py * m.width + px];
+  const px = Math.round(peak.x), py = Math.round(peak.y);
+  const inside = px >= 0 && py >= 0 && px < m.width && py < m.height;
+  let label = inside ? c.labels[py * m.width + px] : 0;
   if (label === 0) {
     let best = Infinity;
     for (let i = 0; i < c.labels.length; i++) {
@@ -216,15 +342,4 @@ function keepPeakComponent(m: BinaryMask, peak: { x: number; y: number } | undef
     }
   }
   return componentMask(c, label, m.width, m.height);
-}
-
-function meanInside(p: Float32Array, m: BinaryMask): number {
-  let s = 0, n = 0;
-  for (let i = 0; i < m.data.length; i++) {
-    if (m.data[i]) {
-      s += p[i];
-      n++;
-    }
-  }
-  return n ? s / n : 0;
 }

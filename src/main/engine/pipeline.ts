@@ -18,7 +18,7 @@ import type { EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, Stag
 import { ProposalCache, type ProposalSet } from './proposal-cache';
 import { classwiseNms, retrieveInstances, type Candidate, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
 import { maskToSpans, spansToMask } from '../../common/proposals/spans';
-import { iamInstances, runIam } from './iam';
+import { iamMapAt, iamMasks, runIam } from './iam';
 import { bestIouProposal, proposalsAt } from '../../common/proposals/pick';
 import { gaussianBlur } from '../../common/proposals/image';
 
@@ -88,14 +88,15 @@ export class Pipeline {
   async peakMap(image: ImageRef, classIndex: number, x: number, y: number, kind: ActivationKind, check: () => void): Promise<ResponseMap> {
     const a = await this.analyze(image, newTimings(), check);
     const peak = this.gridPeakAt(a, image, classIndex, x, y);
-    const { prm } = await this.responses(a, [peak], false, newTimings(), check);
     const g = a.pre.geometry;
+    if (kind === 'iam') {
+      const maps = await runIam(this.sessions.iamModel(), { peaks: [peak], head: this.sessions.head, features: this.iamFeatures(a) });
+      return toGray(iamMapAt(maps, 0, g.width, g.height), g.width, g.height);
+    }
+    const { prm } = await this.responses(a, [peak], false, newTimings(), check);
     // A raw PRM is a sparse scatter of back-propagated evidence: smoothed, it reads as a region, and a
     // threshold on it grows one connected mask (the editor's threshold slider).
-    if (kind === 'prm') return toGray(gaussianBlur(prm, g.width, g.height, PRM_VIEW_BLUR * Math.max(g.width, g.height)), g.width, g.height);
-    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
-    const iam = await runIam(this.sessions.iamModel(), { prm, k: 1, width: g.width, height: g.height, features: a.crm.features });
-    return toGray(iam, g.width, g.height);
+    return toGray(gaussianBlur(prm, g.width, g.height, PRM_VIEW_BLUR * Math.max(g.width, g.height)), g.width, g.height);
   }
 
   /** WISE refinement: the proposal with the highest IoU with `mask` (original size), at original size. */
@@ -231,8 +232,8 @@ export class Pipeline {
     nms = true,
   ): Promise<EngineInstance[]> {
     if (!peaks.length) return [];
+    if (method === 'iam') return this.retrieveIam(a, peaks, this.bundle.retrieval, nms, t);
     const { prm, proposals } = await this.responses(a, peaks, method === 'prm', t, check);
-    if (method === 'iam') return this.retrieveIam(a, peaks, prm, this.bundle.retrieval, nms, t);
     return this.retrieve(a, peaks, prm, proposals, method, this.bundle.retrieval, nms, t);
   }
 
@@ -327,24 +328,27 @@ export class Pipeline {
   }
 
   /**
-   * IAM (issue 5's iam.ts): one graph call turns all K PRMs into instance activation maps; each becomes a
-   * mask (CRF + threshold there), ranked by mean activation × peak response, then the same class-wise NMS.
+   * IAM (iam.ts): one graph call turns all K peaks into instance activation maps (through stride-16 PRMs,
+   * not prm.onnx); each becomes a mask (CRF + threshold there), ranked by mean activation × peak response,
+   * then the same class-wise NMS.
    */
-  private async retrieveIam(a: Analysis, peaks: GridPeak[], prm: Float32Array, r: RetrievalParams, nms: boolean, t: StageTimings): Promise<EngineInstance[]> {
+  private async retrieveIam(a: Analysis, peaks: GridPeak[], r: RetrievalParams, nms: boolean, t: StageTimings): Promise<EngineInstance[]> {
     const g = a.pre.geometry;
-    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
+    t.peakCount = peaks.length;
     let t0 = performance.now();
-    const plane = g.width * g.height;
     const inputPeaks = peaks.map((p) => gridToInput(this.grid, p.y, p.x));
     const ortBefore = this.sessions.ortMs;
-    const masks = await iamInstances(this.sessions.iamModel(), { prm, k: peaks.length, width: g.width, height: g.height, features: a.crm.features, image: a.pre.rgb, peaks: inputPeaks }, { crf: this.iamCrf });
+    const model = this.sessions.iamModel();
+    const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
     t.iam = this.sessions.ortMs - ortBefore;
+    const masks = iamMasks(model, maps, { width: g.width, height: g.height, image: a.pre.rgb, peaks: inputPeaks }, { crf: this.iamCrf });
+    const plane = maps.prmWidth * maps.prmHeight;
     const candidates: Candidate[] = [];
     masks.forEach((m, i) => {
-      const spans = maskToSpans(m.mask);
-      if (spans.runs.length === 0) return;
+      if (m.spans.runs.length === 0) return;
       const p = peaks[i];
-      candidates.push({ classId: p.classIndex, score: m.activation * p.value, mask: spans, peakIndex: i, prm: { width: g.width, height: g.height, data: prm.subarray(i * plane, (i + 1) * plane) } });
+      const prm = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
+      candidates.push({ classId: p.classIndex, score: m.activation * p.value, mask: m.spans, peakIndex: i, prm });
     });
     const kept = nms ? classwiseNms(candidates, r.nmsIou).map((k) => k.kept) : candidates;
     t.retrieval = performance.now() - t0 - t.iam; // the IAM graph itself is ORT time, reported as `iam`
@@ -362,6 +366,11 @@ export class Pipeline {
     return out;
   }
 
+  private iamFeatures(a: Analysis) {
+    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
+    return a.crm.features;
+  }
+
   /**
    * Tuning: one image's PRMs and proposals computed once, then instances for every configuration
    * (method × retrieval parameters). Used by tune.ts on the dev splits.
@@ -372,7 +381,9 @@ export class Pipeline {
     const peaks = this.choosePeaks(a, classes);
     const base = { width: a.pre.geometry.origWidth, height: a.pre.geometry.origHeight, classScores: a.classScores };
     if (!peaks.length || !configs.length) return { ...base, results: configs.map(() => [] as EngineInstance[]), timings: t };
-    const { prm, proposals } = await this.responses(a, peaks, configs.some((c) => c.method === 'prm'), t, check);
+    // IAM does not use prm.onnx's maps: computed only when another method needs them.
+    const needPrm = configs.some((c) => c.method !== 'iam');
+    const { prm, proposals } = needPrm ? await this.responses(a, peaks, configs.some((c) => c.method === 'prm'), t, check) : { prm: new Float32Array(0), proposals: null };
     const results: EngineInstance[][] = [];
     // Configurations differing only in the peak-score weight share one retrieval (only scores change).
     const done = new Map<string, { list: EngineInstance[]; weight: number }>();
@@ -385,7 +396,7 @@ export class Pipeline {
       }
       const list =
         c.method === 'iam'
-          ? await this.retrieveIam(a, peaks, prm, c.params, true, newTimings())
+          ? await this.retrieveIam(a, peaks, c.params, true, newTimings())
           : this.retrieve(a, peaks, prm, c.method === 'prm' ? proposals : null, c.method, c.params, true, newTimings());
       done.set(key, { list, weight: c.params.peakScoreWeight });
       results.push(list);

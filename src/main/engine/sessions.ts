@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { PeakLabelError } from '../../common/errors';
 import type { Bundle } from './bundle';
-import { openIam, type IamModel } from './iam';
+import { openIam, runIam, type IamModel } from './iam';
 import type { GraphSpec } from './manifest';
 import { precheckProvider, providerOrder, summarizeProviderError, type ProviderName } from './providers';
 
@@ -97,7 +97,12 @@ export class ModelSessions {
   /** The IAM graph as an IamRunner whose calls count as ORT time and fall back like the others. */
   iamModel(): IamModel {
     if (!this.iam) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no IAM graph (iam.json + iam.onnx): use --method prm.');
-    return { config: this.iam.config, session: { run: (feeds) => this.run('iam', feeds, ['iam']) } };
+    return { config: this.iam.config, session: { run: (feeds) => this.run('iam', feeds, ['iam', 'prm']) } };
+  }
+
+  /** The bundle's class head as graph inputs (backbone, prm and iam graphs take it). */
+  get head(): { weight: ort.Tensor; bias: ort.Tensor } {
+    return { weight: this.headW, bias: this.headB };
   }
 
   /** PRMs of K peaks in one call: peaks = K × (class, y, x) in CRM-grid coordinates; returns K × H × W. */
@@ -159,8 +164,9 @@ export class ModelSessions {
     const { multipleOf } = this.bundle.manifest.preprocess.inputPolicy;
     const side = Math.max(multipleOf, Math.ceil(64 / multipleOf) * multipleOf);
     const img = new Float32Array(3 * side * side);
-    await this.runBackbone(img, side, side);
+    const out = await this.runBackbone(img, side, side);
     if (this.prm) await this.runPrm(img, side, side, new Float32Array([0, 1, 1]));
+    if (this.iam && out.features) await runIam(this.iamModel(), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
   }
 }
 

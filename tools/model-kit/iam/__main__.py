@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from .data import MODELS, WORK, Bundle, dev_items
-from .export import INPUTS, OPSET, OUTPUTS, export_onnx
+from .data import MODELS, SHARED, WORK, Bundle, dev_items
+from .export import INPUTS, OPSET, OUTPUTS, IamGraph, export_onnx
 from .golden import write_golden
 from .model import InstanceExtentFilling
 from .train import choose_threshold, prepare, pseudo_config, train
@@ -52,11 +52,20 @@ def cmd_prepare(bundle: Bundle, args) -> dict:
     return stats
 
 
+def backbone():
+    """The bundle's backbone in PyTorch (SqueezeNet 1.1 as in ../shared; the bundle does not fine-tune it):
+    iam.onnx runs its fire6…fire9 again for the stride-16 PRMs."""
+    from peaklabel_kit.ir import load_squeezenet
+
+    return load_squeezenet(os.path.join(SHARED, "weights", "squeezenet1.1")).backbone.eval()
+
+
 def cmd_train(bundle: Bundle, args) -> None:
     train_items, items = _train_items(bundle)
     torch.set_num_threads(args.threads)
-    net, record = train(bundle, train_items, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
-                        crop=args.crop, pre_pool=args.pre_pool)
+    bb = backbone()
+    net, record = train(bundle, train_items, bb, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
+                        crop=args.crop)
     prep = json.load(open(os.path.join(WORK, "prepare.json"))) if os.path.isfile(os.path.join(WORK, "prepare.json")) else {}
     record.update({
         "data": "training part of the dev splits (peaklabel_kit.data: images not held out) with at least one tagged "
@@ -67,7 +76,7 @@ def cmd_train(bundle: Bundle, args) -> None:
                                    "stride-16 cell), >= tau * max", **prep},
         "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    threshold, how = choose_threshold(net, bundle, train_items)
+    threshold, how = choose_threshold(net, bundle, train_items, bb)
     record["threshold"] = {"value": threshold, **how}
     os.makedirs(os.path.dirname(args.weights), exist_ok=True)
     torch.save(net.state_dict(), args.weights)
@@ -76,35 +85,39 @@ def cmd_train(bundle: Bundle, args) -> None:
 
 
 def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
-    record = record_path(path)
-    pre_pool = json.load(open(record)).get("prePool", 2) if os.path.isfile(record) else 2
-    net = InstanceExtentFilling(pre_pool=pre_pool)
+    net = InstanceExtentFilling()
     net.load_state_dict(torch.load(path, map_location="cpu"))
     return net.eval()
 
 
 def cmd_export(bundle: Bundle, args) -> None:
     net = load_trained(args.weights)
+    bb = backbone()
     path = os.path.join(MODELS, "iam.onnx")
-    export_onnx(net, path)
-    write_golden(net, bundle)
+    export_onnx(net, bb, path)
+    write_golden(IamGraph(net, bb), bundle)
     record = json.load(open(record_path(args.weights))) if os.path.isfile(record_path(args.weights)) else {}
     cfg_path = os.path.join(MODELS, "iam.json")
     old = json.load(open(cfg_path)) if os.path.isfile(cfg_path) else {}
     cfg = {
         "graph": {"file": "iam.onnx", "inputs": INPUTS, "outputs": OUTPUTS, "opset": OPSET,
-                  "shapes": {"prm": "[K,1,H,W] at model input size (any scale)", "features_s4": "[1,128,h4,w4]",
-                             "features_s8": "[1,256,h8,w8]", "features": "[1,512,h16,w16]", "iam": "[K,H,W] in 0..1"}},
+                  "shapes": {"peaks": "[K,3]: class index, CRM row, CRM column (fractional allowed)",
+                             "head_weight": "[C,512]", "head_bias": "[C]", "features_s4": "[1,128,h4,w4]",
+                             "features_s8": "[1,256,h8,w8]", "features": "[1,512,h16,w16]",
+                             "iam": "[K,h8,w8] in 0..1 (stride 8)", "prm": "[K,h16,w16], each sums to 1 (stride 16)"}},
         "threshold": record.get("threshold", {}).get("value", THRESHOLD),
         "crf": CRF,
         # On held-out dev images the CRF moved ABO by +0.2–0.3 points and AP@0.25 by −1.5 for +150 ms per
         # image: available per call (iamInstances(…, { crf: true })), off by default.
         "crfByDefault": False,
-        "architecture": {"encoder": "avg-pool 2, 2 x (Conv3x3-BN-ReLU-MaxPool2): 1->16->4 channels (stride 8)",
-                         "fillingWeights": "1x1 laterals (128/256/512 -> 32) fused s16->s8->s4, BN-ReLU, Conv3x3-BN-ReLU, "
-                                           "resized to stride 8, Conv3x3 -> 9, softmax",
+        "architecture": {"prm": "the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
+                                "(stride 16; fire6..fire9 re-run from features_s8), summed over channels",
+                         "encoder": "2 x Conv3x3-BN-ReLU: 1->16->4 channels (stride 16)",
+                         "fillingWeights": "1x1 laterals (128/256/512 -> 32) fused at stride 8 (s4 average-pooled), "
+                                           "BN-ReLU, Conv3x3-BN-ReLU (the guide), resized to stride 16, Conv3x3 -> 9, softmax",
                          "filling": "N = longer side of the encoded map (ONNX Loop), 3x3 neighbourhood, edge-replicated",
-                         "decoder": "2 x (upsample 2, Conv3x3-BN-ReLU): 4->16->16, Conv1x1 -> 1, bilinear to H x W, sigmoid",
+                         "decoder": "upsample to stride 8, Conv3x3 4->16 + Conv1x1 of the guide 32->16, BN-ReLU, "
+                                    "Conv1x1 -> 1, sigmoid",
                          "parameters": sum(p.numel() for p in net.parameters())},
         "provenance": {"bundle": bundle.manifest.get("modelId"),
                        "weights": os.path.relpath(args.weights, os.path.dirname(os.path.dirname(MODELS))),
@@ -124,7 +137,6 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=1200, help="stop training after the epoch that passes this (s)")
     ap.add_argument("--max-prms", type=int, default=4)
     ap.add_argument("--crop", type=int, default=256, help="training window in input px (0: whole images)")
-    ap.add_argument("--pre-pool", type=int, default=2, help="PRM average-pooling before the encoder: filling at stride 4·this")
     ap.add_argument("--weights", default=WEIGHTS, help="where train writes / export reads the PyTorch weights")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy CPU)")
     args = ap.parse_args(argv)

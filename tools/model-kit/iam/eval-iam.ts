@@ -1,5 +1,5 @@
 // Measures the IAM path on the held-out dev images (the model kit's split: sha1("set/file") % 4 == 0):
-// peaks of the image's tagged classes → prm.onnx → iam.onnx → masks, with and without the CRF, scored by
+// peaks of the image's tagged classes → iam.onnx (stride-16 PRMs + filling) → masks, with and without the CRF, scored by
 // src/common/eval.ts (mAP^r at 0.25/0.5/0.75, ABO) and timed per stage.
 //
 //   npx tsx tools/model-kit/iam/eval-iam.ts [--sets pennfudan,coco-mini] [--limit N] [--models DIR] [--out tools/model-kit/work/iam/eval] [--write-metrics]
@@ -13,6 +13,7 @@ import type { CocoAnnotation, CocoDataset } from '../../../src/common/coco/types
 import { canonicalClassName, evaluateInstances, formatEvalTable, type EvalReport } from '../../../src/common/eval';
 import { maskBbox, maskIou, resizeMaskNearest, type BinaryMask } from '../../../src/common/mask';
 import { findPeaks } from '../../../src/common/peaks';
+import { spansToMask } from '../../../src/common/proposals/spans';
 import { encodeMask, rleArea } from '../../../src/common/rle';
 import { readBundle } from '../../../src/main/engine/bundle';
 import { iamMasks, openIam, runIam } from '../../../src/main/engine/iam';
@@ -54,7 +55,6 @@ async function main(): Promise<void> {
   const manifest = bundle.manifest;
   const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2 };
   const backbone = await ort.InferenceSession.create(bundle.paths.backbone, opts);
-  const prm = await ort.InferenceSession.create(bundle.paths.prm!, opts);
   const iam = await openIam(bundle.dir, opts);
   const C = manifest.classes.length;
   const headW = new ort.Tensor('float32', bundle.headWeight, [C, manifest.head.channels]);
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       if (k !== undefined) catOfClass.set(k, c.id);
     }
     const preds: Record<'iam' | 'iam_crf', CocoAnnotation[]> = { iam: [], iam_crf: [] };
-    const ms = { decodePreprocess: 0, backbone: 0, peaks: 0, prm: 0, iam: 0, threshold: 0, crf: 0, encode: 0 };
+    const ms = { decodePreprocess: 0, backbone: 0, peaks: 0, iam: 0, threshold: 0, crf: 0, encode: 0 };
     let peaksTotal = 0;
     for (const im of images) {
       // Image-level tags (as `--tags instances.json`): the classes annotated in the image.
@@ -109,27 +109,22 @@ async function main(): Promise<void> {
       if (!peaks.length) continue;
       peaksTotal += peaks.length;
       t = performance.now();
-      const flat = Float32Array.from(peaks.flatMap((p) => [p.c, p.y, p.x]));
-      const po = await prm.run({ image: new ort.Tensor('float32', pre.tensor, [1, 3, H, W]), head_weight: headW, head_bias: headB, peaks: new ort.Tensor('float32', flat, [peaks.length, 3]) });
-      ms.prm += performance.now() - t;
-      t = performance.now();
-      const input = {
-        prm: po.prm.data as Float32Array,
-        k: peaks.length,
+      const features = { features_s4: bo.features_s4, features_s8: bo.features_s8, features: bo.features };
+      const maps = await runIam(iam, { peaks: peaks.map((p) => ({ classIndex: p.c, y: p.y, x: p.x })), head: { weight: headW, bias: headB }, features });
+      ms.iam += performance.now() - t;
+      const target = {
         width: W,
         height: H,
-        features: { features_s4: bo.features_s4, features_s8: bo.features_s8, features: bo.features },
         image: pre.rgb,
         peaks: peaks.map((p) => gridToInput({ stride: manifest.stride, centerOffset: manifest.crmGeometry.centerOffset }, p.y, p.x)),
       };
-      const maps = await runIam(iam, input);
-      ms.iam += performance.now() - t;
       for (const variant of ['iam', 'iam_crf'] as const) {
         t = performance.now();
-        const inst = iamMasks(iam, maps, input, { crf: variant === 'iam_crf' });
+        const inst = iamMasks(iam, maps, target, { crf: variant === 'iam_crf' });
         ms[variant === 'iam' ? 'threshold' : 'crf'] += performance.now() - t;
         t = performance.now();
-        const kept = nms(inst.map((o, i) => ({ classIndex: peaks[i].c, score: peaks[i].value * o.activation, mask: o.mask })).filter((p) => p.mask.data.some((v) => v)));
+        const found = inst.flatMap((o, i) => (o.spans.runs.length ? [{ classIndex: peaks[i].c, score: peaks[i].value * o.activation, mask: spansToMask(o.spans) }] : []));
+        const kept = nms(found);
         for (const p of kept) {
           const m = resizeMaskNearest(p.mask, im.width, im.height);
           const rle = encodeMask(m);
@@ -147,7 +142,7 @@ async function main(): Promise<void> {
       console.log(`\n${set} held-out (${n} images, ${peaksTotal} peaks) — ${variant === 'iam' ? 'IAM' : 'IAM+CRF'}`);
       console.log(formatEvalTable(reports[variant]));
     }
-    const common = perImage.decodePreprocess + perImage.backbone + perImage.peaks + perImage.prm + perImage.iam + perImage.encode;
+    const common = perImage.decodePreprocess + perImage.backbone + perImage.peaks + perImage.iam + perImage.encode;
     const secondsPerImage = { iam: (common + perImage.threshold) / 1000, iam_crf: (common + perImage.crf) / 1000 };
     console.log(`ms per image: ${JSON.stringify(perImage)}; s/image IAM ${secondsPerImage.iam.toFixed(3)}, IAM+CRF ${secondsPerImage.iam_crf.toFixed(3)}`);
     writeFileSync(join(out, `${set}-gt.json`), JSON.stringify(gt));

@@ -1,44 +1,56 @@
-"""Export the IAM filling module to ONNX: dynamic PRM batch K and image size, filling as an ONNX Loop."""
+"""Export the IAM graph to ONNX: peaks → stride-16 PRMs (the pr rule through fire9…fire6) → instance extent
+filling → IAMs at stride 8. Dynamic peak count K and image size; the filling is an ONNX Loop."""
 from __future__ import annotations
 
 import torch
 
+from peaklabel_kit.backprop import CoarsePeakBackprop
+from peaklabel_kit.ir import SqueezeNetBackbone
+
 from .model import InstanceExtentFilling
 
-INPUTS = ["prm", "features_s4", "features_s8", "features"]
-OUTPUTS = ["iam"]
-OPSET = 13
+INPUTS = ["peaks", "head_weight", "head_bias", "features_s4", "features_s8", "features"]
+OUTPUTS = ["iam", "prm"]
+OPSET = 17
 
 
-class _Graph(torch.nn.Module):
-    """Graph interface: the backbone's feature names, and the IAM as [K,H,W] like prm.onnx's output."""
+class IamGraph(torch.nn.Module):
+    """peaks [K,3] (class, CRM row, CRM column) + the head + backbone.onnx's features → iam [K,h8,w8] in
+    0..1 and the stride-16 PRMs they came from, prm [K,h16,w16] (each sums to 1)."""
 
-    def __init__(self, net: InstanceExtentFilling):
+    def __init__(self, net: InstanceExtentFilling, backbone: SqueezeNetBackbone):
         super().__init__()
         self.net = net
+        self.prm16 = CoarsePeakBackprop(backbone)
 
-    def forward(self, prm, features_s4, features_s8, features):
-        return self.net(prm, features_s4, features_s8, features)[:, 0]
+    def forward(self, peaks, head_weight, head_bias, features_s4, features_s8, features):
+        prm = self.prm16(features_s8, head_weight, head_bias, peaks)
+        return self.net(prm[:, None], features_s4, features_s8, features)[:, 0], prm
 
 
-def example_inputs(k: int = 2, h: int = 96, w: int = 128):
+def example_inputs(n_cls: int = 20, h: int = 160, w: int = 224):
     g = torch.Generator().manual_seed(0)
     return (
-        torch.rand(k, 1, h, w, generator=g),
+        torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.5, 1.25]]),
+        torch.randn(n_cls, 512, generator=g) * 0.05,
+        torch.zeros(n_cls),
         torch.rand(1, 128, h // 4, w // 4, generator=g),
         torch.rand(1, 256, h // 8, w // 8, generator=g),
         torch.rand(1, 512, h // 16, w // 16, generator=g),
     )
 
 
-def export_onnx(net: InstanceExtentFilling, path: str) -> None:
-    graph = _Graph(net).eval()  # export restores the wrapper's mode afterwards, so it must be eval too
+def export_onnx(net: InstanceExtentFilling, backbone: SqueezeNetBackbone, path: str) -> None:
+    graph = IamGraph(net, backbone).eval()  # export restores the wrapper's mode afterwards, so it must be eval too
     dyn = {
-        "prm": {0: "K", 2: "H", 3: "W"},
+        "peaks": {0: "K"},
+        "head_weight": {0: "C"},
+        "head_bias": {0: "C"},
         "features_s4": {2: "h4", 3: "w4"},
         "features_s8": {2: "h8", 3: "w8"},
         "features": {2: "h16", 3: "w16"},
-        "iam": {0: "K", 1: "H", 2: "W"},
+        "iam": {0: "K", 1: "h8", 2: "w8"},
+        "prm": {0: "K", 1: "h16", 2: "w16"},
     }
     with torch.no_grad():
         torch.onnx.export(graph, example_inputs(), path, input_names=INPUTS, output_names=OUTPUTS,

@@ -1,8 +1,9 @@
-"""Golden files for iam.onnx: small real inputs (a dev image through the bundle's backbone and PRM graphs)
-and the IAM that PyTorch computes from them, so the Node side can check onnxruntime against PyTorch.
+"""Golden files for iam.onnx: small real inputs (a dev image through the bundle's backbone graph, two
+person peaks, the bundle's head) and the IAMs and stride-16 PRMs that PyTorch computes from them, so the
+Node side can check onnxruntime against PyTorch.
 
-resources/models/golden/iam/golden.json lists each tensor: file, dims, dtype. Inputs are stored as
-float16 to stay small; the reference output was computed from exactly those (float16-rounded) values.
+resources/models/golden/iam/golden.json lists each tensor: file, dims, dtype. Feature maps are stored as
+float16 to stay small; the reference outputs were computed from exactly those (float16-rounded) values.
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import numpy as np
 import torch
 
 from .data import MODELS, SHARED, Bundle, find_peaks
-from .model import InstanceExtentFilling
+from .export import INPUTS, OUTPUTS, IamGraph
 
 GOLDEN_DIR = os.path.join(MODELS, "golden", "iam")
-GOLDEN_SIZE = (64, 96)  # H, W: small enough to commit, large enough for 12 filling steps
+GOLDEN_SIZE = (128, 192)  # H, W: small enough to commit (7×11 CRM cells), large enough for 11 filling steps
+FLOAT16 = ("features_s4", "features_s8", "features")
 GOLDEN_IMAGE = ("pennfudan", "images")
 
 
@@ -34,22 +36,18 @@ def _golden_inputs(bundle: Bundle) -> tuple[dict[str, np.ndarray], dict]:
     while len(peaks) < 2:  # a second map from the strongest cell of another class keeps K = 2
         peaks.append((0.0, int(feats["crm"].shape[2] // 2), int(feats["crm"].shape[3] // 2)))
     pk = np.array([[person, y, x] for _, y, x in peaks], np.float32)
-    prm = bundle.prms(image, pk)[:, None]
-    inputs = {"prm": prm / prm.reshape(len(pk), -1).max(1)[:, None, None, None],  # fp16-safe scale
-              "features_s4": feats["features_s4"], "features_s8": feats["features_s8"], "features": feats["features"]}
+    inputs = {"peaks": pk, "head_weight": bundle.head_w, "head_bias": bundle.head_b,
+              **{n: feats[n].astype(np.float16) for n in FLOAT16}}
     return inputs, {"image": f"{'/'.join(GOLDEN_IMAGE)}/{name}", "size": [h, w], "peaks": pk.tolist()}
 
 
-def write_golden(net: InstanceExtentFilling, bundle: Bundle, out_dir: str = GOLDEN_DIR) -> dict:
+def write_golden(graph: IamGraph, bundle: Bundle, out_dir: str = GOLDEN_DIR) -> dict:
     inputs, source = _golden_inputs(bundle)
-    inputs = {k: v.astype(np.float16) for k, v in inputs.items()}
-    net = net.eval()
     with torch.no_grad():
-        t = [torch.from_numpy(inputs[n].astype(np.float32)) for n in ("prm", "features_s4", "features_s8", "features")]
-        iam = net(*t)[:, 0].numpy().astype(np.float32)
+        outputs = graph.eval()(*(torch.from_numpy(inputs[n].astype(np.float32)) for n in INPUTS))
     os.makedirs(out_dir, exist_ok=True)
     spec = {"tolerance": {"maxAbsErrorRelativeToMax": 1e-4}, "source": source, "tensors": {}}
-    for name, arr in [*inputs.items(), ("iam", iam)]:
+    for name, arr in [*inputs.items(), *((n, t.numpy().astype(np.float32)) for n, t in zip(OUTPUTS, outputs))]:
         file = f"{name}.bin"
         arr.astype(arr.dtype.newbyteorder("<")).tofile(os.path.join(out_dir, file))
         spec["tensors"][name] = {"file": file, "dims": list(arr.shape), "dtype": "float16" if arr.dtype == np.float16 else "float32"}

@@ -1,20 +1,22 @@
 """The instance extent filling network of IAM (Zhu et al., CVPR 2019), sized for a CPU app.
 
-Inputs: K Peak Response Maps at input resolution [K,1,H,W] and the backbone's three feature levels
-(stride 4, 8, 16; batch 1, broadcast over K). Output: K Instance Activation Maps [K,1,H,W] in 0..1.
+Inputs: K Peak Response Maps on the CRM grid [K,1,h16,w16] (back-propagated to fire6's input:
+peaklabel_kit.backprop.CoarsePeakBackprop) and the backbone's three feature levels (stride 4, 8, 16;
+batch 1, broadcast over K). Output: K Instance Activation Maps [K,1,h8,w8] in 0..1 at stride 8.
 
-    PRM ─ avg-pool 2 ─ [Conv-BN-ReLU-MaxPool] ×2 ─▶ E (stride 8) ─ N filling steps ─▶ decoder ×2 ─▶ IAM
-    features s16 ─1×1─┐
-    features s8  ─1×1─┴(+up)─┐
-    features s4  ─1×1─────────┴(+up)─ 3×3 ─ stride-2 3×3 ─▶ 9 filling weights per location (softmax)
+    PRM16 ─ [Conv-BN-ReLU] ×2 ─▶ E (stride 16) ─ N filling steps ─ up 2, 3×3 ─(+)─ BN-ReLU-1×1 ─▶ IAM (stride 8)
+    features s16 ─1×1─┐                                                         │
+    features s8  ─1×1─┴(+up)─(+)─ BN-ReLU-3×3 ─▶ guide (stride 8) ─────── 1×1 ──┘
+    features s4  ─avg 2─1×1───┘                  └─ to stride 16, 3×3 ─▶ 9 filling weights per location (softmax)
 
 One filling step replaces every location of E by the weighted sum of its 3×3 neighbourhood with the
 predicted weights (they sum to 1; the border is edge-replicated so the sum stays normalised). N equals
 the encoded map's longer side, so activation can travel from any location to any other; N follows
 the input size in the exported graph (an ONNX Loop).
 
-The PRM is first average-pooled by 2 so the filling runs at stride 8: a quarter of the work of stride
-4 (the filling dominates the cost) while the stride-4 features still shape the weights.
+Everything per peak runs at stride 16 or 8 (the filling at 16: a quarter of the work of stride 8, and
+the filling dominates the cost); the masks are cut from the bilinearly upsampled maps in the engine.
+Why not the paper's full-resolution PRM: docs/adr/iam-stride16-prm.md.
 """
 from __future__ import annotations
 
@@ -32,17 +34,19 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 def fill_eager(x: torch.Tensor, weights: torch.Tensor, steps: int) -> torch.Tensor:
     """`steps` filling steps (−1: the map's longer side): x [K,C,h,w] ← Σ_i weights[:, i] · (x shifted by the i-th 3×3 offset).
 
-    Nine slices of the edge-padded map (13× faster than listing the neighbourhood by convolution).
-    Scripted so that the exported graph holds an ONNX Loop whose trip count follows the input size."""
+    Nine slices of the edge-padded map (13× faster than listing the neighbourhood by convolution), written
+    out: a Python loop over them would script to a nested ONNX Loop, whose per-iteration overhead made
+    the exported filling ~10× slower in onnxruntime."""
     h, w = x.shape[2], x.shape[3]
     n = steps if steps >= 0 else max(h, w)
+    w0, w1, w2 = weights[:, 0:1], weights[:, 1:2], weights[:, 2:3]
+    w3, w4, w5 = weights[:, 3:4], weights[:, 4:5], weights[:, 5:6]
+    w6, w7, w8 = weights[:, 6:7], weights[:, 7:8], weights[:, 8:9]
     for _ in range(n):
         p = F.pad(x, [1, 1, 1, 1], mode="replicate")
-        acc = weights[:, 0:1] * p[:, :, 0:h, 0:w]
-        for i in range(1, 9):
-            dy, dx = i // 3, i % 3
-            acc = acc + weights[:, i : i + 1] * p[:, :, dy : dy + h, dx : dx + w]
-        x = acc
+        x = (w0 * p[:, :, 0:h, 0:w] + w1 * p[:, :, 0:h, 1:w + 1] + w2 * p[:, :, 0:h, 2:w + 2]
+             + w3 * p[:, :, 1:h + 1, 0:w] + w4 * p[:, :, 1:h + 1, 1:w + 1] + w5 * p[:, :, 1:h + 1, 2:w + 2]
+             + w6 * p[:, :, 2:h + 2, 0:w] + w7 * p[:, :, 2:h + 2, 1:w + 1] + w8 * p[:, :, 2:h + 2, 2:w + 2])
     return x
 
 
@@ -52,7 +56,9 @@ fill = torch.jit.script(fill_eager)
 
 
 class FillingWeights(nn.Module):
-    """Small feature pyramid over three backbone levels (fused deep → shallow) → 9 weights at stride 8."""
+    """Small feature pyramid over three backbone levels, fused deep → shallow at stride 8 (the stride-4
+    level average-pooled there first: it is the costliest to convolve). Returns the 9 filling weights
+    per location at the filling resolution (softmax) and the stride-8 guide the decoder reads."""
 
     def __init__(self, width: int = 32):
         super().__init__()
@@ -65,29 +71,22 @@ class FillingWeights(nn.Module):
         nn.init.zeros_(self.head.weight)  # start as uniform averaging (plain diffusion)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor, size: tuple) -> torch.Tensor:
-        p = self.lat16(f16)
-        p = self.lat8(f8) + F.interpolate(p, size=f8.shape[-2:], mode="bilinear", align_corners=False)
-        p = self.lat4(f4) + F.interpolate(p, size=f4.shape[-2:], mode="bilinear", align_corners=False)
-        p = self.smooth(p)
-        p = F.interpolate(p, size=size, mode="bilinear", align_corners=False)
-        return torch.softmax(self.head(p), dim=1)
+    def forward(self, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor, size: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.lat8(f8) + F.interpolate(self.lat16(f16), size=f8.shape[-2:], mode="bilinear", align_corners=False)
+        p = p + self.lat4(F.avg_pool2d(f4, 2))  # floor(h4 / 2) = h8 for every input size
+        guide = self.smooth(p)
+        w = self.head(F.interpolate(guide, size=size, mode="bilinear", align_corners=False))
+        return torch.softmax(w, dim=1), guide
 
 
 class InstanceExtentFilling(nn.Module):
-    def __init__(self, enc: int = 16, fill_channels: int = 4, width: int = 32, steps: int | None = None, pre_pool: int = 2):
+    def __init__(self, enc: int = 16, fill_channels: int = 4, width: int = 32, steps: int | None = None):
         super().__init__()
-        self.pre_pool = pre_pool  # the filling runs at stride 4·pre_pool
-        self.encoder = nn.Sequential(
-            conv_bn_relu(1, enc), nn.MaxPool2d(2),
-            conv_bn_relu(enc, fill_channels), nn.MaxPool2d(2),
-        )
+        self.encoder = nn.Sequential(conv_bn_relu(1, enc), conv_bn_relu(enc, fill_channels))
         self.weights = FillingWeights(width)
-        self.decoder = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_bn_relu(fill_channels, enc),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_bn_relu(enc, enc),
-            nn.Conv2d(enc, 1, 1),
-        )
+        self.decode_up = nn.Conv2d(fill_channels, enc, 3, padding=1, bias=False)
+        self.decode_guide = nn.Conv2d(width, enc, 1, bias=False)
+        self.decode_out = nn.Sequential(nn.BatchNorm2d(enc), nn.ReLU(inplace=True), nn.Conv2d(enc, 1, 1))
         self.fixed_steps = steps  # None: N = the encoded map's longer side
 
     @staticmethod
@@ -96,15 +95,14 @@ class InstanceExtentFilling(nn.Module):
         peak = prm.flatten(1).amax(dim=1).clamp_min(1e-20).reshape(-1, 1, 1, 1)
         return (prm.clamp_min(0) / peak).sqrt()
 
-    def logits(self, prm, f4, f8, f16):
-        h, w = prm.shape[-2], prm.shape[-1]
-        x = F.avg_pool2d(self.normalise_prm(prm), self.pre_pool)
-        e = self.encoder(x)
-        wts = self.weights(f4, f8, f16, e.shape[-2:])
+    def logits(self, prm16, f4, f8, f16):
+        """prm16 [K,1,h16,w16] (stride 16, any non-negative scale) → IAM logits [K,1,h8,w8] (stride 8)."""
+        e = self.encoder(self.normalise_prm(prm16))
+        wts, guide = self.weights(f4, f8, f16, e.shape[-2:])
         steps = -1 if self.fixed_steps is None else self.fixed_steps
         e = fill(e, wts, steps) if torch.jit.is_tracing() else fill_eager(e, wts, steps)
-        d = self.decoder(e)
-        return F.interpolate(d, size=(h, w), mode="bilinear", align_corners=False)
+        up = F.interpolate(e, size=guide.shape[-2:], mode="bilinear", align_corners=False)
+        return self.decode_out(self.decode_up(up) + self.decode_guide(guide))
 
-    def forward(self, prm, f4, f8, f16):
-        return torch.sigmoid(self.logits(prm, f4, f8, f16))
+    def forward(self, prm16, f4, f8, f16):
+        return torch.sigmoid(self.logits(prm16, f4, f8, f16))

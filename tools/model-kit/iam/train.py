@@ -2,9 +2,10 @@
 
     prepare: training images → engine proposals (export-proposals.ts) → bundle features, peaks of the
              tagged classes, PRMs → per PRM the top-k proposal candidates → work/iam/cache/<set>/<key>.npz
-    train:   each step one image and up to max_prms of its PRMs; each PRM's target is one of its k
-             candidates drawn at random (the IAM paper's sampling); binary cross-entropy on the
-             proposal grid.
+    train:   each step one image and up to max_prms of its peaks; the IAM's input is the peak's stride-16
+             PRM (CoarsePeakBackprop on the cached stride-8 features, as iam.onnx computes it), its
+             target one of the k candidates (chosen with the full-resolution PRM) drawn at random (the
+             IAM paper's sampling); binary cross-entropy on the proposal grid.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from .data import WORK, Bundle, Item, dev_items, export_proposals, find_peaks, proposals_path, pseudo_candidates, read_plpr, runs_to_mask
 from .model import InstanceExtentFilling
+from peaklabel_kit.backprop import CoarsePeakBackprop
 
 CACHE = os.path.join(WORK, "cache")
 FEATURES = ("features_s4", "features_s8", "features")
@@ -113,12 +115,16 @@ def prepare(bundle: Bundle, items: list[Item], cfg: dict, log=print) -> dict:
 
 
 class _Sample:
-    """One cached training image, loaded per step (PRMs and features are several MB each)."""
+    """One cached training image, loaded per step (PRMs and features are several MB each); its stride-16
+    PRMs are computed once (small)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, prm16: CoarsePeakBackprop, head_w: torch.Tensor, head_b: torch.Tensor):
         self.path = path
         with np.load(path) as z:
             self.count = z["cand_count"]
+            with torch.no_grad():
+                s8 = torch.from_numpy(z["features_s8"][None].astype(np.float32))
+                self.prm16 = prm16(s8, head_w, head_b, torch.from_numpy(z["peaks"])).numpy()
         self.n = int((self.count > 0).sum())
 
     def load(self):
@@ -140,16 +146,23 @@ def _crop_box(peaks: np.ndarray, h: int, w: int, size: int, rng: random.Random, 
     return y0, x0, ch, cw
 
 
-def train(bundle: Bundle, items: list[Item], *, epochs: int, max_prms: int = 6, crop: int = 320, lr: float = 2e-3,
-          seed: int = 0, time_limit_s: float | None = None, pre_pool: int = 2, log=print) -> tuple[InstanceExtentFilling, dict]:
+def samples_of(bundle: Bundle, items: list[Item], backbone) -> list[_Sample]:
+    key = bundle_key(bundle)
+    prm16 = CoarsePeakBackprop(backbone).eval()
+    w, b = torch.from_numpy(bundle.head_w), torch.from_numpy(bundle.head_b)
+    paths = [cache_path(it, key) for it in items if os.path.isfile(cache_path(it, key))]
+    return [s for s in (_Sample(p, prm16, w, b) for p in paths) if s.n]
+
+
+def train(bundle: Bundle, items: list[Item], backbone, *, epochs: int, max_prms: int = 6, crop: int = 320, lr: float = 2e-3,
+          seed: int = 0, time_limit_s: float | None = None, log=print) -> tuple[InstanceExtentFilling, dict]:
     """Steps of one image: a crop×crop window (aligned to stride 16, so the features crop exactly) around a
     random peak, up to max_prms PRMs whose peaks lie in it, each with one of its candidates drawn at random."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    key = bundle_key(bundle)
     offset = float((bundle.manifest.get("crmGeometry") or {}).get("centerOffset", 7.5))
-    samples = [s for s in (_Sample(cache_path(it, key)) for it in items if os.path.isfile(cache_path(it, key))) if s.n]
-    net = InstanceExtentFilling(pre_pool=pre_pool)
+    samples = samples_of(bundle, items, backbone)
+    net = InstanceExtentFilling()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs * len(samples)))
     t0 = time.time()
@@ -160,15 +173,14 @@ def train(bundle: Bundle, items: list[Item], *, epochs: int, max_prms: int = 6, 
         total = 0.0
         for s in samples:
             z, keep, grid, masks = s.load()
-            prm_all = z["prm"]
-            H, W = prm_all.shape[1:]
+            H, W = z["prm"].shape[1:]
             peaks = z["peaks"][keep]
             y0, x0, ch, cw = _crop_box(peaks, H, W, crop, rng, offset) if crop else (0, 0, H, W)
             inside = [j for j, (_, y, x) in enumerate(peaks)
                       if y0 <= y * 16 + offset < y0 + ch and x0 <= x * 16 + offset < x0 + cw]
             rng.shuffle(inside)
             idx = [int(keep[j]) for j in inside[:max_prms]]
-            prm = torch.from_numpy(prm_all[idx, y0:y0 + ch, x0:x0 + cw].astype(np.float32))[:, None]
+            prm = torch.from_numpy(s.prm16[idx, y0 // 16:(y0 + ch + 15) // 16, x0 // 16:(x0 + cw + 15) // 16])[:, None]
             f = []
             for n, st in zip(FEATURES, (4, 8, 16)):
                 a = z[n]
@@ -196,30 +208,27 @@ def train(bundle: Bundle, items: list[Item], *, epochs: int, max_prms: int = 6, 
             log(f"time limit reached after {done_epochs} epochs")
             break
     net.eval()
-    record = {"prePool": pre_pool, "epochs": done_epochs, "steps": step, "images": len(samples), "prms": int(sum(s.n for s in samples)),
+    record = {"epochs": done_epochs, "steps": step, "images": len(samples), "prms": int(sum(s.n for s in samples)),
               "maxPrmsPerStep": max_prms, "cropPx": crop, "optimizer": f"Adam lr {lr}, cosine to 0 over the planned epochs",
               "lossPerEpoch": history, "seconds": round(time.time() - t0, 1), "device": "cpu",
               "threads": torch.get_num_threads()}
     return net, record
 
 
-def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], max_images: int = 60,
+def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], backbone, max_images: int = 60,
                      grid=tuple(round(t, 2) for t in np.arange(0.05, 0.651, 0.05)), log=print) -> tuple[float, dict]:
     """The IAM threshold that best reproduces the pseudo masks (each PRM's top-ranked candidate) on whole
     training images: mean IoU on the proposal grid. BCE against k varying candidates leaves the IAM
     under-confident, so 0.5 is not the natural cut. No instance masks are involved."""
-    key = bundle_key(bundle)
-    paths = [cache_path(it, key) for it in items if os.path.isfile(cache_path(it, key))][:max_images]
+    samples = samples_of(bundle, items[: max_images * 2], backbone)[:max_images]
     ious = {t: [] for t in grid}
     net.eval()
-    for p in paths:
-        z = np.load(p)
+    for s in samples:
+        z = np.load(s.path)
         keep = np.nonzero(z["cand_count"] > 0)[0][:4]
-        if not len(keep):
-            continue
         g = tuple(int(v) for v in z["grid"])
         masks = np.unpackbits(z["masks"], axis=-1, count=g[1]).astype(bool)
-        prm = torch.from_numpy(z["prm"][keep].astype(np.float32))[:, None]
+        prm = torch.from_numpy(s.prm16[keep])[:, None]
         f = [torch.from_numpy(z[n][None].astype(np.float32)) for n in FEATURES]
         with torch.no_grad():
             iam = F.interpolate(net(prm, *f), size=g, mode="bilinear", align_corners=False)[:, 0].numpy()
@@ -232,5 +241,5 @@ def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Ite
     mean = {t: float(np.mean(v)) if v else 0.0 for t, v in ious.items()}
     best = max(mean, key=mean.get)
     log("threshold vs mean IoU with pseudo masks: " + ", ".join(f"{t}: {v:.3f}" for t, v in mean.items()))
-    return best, {"chosenOn": f"{len(paths)} training images, top pseudo mask per PRM (no instance masks)",
+    return best, {"chosenOn": f"{len(samples)} training images, top pseudo mask per PRM (no instance masks)",
                   "meanIoUWithPseudoMasks": {str(t): round(v, 4) for t, v in mean.items()}}

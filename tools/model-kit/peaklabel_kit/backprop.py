@@ -247,3 +247,87 @@ class PeakBackprop(nn.Module):
         out = torch.zeros(rel.shape[0], hp * wp, dtype=rel.dtype)
         out = out.scatter(1, idx, rel.reshape(-1, n * n))
         return out.reshape(-1, hp, wp)[:, lo:lo + H, lo:lo + W]
+
+
+class CoarsePeakBackprop(nn.Module):
+    """prm16(features_s8, head_weight, head_bias, peaks[K,3]) -> [K,h,w] peak response maps at stride 16.
+
+    The same pr_conv2d rule as PeakBackprop, stopped at fire6's input (the first tensor after the last
+    max-pool): its relevance, summed over channels, is the PRM on the CRM grid. The IAM graph uses it to
+    turn peaks into instances without the full-resolution back-propagation (docs/adr/iam-stride16-prm.md).
+
+    Everything runs inside each peak's window: fire6…fire9 forward from the pooled stride-8 features
+    (10×10 cells at fire6's input narrowing to the 2×2 CRM cells), the rule's normalisers, and the
+    backward pass. Positions outside the image are zeroed after every layer, as the full network's zero
+    padding does. The rule subtracts each input's minimum; here every input is a ReLU output whose
+    minimum is 0 (unless no unit of the whole map is off), so the offsets are 0."""
+
+    LEVELS = ("fire6_in", "fire7_in", "fire8_in", "fire9_in", "fire9_out")
+
+    def __init__(self, backbone: SqueezeNetBackbone):
+        super().__init__()
+        self.backbone = backbone
+
+    @staticmethod
+    def _inside(level, ys, xs, h, w):
+        """[K,1,n,n]: 1 where a window position of `level` lies in the h×w map."""
+        a, b, n = LAYOUT[level]
+        ar = torch.arange(n)
+        iy = (a * ys + b)[:, None] + ar[None, :]
+        ix = (a * xs + b)[:, None] + ar[None, :]
+        vy = ((iy >= 0) & (iy < h)).to(torch.float32)
+        vx = ((ix >= 0) & (ix < w)).to(torch.float32)
+        return (vy[:, :, None] * vx[:, None, :])[:, None]
+
+    def forward(self, features_s8, head_weight, head_bias, peaks):
+        bb = self.backbone
+        x6 = F.max_pool2d(features_s8, 3, 2, ceil_mode=True)
+        h, w = x6.shape[2], x6.shape[3]
+        n_cls = head_weight.shape[0]
+        cls = torch.minimum(torch.clamp(peaks[:, 0].round(), min=0.0), (n_cls - 1) * torch.ones_like(peaks[:, 0])).long()
+        py = torch.minimum(torch.clamp(peaks[:, 1], min=0.0), (h - 1) * torch.ones_like(peaks[:, 1]))
+        px = torch.minimum(torch.clamp(peaks[:, 2], min=0.0), (w - 1) * torch.ones_like(peaks[:, 2]))
+        y0, x0 = py.floor(), px.floor()
+        fy, fx = (py - y0)[:, None, None], (px - x0)[:, None, None]
+        y0, x0 = y0.long(), x0.long()
+        onehot = torch.stack([1 - fy, fy], 1)[:, :, :, 0] * torch.stack([1 - fx, fx], 2)[:, :, :, 0]  # [K,2,2]
+        inside = {lv: self._inside(lv, y0, x0, h, w) for lv in self.LEVELS}
+
+        # Windowed forward with the rule's factors: r = 1/normaliser (0 where it vanishes or the unit is off).
+        x = PeakBackprop._gather(x6.squeeze(0), "fire6_in", y0, x0)  # [K,256,10,10], zeros outside
+        fac = []  # per fire: (input window, squeeze output window · r_s, r of the expand at the next level)
+        for i, (name, *_) in enumerate(FIRE_SPEC[4:]):
+            fire = bb.fires[name]
+            pre_s = fire.squeeze(x)
+            r_s = _r(_norm(x, fire.squeeze.weight), pre_s)
+            sq = F.relu(pre_s) * inside[self.LEVELS[i]]
+            pre_e = torch.cat([fire.expand1x1(sq)[:, :, 1:-1, 1:-1], F.conv2d(sq, fire.expand3x3.weight, fire.expand3x3.bias)], 1)
+            norm_e = torch.cat([_norm(sq, fire.expand1x1.weight)[:, :, 1:-1, 1:-1], _norm(sq, fire.expand3x3.weight)], 1)
+            fac.append((x, sq * r_s, _r(norm_e, pre_e)))
+            x = F.relu(pre_e) * inside[self.LEVELS[i + 1]]
+        wpos = F.relu(head_weight)[cls]  # [K,512]
+        norm_h = (wpos[:, :, None, None] * x).sum(1)  # the chosen class's positive-weight response, [K,2,2]
+        r_h = torch.where(norm_h >= EPS, 1.0 / (norm_h + EPS), torch.zeros_like(norm_h))
+
+        g = wpos[:, :, None, None] * (onehot * r_h)[:, None] * x * fac[-1][2]
+        for i, (name, cin, s, e) in reversed(list(enumerate(FIRE_SPEC[4:]))):
+            fire = bb.fires[name]
+            t = F.pad(F.conv_transpose2d(g[:, :e], F.relu(fire.expand1x1.weight)), (1, 1, 1, 1)) \
+                + F.conv_transpose2d(g[:, e:], F.relu(fire.expand3x3.weight))
+            t = t * fac[i][1]
+            v = F.conv_transpose2d(t, F.relu(fire.squeeze.weight))
+            g = v * fac[i][0] * (fac[i - 1][2] if i > 0 else 1.0)  # fire6: relevance stops at its input
+        rel = torch.clamp(g.sum(1), min=0.0)
+        rel = rel / torch.clamp(rel.sum((1, 2), keepdim=True), min=1e-30)
+        rel = rel + head_bias[:0].sum()  # keeps the (unused) bias input in the exported graph
+
+        a_, b_, n = LAYOUT["fire6_in"]
+        lo, hi = PAD["fire6_in"], PAD_HI["fire6_in"]
+        hp, wp = h + lo + hi, w + lo + hi
+        ar = torch.arange(n)
+        iy = (a_ * y0 + b_ + lo)[:, None] + ar[None, :]
+        ix = (a_ * x0 + b_ + lo)[:, None] + ar[None, :]
+        idx = (iy[:, :, None] * wp + ix[:, None, :]).reshape(-1, n * n)
+        out = torch.zeros(rel.shape[0], hp * wp, dtype=rel.dtype)
+        out = out.scatter(1, idx, rel.reshape(-1, n * n))
+        return out.reshape(-1, hp, wp)[:, lo:lo + h, lo:lo + w]

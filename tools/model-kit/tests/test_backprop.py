@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from peaklabel_kit.backprop import PeakBackprop
-from peaklabel_kit.prm import prm_autograd, crm_pr, PrmNet, find_peak_mask, peak_stimulation
+from peaklabel_kit.backprop import CoarsePeakBackprop, PeakBackprop
+from peaklabel_kit.ir import pool
+from peaklabel_kit.prm import _fire_pr, bilinear_onehot, pr_conv2d, prm_autograd, crm_pr, PrmNet, find_peak_mask, peak_stimulation
 
 
 def _rel_err(a, b):
@@ -31,6 +32,44 @@ def test_windowed_backprop_matches_autograd(squeezenet, seed, h, w):
     assert _rel_err(out, ref) <= 1e-4
     assert float(out.min()) >= 0
     assert torch.allclose(out.sum((1, 2)), torch.ones(peaks.shape[0]), atol=1e-4)
+
+
+def _autograd_at_fire6_input(bb, s8, hw, hb, peaks):
+    """The pr rule by autograd, read at fire6's input (what CoarsePeakBackprop stops at)."""
+    x = pool(s8).detach().clone().requires_grad_(True)
+    y = x
+    for n in ("fire6", "fire7", "fire8", "fire9"):
+        y = _fire_pr(bb.fires[n], y)
+    crm = pr_conv2d(y, hw[:, :, None, None], hb)
+    _, n_cls, h, w = crm.shape
+    out = []
+    for c, py, px in peaks.tolist():
+        x.grad = None
+        crm.backward(bilinear_onehot(int(round(c)), py, px, n_cls, h, w), retain_graph=True)
+        r = x.grad[0].sum(0).clamp(min=0)
+        out.append(r / r.sum().clamp(min=1e-30))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("seed,h,w", [(0, 160, 224), (1, 272, 200)])
+def test_stride16_backprop_matches_autograd_at_fire6_input(squeezenet, seed, h, w):
+    bb = squeezenet.backbone
+    g = torch.Generator().manual_seed(seed)
+    img = torch.rand(1, 3, h, w, generator=g) * 255 - 120
+    hw = torch.randn(20, 512, generator=g) * 0.05
+    hb = torch.randn(20, generator=g)
+    with torch.no_grad():
+        f, s8, _ = bb(img)
+    ch, cw = f.shape[2], f.shape[3]
+    peaks = torch.tensor([[0, 0, 0], [19, ch - 1, cw - 1], [5, 0, cw - 1], [7, 2.5, 3.25]], dtype=torch.float32)
+    ref = _autograd_at_fire6_input(bb, s8, hw, hb, peaks)
+    with torch.no_grad():
+        out = CoarsePeakBackprop(bb)(s8, hw, hb, peaks)
+    assert out.shape == (peaks.shape[0], ch, cw)
+    assert _rel_err(out, ref) <= 1e-4
+    assert torch.allclose(out.sum((1, 2)), torch.ones(peaks.shape[0]), atol=1e-4)
+    # A peak's relevance stays within its 10×10-cell window (fire9…fire6: four 3×3 expands around 2×2 cells).
+    assert float(out[0, 10:, :].sum() + out[0, :, 10:].sum()) == 0.0
 
 
 def test_crm_of_patched_network_equals_plain_forward(squeezenet):

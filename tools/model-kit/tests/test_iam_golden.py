@@ -9,21 +9,22 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from iam.data import MODELS  # noqa: E402
+from iam.export import INPUTS, OUTPUTS, IamGraph  # noqa: E402
 from iam.golden import GOLDEN_DIR, read_golden  # noqa: E402
-from iam.__main__ import load_trained  # noqa: E402
-NAMES = ["prm", "features_s4", "features_s8", "features"]
+from iam.__main__ import backbone, load_trained  # noqa: E402
 
 
 def _max_rel_err(got, want):
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
-def test_pytorch_weights_reproduce_the_golden_maps():
+def test_pytorch_weights_and_backbone_reproduce_the_golden_maps():
     g = read_golden()
     net = load_trained(os.path.join(MODELS, "..", "..", json.load(open(os.path.join(MODELS, "iam.json")))["provenance"]["weights"]))
     with torch.no_grad():
-        out = net(*(torch.from_numpy(g[n].astype(np.float32)) for n in NAMES))[:, 0].numpy()
-    assert _max_rel_err(out, g["iam"]) <= 1e-5
+        out = IamGraph(net, backbone()).eval()(*(torch.from_numpy(g[n].astype(np.float32)) for n in INPUTS))
+    for name, t in zip(OUTPUTS, out):
+        assert _max_rel_err(t.numpy(), g[name]) <= 1e-5, name
 
 
 def test_onnxruntime_reproduces_the_golden_maps_and_the_bundle_entry_is_consistent():
@@ -34,8 +35,11 @@ def test_onnxruntime_reproduces_the_golden_maps_and_the_bundle_entry_is_consiste
     assert os.path.getsize(path) <= 10 * 2**20
     assert 0 < cfg["threshold"] < 1
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == cfg["graph"]["inputs"] == NAMES
+    assert [i.name for i in sess.get_inputs()] == cfg["graph"]["inputs"] == INPUTS
+    assert [o.name for o in sess.get_outputs()] == cfg["graph"]["outputs"] == OUTPUTS
     g = read_golden()
-    out = sess.run(["iam"], {n: g[n].astype(np.float32) for n in NAMES})[0]
+    out = sess.run(OUTPUTS, {n: g[n].astype(np.float32) for n in INPUTS})
     spec = json.load(open(os.path.join(GOLDEN_DIR, "golden.json")))
-    assert _max_rel_err(out, g["iam"]) <= spec["tolerance"]["maxAbsErrorRelativeToMax"]
+    for name, got in zip(OUTPUTS, out):
+        assert _max_rel_err(got, g[name]) <= spec["tolerance"]["maxAbsErrorRelativeToMax"], name
+    assert np.allclose(out[1].sum((1, 2)), 1.0, atol=1e-4)  # each stride-16 PRM is a distribution

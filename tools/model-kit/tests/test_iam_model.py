@@ -1,4 +1,4 @@
-"""IAM filling module: the filling step's algebra, any-size inputs, ONNX export = PyTorch, pseudo masks."""
+"""IAM: the filling step's algebra, any-size inputs, the exported graph (peaks → stride-16 PRMs → IAMs) = PyTorch, pseudo masks."""
 import os
 import sys
 
@@ -10,8 +10,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from iam.data import ImageRecord, pseudo_candidates  # noqa: E402
-from iam.export import export_onnx  # noqa: E402
+from iam.export import INPUTS, OUTPUTS, IamGraph, export_onnx  # noqa: E402
 from iam.model import InstanceExtentFilling, fill  # noqa: E402
+from peaklabel_kit.ir import SqueezeNetBackbone  # noqa: E402
 
 
 def _random_net(seed=0):
@@ -25,13 +26,20 @@ def _random_net(seed=0):
     return net.eval()
 
 
+def _levels(h):
+    """SqueezeNet's feature sizes for an input side h (conv1 3×3/2, three 3×3/2 ceil-mode pools)."""
+    c1 = (h - 3) // 2 + 1
+    s4 = -(-(c1 - 3) // 2) + 1
+    s8 = -(-(s4 - 3) // 2) + 1
+    return s4, s8, -(-(s8 - 3) // 2) + 1
+
+
 def _inputs(k, h, w, seed=1):
+    """A stride-16 PRM batch and the three feature levels for an h×w input."""
     g = torch.Generator().manual_seed(seed)
-    # Feature sizes as SqueezeNet's ceil-mode pools give them (not exactly H/4, H/8, H/16).
-    s4 = ((h - 3) // 2 + 1 + 1) // 2
-    return (torch.rand(k, 1, h, w, generator=g), torch.rand(1, 128, s4, (w + 3) // 4, generator=g) * 50,
-            torch.rand(1, 256, (h + 7) // 8, (w + 7) // 8, generator=g) * 50,
-            torch.rand(1, 512, (h + 15) // 16, (w + 15) // 16, generator=g) * 50)
+    (h4, h8, h16), (w4, w8, w16) = _levels(h), _levels(w)
+    return (torch.rand(k, 1, h16, w16, generator=g), torch.rand(1, 128, h4, w4, generator=g) * 50,
+            torch.rand(1, 256, h8, w8, generator=g) * 50, torch.rand(1, 512, h16, w16, generator=g) * 50)
 
 
 def test_uniform_weights_are_repeated_box_filtering():
@@ -61,10 +69,11 @@ def test_default_steps_let_a_corner_reach_the_opposite_corner():
 
 
 @pytest.mark.parametrize("k,h,w", [(1, 64, 64), (3, 80, 112), (2, 100, 76)])
-def test_any_size_gives_maps_at_input_resolution(k, h, w):
+def test_any_size_gives_maps_at_stride_8(k, h, w):
+    x = _inputs(k, h, w)
     with torch.no_grad():
-        y = _random_net()(*_inputs(k, h, w))
-    assert y.shape == (k, 1, h, w)
+        y = _random_net()(*x)
+    assert y.shape == (k, 1, *x[2].shape[-2:])
     assert float(y.min()) >= 0 and float(y.max()) <= 1
 
 
@@ -75,25 +84,39 @@ def test_prm_scale_does_not_matter():
         assert torch.allclose(net(prm, *f), net(prm * 1e-6, *f), atol=1e-5)
 
 
+def _graph_inputs(k, h, w, seed):
+    """IamGraph's inputs for an h×w image: peaks on the CRM grid (fractional too), a head, the features."""
+    g = torch.Generator().manual_seed(seed)
+    _, f4, f8, f16 = _inputs(1, h, w, seed)
+    ch, cw = f16.shape[-2:]
+    peaks = torch.rand(k, 3, generator=g) * torch.tensor([19.0, ch - 1, cw - 1])
+    peaks[:, 0] = peaks[:, 0].round()
+    return peaks, torch.randn(20, 512, generator=g) * 0.05, torch.zeros(20), f4, f8, f16
+
+
 def test_onnx_export_matches_pytorch_with_dynamic_k_and_size(tmp_path):
     import onnx
     import onnxruntime as ort
 
     net = _random_net()
+    torch.manual_seed(3)
+    backbone = SqueezeNetBackbone().eval()  # random weights: the graph's algebra, not the bundle's numbers
     path = str(tmp_path / "iam.onnx")
-    export_onnx(net, path)
+    export_onnx(net, backbone, path)
     graph = onnx.load(path)
-    assert [i.name for i in graph.graph.input] == ["prm", "features_s4", "features_s8", "features"]
-    assert [o.name for o in graph.graph.output] == ["iam"]
+    assert [i.name for i in graph.graph.input] == INPUTS == ["peaks", "head_weight", "head_bias", "features_s4", "features_s8", "features"]
+    assert [o.name for o in graph.graph.output] == OUTPUTS == ["iam", "prm"]
     assert any(n.op_type == "Loop" for n in graph.graph.node)  # N follows the input size
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    for k, h, w in [(1, 48, 64), (4, 96, 160), (2, 112, 80)]:
-        x = _inputs(k, h, w, seed=k)
+    ref_graph = IamGraph(net, backbone).eval()
+    for k, h, w in [(1, 96, 128), (4, 160, 224), (2, 208, 144)]:  # K = 0 never reaches the graph (runIam)
+        x = _graph_inputs(k, h, w, seed=k)
         with torch.no_grad():
-            ref = net(*x)[:, 0].numpy()
-        out = sess.run(None, dict(zip(["prm", "features_s4", "features_s8", "features"], [t.numpy() for t in x])))[0]
-        assert out.shape == (k, h, w)
-        assert np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
+            iam, prm = (t.numpy() for t in ref_graph(*x))
+        out_iam, out_prm = sess.run(None, dict(zip(INPUTS, [t.numpy() for t in x])))
+        assert out_iam.shape == (k, *x[4].shape[-2:]) and out_prm.shape == (k, *x[5].shape[-2:])
+        assert np.abs(out_iam - iam).max() <= 1e-4 * np.abs(iam).max()
+        assert np.abs(out_prm - prm).max() <= 1e-4 * np.abs(prm).max()
 
 
 def _runs(mask):
