@@ -13,7 +13,8 @@ export interface Rle {
 
 export type ImageStatus = 'new' | 'suggested' | 'in_review' | 'done' | 'error' | 'missing';
 export type InstanceSource = 'suggested' | 'accepted' | 'edited' | 'manual' | 'imported';
-export type SuggestionMethod = 'prm' | 'iam' | 'threshold' | 'rect' | 'ellipse';
+export const SUGGESTION_METHODS = ['prm', 'iam', 'threshold', 'rect', 'ellipse'] as const;
+export type SuggestionMethod = (typeof SUGGESTION_METHODS)[number];
 
 export interface ProjectInfo {
   path: string;

@@ -8,7 +8,7 @@ import { readBundle } from '../../src/main/engine/bundle';
 import { Engine } from '../../src/main/engine/engine';
 import { precheckProvider, providerOrder, summarizeProviderError } from '../../src/main/engine/providers';
 import { ModelSessions } from '../../src/main/engine/sessions';
-import { repoRoot, testOutput } from '../helpers/shared';
+import { repoRoot, sharedPath, testOutput } from '../helpers/shared';
 import { caught } from '../helpers/errors';
 
 const models = join(repoRoot, 'resources', 'models');
@@ -97,15 +97,30 @@ describe('bundle validation', () => {
     expect(err.message).toContain(join(dir, 'prm.onnx'));
   });
 
-  it('a bundle without prm.onnx opens, with its methods unavailable and the reason given', () => {
+  it('a bundle without prm.onnx opens, with its methods unavailable and the reason given; IAM still runs', async () => {
     const dir = bundleCopy('no-prm', (m, d) => {
       rmSync(join(d, m.graphs.prm.file));
       delete m.graphs.prm;
     });
     const b = readBundle(dir);
+    expect(b.unavailable.join('\n')).toMatch(/iam:/); // no iam.json in the copy
     expect(b.methods).toEqual([]);
-    expect(b.unavailable.join('\n')).toMatch(/prm.*need the prm graph/);
-    expect(b.unavailable.join('\n')).toMatch(/iam:/);
+    for (const f of ['iam.json', 'iam.onnx']) symlinkSync(join(models, f), join(dir, f));
+    const withIam = readBundle(dir);
+    expect(withIam.methods).toEqual(['iam']);
+    expect(withIam.unavailable.join('\n')).toMatch(/prm, threshold, rect, ellipse: they need the prm graph/);
+    const engine = await Engine.open({ bundleDir: dir, provider: 'cpu', cacheDir: null, workers: 1 });
+    try {
+      const person = withIam.manifest.classes.findIndex((c) => c.name === 'person');
+      const file = sharedPath('data', 'pennfudan', 'images', 'FudanPed00004.png');
+      const r = await engine.processImage({ image: { file }, classes: [person], method: 'iam' });
+      expect(r.instances.length).toBeGreaterThan(0);
+      expect(r.timings.prm).toBe(0);
+      expect(r.timings.iam).toBeGreaterThan(0);
+      expect((await rejected((async () => engine.processImage({ image: { file }, classes: [person], method: 'prm' }))())).code).toBe('MODEL_UNAVAILABLE');
+    } finally {
+      await engine.close();
+    }
   });
 });
 

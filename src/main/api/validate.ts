@@ -1,21 +1,20 @@
 // Every API argument crosses a trust boundary (renderer, WebSocket): each is checked here before the
 // service sees it. Failures are BAD_ARGUMENT errors naming the method and the argument.
 import type { ApiMethod } from '../../common/api';
-import { API_METHODS } from '../../common/api';
+import { API_METHODS, SUGGESTION_METHODS } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 
 type Check = (v: unknown) => string | null; // null = fine, else what is wrong
 
 const STATUSES = ['new', 'suggested', 'in_review', 'done', 'error', 'missing'];
 const SOURCES = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
-const METHODS = ['prm', 'iam', 'threshold', 'rect', 'ellipse'];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length < 4096 && !v.includes('\0') ? null : 'a non-empty string');
 const int: Check = (v) => (Number.isSafeInteger(v) ? null : 'an integer');
 const posInt: Check = (v) => (Number.isSafeInteger(v) && (v as number) > 0 ? null : 'a positive integer');
 const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a finite number');
-const oneOf = (values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`);
+const oneOf = (values: readonly string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`);
 const arrayOf = (c: Check, max = 1_000_000): Check => (v) => {
   if (!Array.isArray(v) || v.length > max) return 'an array';
   for (const x of v) { const e = c(x); if (e) return `an array of ${e}`; }
@@ -81,11 +80,11 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   saveEngineSettings: [engineSettingsCheck],
   findPeaks: [posInt],
   classResponse: [posInt, posInt],
-  suggestForPeak: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(METHODS))],
+  suggestForPeak: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(SUGGESTION_METHODS))],
   peakMap: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(['prm', 'iam']))],
   snapToProposal: [posInt, rle],
   proposalAt: [posInt, num, num],
-  prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
+  prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(SUGGESTION_METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
   cancelJob: [str],
 };
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SuggestionMethod } from '../../common/api';
+import { SUGGESTION_METHODS, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import { parseOptions } from '../cli/args';
 import type { CliContext } from '../cli/types';
@@ -41,7 +41,7 @@ export interface BenchReport {
   tagged: boolean;
   runs: BenchRun[];
   peakRssMb: number;
-  /** Clicks next to a found peak; `fresh`: clicks at new points (one PRM call each). */
+  /** Clicks next to a found peak; `fresh`: clicks at new points (one PRM or IAM call each). */
   clickMs: { mean: number; p95: number; n: number; fresh: { mean: number; p95: number; n: number } } | null;
 }
 
@@ -169,9 +169,19 @@ export function formatBench(r: BenchReport): string {
   if (r.clickMs) {
     const f = r.clickMs.fresh;
     lines.push(`click → instance, image open, click on a found peak: mean ${r.clickMs.mean.toFixed(0)} ms, p95 ${r.clickMs.p95.toFixed(0)} ms over ${r.clickMs.n} clicks (target ≤ 150 ms)`);
-    lines.push(`click → instance, image open, click at a new point (one PRM call): mean ${f.mean.toFixed(0)} ms, p95 ${f.p95.toFixed(0)} ms over ${f.n} clicks`);
+    const call = r.method === 'iam' ? 'one IAM call' : 'one PRM call';
+    lines.push(`click → instance, image open, click at a new point (${call}): mean ${f.mean.toFixed(0)} ms, p95 ${f.p95.toFixed(0)} ms over ${f.n} clicks`);
   }
   lines.push(`peak RSS ${r.peakRssMb.toFixed(0)} MB (whole process, all workers)`);
+  return lines.join('\n');
+}
+
+/** Several methods' reports side by side: wall ms per image with one worker, relative to the first method. */
+export function formatComparison(reports: BenchReport[]): string {
+  const wall = (r: BenchReport) => (r.runs.find((x) => x.workers === 1) ?? r.runs[0]).wall;
+  const [first, ...rest] = reports;
+  const lines = [`per image, ${first.runs.some((x) => x.workers === 1) ? '1 worker' : `${first.runs[0].workers} workers`}: ${reports.map((r) => `${r.method} ${wall(r).toFixed(0)} ms`).join(', ')}`];
+  for (const r of rest) lines.push(`${first.method} is ${(wall(r) / wall(first)).toFixed(1)}× faster per image than ${r.method}`);
   return lines.join('\n');
 }
 
@@ -193,9 +203,13 @@ export const suite: BenchSuite = {
       help: { type: 'boolean' },
     });
     if (values.help) {
-      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam] [--crf|--no-crf] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
+      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam[,…]] [--crf|--no-crf] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
+      ctx.out('  several methods (e.g. --method iam,prm): one table each, then how much faster per image the first is');
       return 0;
     }
+    const methods = values.method.split(',').map((m) => m.trim());
+    const bad = methods.filter((m) => !(SUGGESTION_METHODS as readonly string[]).includes(m));
+    if (bad.length || !methods.length) throw new PeakLabelError('BAD_ARGUMENT', `bench: unknown method ${bad.join(', ') || '(none)'}; use ${SUGGESTION_METHODS.join(', ')} (comma-separated for a comparison).`);
     const data = resolve(values.images ?? defaultData());
     if (!existsSync(data)) throw new PeakLabelError('NOT_FOUND', `bench: the image folder ${data} does not exist (../shared must sit beside the repository, or pass --images).`, { file: data });
     let images = listImageFiles(data);
@@ -206,13 +220,18 @@ export const suite: BenchSuite = {
       const manifest = readBundle(values.model).manifest;
       tags = new Map([...readTagsFile(resolve(values.tags)).tags].map(([f, t]) => [f, resolveTags(manifest, t)]));
     }
-    const r = await benchEngine({ images, tags, method: values.method as SuggestionMethod, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30, iamCrf: crfChoice(values.crf, values['no-crf']) });
     const os = await import('node:os');
-    const report: BenchReport = { ...r, data, tagged: Boolean(tags), device: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}` };
-    ctx.out(formatBench(report));
+    const device = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}`;
+    const reports: BenchReport[] = [];
+    for (const method of methods as SuggestionMethod[]) {
+      const r = await benchEngine({ images, tags, method, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30, iamCrf: crfChoice(values.crf, values['no-crf']) });
+      reports.push({ ...r, data, tagged: Boolean(tags), device });
+      ctx.out(formatBench(reports[reports.length - 1]));
+    }
+    if (reports.length > 1) ctx.out(formatComparison(reports));
     if (values.json) {
       const { writeFileSync } = await import('node:fs');
-      writeFileSync(values.json, JSON.stringify(report, null, 2));
+      writeFileSync(values.json, JSON.stringify(reports.length > 1 ? reports : reports[0], null, 2));
     }
     return 0;
   },

@@ -84,10 +84,10 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   const prm = optional(manifest.graphs.prm, 'prm');
   // IAM is described by its own iam.json beside the manifest (src/main/engine/iam.ts reads it).
   const iam = iamGraph(dir, unavailable);
-  // Every method starts from peak response maps.
+  // These methods start from prm.onnx's full-resolution maps; IAM computes its own (stride 16, in iam.onnx).
   const methods: SuggestionMethod[] = prm ? ['prm', 'threshold', 'rect', 'ellipse'] : [];
-  if (!prm) unavailable.push('prm, threshold, rect, ellipse, iam: they need the prm graph');
-  if (prm && iam) methods.push('iam');
+  if (!prm) unavailable.push('prm, threshold, rect, ellipse: they need the prm graph');
+  if (iam) methods.push('iam');
 
   let tuned: Partial<RetrievalParams> | undefined;
   const tunedPath = join(dir, RETRIEVAL_FILE);

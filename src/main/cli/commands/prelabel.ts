@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import type { SuggestionMethod } from '../../../common/api';
+import { SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
@@ -17,7 +17,6 @@ import { parseOptions } from '../args';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
 
-const METHODS: SuggestionMethod[] = ['prm', 'threshold', 'rect', 'ellipse', 'iam'];
 
 export const command: CliCommand = {
   name: 'prelabel',
@@ -51,7 +50,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       'no-crf': { type: 'boolean' },
     });
     const method = values.method as SuggestionMethod;
-    if (!METHODS.includes(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${METHODS.join(', ')}.`);
+    if (!(SUGGESTION_METHODS as readonly string[]).includes(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
     const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
