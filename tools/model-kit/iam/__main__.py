@@ -126,7 +126,7 @@ def cmd_export(bundle: Bundle, args) -> None:
         "training": record,
         "metrics": old.get("metrics", {}),
     }
-    json.dump(cfg, open(cfg_path, "w"), indent=2)
+    open(cfg_path, "w", encoding="utf-8").write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {path} ({os.path.getsize(path)} bytes), {cfg_path}, golden/iam")
 
 

@@ -119,6 +119,41 @@ def _pad_after() -> dict:
 PAD_HI = _pad_after()
 
 
+def _peak_cells(peaks, n_cls: int, h: int, w: int):
+    """peaks [K,3] (class, CRM row, column) → class index, the 2×2 window's top-left cell (y0, x0) and the
+    bilinear weights on its cells [K,2,2]. Out-of-range values are clamped: the caller validates, the
+    graph must not crash."""
+    cls = torch.minimum(torch.clamp(peaks[:, 0].round(), min=0.0), (n_cls - 1) * torch.ones_like(peaks[:, 0])).long()
+    py = torch.minimum(torch.clamp(peaks[:, 1], min=0.0), (h - 1) * torch.ones_like(peaks[:, 1]))
+    px = torch.minimum(torch.clamp(peaks[:, 2], min=0.0), (w - 1) * torch.ones_like(peaks[:, 2]))
+    y0, x0 = py.floor(), px.floor()
+    fy, fx = (py - y0)[:, None, None], (px - x0)[:, None, None]
+    onehot = torch.stack([1 - fy, fy], 1)[:, :, :, 0] * torch.stack([1 - fx, fx], 2)[:, :, :, 0]
+    return cls, y0.long(), x0.long(), onehot
+
+
+def _normalised_relevance(rel, head_bias):
+    """Negative relevance dropped, each map scaled to sum 1. The bias does not enter the rule, but it is a
+    graph input (same interface as the backbone): an empty-slice sum (always 0) keeps the exporter from
+    pruning it."""
+    rel = torch.clamp(rel, min=0.0)
+    return rel / torch.clamp(rel.sum((1, 2), keepdim=True), min=1e-30) + head_bias[:0].sum()
+
+
+def _scatter_windows(rel, level: str, y0, x0, h: int, w: int):
+    """Each peak's n×n window of `level` [K,n,n] into a zero [K,h,w] map."""
+    a, b, n = LAYOUT[level]
+    lo, hi = PAD[level], PAD_HI[level]
+    hp, wp = h + lo + hi, w + lo + hi
+    ar = torch.arange(n)
+    iy = (a * y0 + b + lo)[:, None] + ar[None, :]
+    ix = (a * x0 + b + lo)[:, None] + ar[None, :]
+    idx = (iy[:, :, None] * wp + ix[:, None, :]).reshape(-1, n * n)  # explicit sizes: K may be 0
+    out = torch.zeros(rel.shape[0], hp * wp, dtype=rel.dtype)
+    out = out.scatter(1, idx, rel.reshape(-1, n * n))
+    return out.reshape(-1, hp, wp)[:, lo:lo + h, lo:lo + w]
+
+
 class PeakBackprop(nn.Module):
     """prm(image, head_weight, head_bias, peaks[K,3]) -> [K,H,W] peak response maps."""
 
@@ -195,19 +230,8 @@ class PeakBackprop(nn.Module):
         r_head = _rnorm(xp_f, w_head, 1, 0, None).squeeze(0)  # [C,h,w]
         fac["xf"] = xp_f * r_prev  # r_prev = fire9's r_e
 
-        # Peaks -> integer window origin + bilinear weights on the 2×2 CRM cells.
         h, w = r_head.shape[1], r_head.shape[2]
-        # class indices outside the head are clamped (the caller validates; the graph must not crash)
-        n_cls = head_weight.shape[0]
-        cls = torch.minimum(torch.clamp(peaks[:, 0].round(), min=0.0), (n_cls - 1) * torch.ones_like(peaks[:, 0])).long()
-        py = torch.minimum(torch.clamp(peaks[:, 1], min=0.0), (h - 1) * torch.ones_like(peaks[:, 1]))
-        px = torch.minimum(torch.clamp(peaks[:, 2], min=0.0), (w - 1) * torch.ones_like(peaks[:, 2]))
-        y0, x0 = py.floor(), px.floor()
-        fy, fx = (py - y0)[:, None, None], (px - x0)[:, None, None]
-        y0, x0 = y0.long(), x0.long()
-        wy = torch.stack([1 - fy, fy], 1)[:, :, :, 0]  # [K,2,1]
-        wx = torch.stack([1 - fx, fx], 2)[:, :, :, 0]  # [K,1,2]
-        onehot = wy * wx  # [K,2,2]
+        cls, y0, x0, onehot = _peak_cells(peaks, head_weight.shape[0], h, w)
 
         # Head (a 1×1 conv: pr rule with the chosen class's positive weights).
         sq = lambda t: t.squeeze(0)
@@ -228,25 +252,8 @@ class PeakBackprop(nn.Module):
             if name in ("fire6", "fire4", "fire2"):  # (·r of the layer below is already in xin)
                 g = self._pool_back(g, self._gather(sq(fac[f"d_{name}"]), level, y0, x0))
         v = F.conv_transpose2d(g, F.relu(bb.conv1.weight), stride=2)
-        rel = (v * self._gather(sq(xp_img), "image", y0, x0)).sum(1)  # [K,n,n]
-        rel = torch.clamp(rel, min=0.0)
-        rel = rel / torch.clamp(rel.sum((1, 2), keepdim=True), min=1e-30)
-        # The bias does not enter the rule, but it is a graph input (same interface as the backbone):
-        # an empty-slice sum (always 0) keeps the exporter from pruning it.
-        rel = rel + head_bias[:0].sum()
-
-        # Scatter each window into a zero [K,H,W] map.
-        a_, b_, n = LAYOUT["image"]
-        lo, hi = PAD["image"], PAD_HI["image"]
-        H, W = image.shape[2], image.shape[3]
-        hp, wp = H + lo + hi, W + lo + hi
-        ar = torch.arange(n)
-        iy = (a_ * y0 + b_ + lo)[:, None] + ar[None, :]
-        ix = (a_ * x0 + b_ + lo)[:, None] + ar[None, :]
-        idx = (iy[:, :, None] * wp + ix[:, None, :]).reshape(-1, n * n)  # explicit sizes: K may be 0
-        out = torch.zeros(rel.shape[0], hp * wp, dtype=rel.dtype)
-        out = out.scatter(1, idx, rel.reshape(-1, n * n))
-        return out.reshape(-1, hp, wp)[:, lo:lo + H, lo:lo + W]
+        rel = _normalised_relevance((v * self._gather(sq(xp_img), "image", y0, x0)).sum(1), head_bias)  # [K,n,n]
+        return _scatter_windows(rel, "image", y0, x0, image.shape[2], image.shape[3])
 
 
 class CoarsePeakBackprop(nn.Module):
@@ -283,14 +290,7 @@ class CoarsePeakBackprop(nn.Module):
         bb = self.backbone
         x6 = F.max_pool2d(features_s8, 3, 2, ceil_mode=True)
         h, w = x6.shape[2], x6.shape[3]
-        n_cls = head_weight.shape[0]
-        cls = torch.minimum(torch.clamp(peaks[:, 0].round(), min=0.0), (n_cls - 1) * torch.ones_like(peaks[:, 0])).long()
-        py = torch.minimum(torch.clamp(peaks[:, 1], min=0.0), (h - 1) * torch.ones_like(peaks[:, 1]))
-        px = torch.minimum(torch.clamp(peaks[:, 2], min=0.0), (w - 1) * torch.ones_like(peaks[:, 2]))
-        y0, x0 = py.floor(), px.floor()
-        fy, fx = (py - y0)[:, None, None], (px - x0)[:, None, None]
-        y0, x0 = y0.long(), x0.long()
-        onehot = torch.stack([1 - fy, fy], 1)[:, :, :, 0] * torch.stack([1 - fx, fx], 2)[:, :, :, 0]  # [K,2,2]
+        cls, y0, x0, onehot = _peak_cells(peaks, head_weight.shape[0], h, w)
         inside = {lv: self._inside(lv, y0, x0, h, w) for lv in self.LEVELS}
 
         # Windowed forward with the rule's factors: r = 1/normaliser (0 where it vanishes or the unit is off).
@@ -317,17 +317,4 @@ class CoarsePeakBackprop(nn.Module):
             t = t * fac[i][1]
             v = F.conv_transpose2d(t, F.relu(fire.squeeze.weight))
             g = v * fac[i][0] * (fac[i - 1][2] if i > 0 else 1.0)  # fire6: relevance stops at its input
-        rel = torch.clamp(g.sum(1), min=0.0)
-        rel = rel / torch.clamp(rel.sum((1, 2), keepdim=True), min=1e-30)
-        rel = rel + head_bias[:0].sum()  # keeps the (unused) bias input in the exported graph
-
-        a_, b_, n = LAYOUT["fire6_in"]
-        lo, hi = PAD["fire6_in"], PAD_HI["fire6_in"]
-        hp, wp = h + lo + hi, w + lo + hi
-        ar = torch.arange(n)
-        iy = (a_ * y0 + b_ + lo)[:, None] + ar[None, :]
-        ix = (a_ * x0 + b_ + lo)[:, None] + ar[None, :]
-        idx = (iy[:, :, None] * wp + ix[:, None, :]).reshape(-1, n * n)
-        out = torch.zeros(rel.shape[0], hp * wp, dtype=rel.dtype)
-        out = out.scatter(1, idx, rel.reshape(-1, n * n))
-        return out.reshape(-1, hp, wp)[:, lo:lo + h, lo:lo + w]
+        return _scatter_windows(_normalised_relevance(g.sum(1), head_bias), "fire6_in", y0, x0, h, w)

@@ -12,13 +12,17 @@ def _rel_err(a, b):
     return max(float((a[k] - b[k]).abs().max() / b[k].abs().max()) for k in range(a.shape[0]))
 
 
+def _random_case(seed, h, w):
+    """A random image (BGR − mean range), head weights and biases, and the generator for more."""
+    g = torch.Generator().manual_seed(seed)
+    img = torch.rand(1, 3, h, w, generator=g) * 255 - 120
+    return img, torch.randn(20, 512, generator=g) * 0.05, torch.randn(20, generator=g), g
+
+
 @pytest.mark.parametrize("seed,h,w", [(0, 96, 128), (1, 144, 112)])
 def test_windowed_backprop_matches_autograd(squeezenet, seed, h, w):
     bb = squeezenet.backbone
-    g = torch.Generator().manual_seed(seed)
-    img = torch.rand(1, 3, h, w, generator=g) * 255 - 120
-    hw = torch.randn(20, 512, generator=g) * 0.05
-    hb = torch.randn(20, generator=g)
+    img, hw, hb, g = _random_case(seed, h, w)
     with torch.no_grad():
         _, _, ch, cw = crm_pr(bb, img, hw, hb).shape
     peaks = torch.tensor([[0, 0, 0], [19, ch - 1, cw - 1], [5, 0, cw - 1]], dtype=torch.float32)
@@ -54,10 +58,7 @@ def _autograd_at_fire6_input(bb, s8, hw, hb, peaks):
 @pytest.mark.parametrize("seed,h,w", [(0, 160, 224), (1, 272, 200)])
 def test_stride16_backprop_matches_autograd_at_fire6_input(squeezenet, seed, h, w):
     bb = squeezenet.backbone
-    g = torch.Generator().manual_seed(seed)
-    img = torch.rand(1, 3, h, w, generator=g) * 255 - 120
-    hw = torch.randn(20, 512, generator=g) * 0.05
-    hb = torch.randn(20, generator=g)
+    img, hw, hb, _ = _random_case(seed, h, w)
     with torch.no_grad():
         f, s8, _ = bb(img)
     ch, cw = f.shape[2], f.shape[3]
