@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('engine settings', () => {
-  it("defaults to the automatic provider, one worker and the bundle's tuned thresholds", async () => {
+  it("defaults to the automatic provider, one worker, the bundle's tuned thresholds and PRM retrieval", async () => {
     expect(existsSync(engineSettingsFile())).toBe(false);
     expect(await s.api.engineSettings()).toEqual({
       provider: 'auto',
@@ -54,6 +54,7 @@ describe('engine settings', () => {
       peakRelThreshold: tuned.peakRelThreshold,
       maxPeaks: tuned.maxPeaks,
       classScoreThreshold: tuned.classScoreThreshold,
+      method: 'prm',
     });
   });
 
@@ -80,8 +81,23 @@ describe('engine settings', () => {
     expect(readdirSync(join(dir, 'config')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const other = newService();
-    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold });
+    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm' });
     await other.engine.closeEngine();
+  });
+
+  it('the saved suggestion method is what a click uses when the call names none', async () => {
+    const peaks = await s.api.findPeaks(imageId);
+    expect(peaks.length).toBeGreaterThan(0);
+    const p = peaks[0];
+    expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y })).method).toBe('prm');
+    await s.api.saveEngineSettings({ method: 'iam' });
+    expect(JSON.parse(readFileSync(engineSettingsFile(), 'utf8')).method).toBe('iam');
+    expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y })).method).toBe('iam');
+    expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y }, 'rect')).method).toBe('rect'); // the call's own choice wins
+    const other = newService();
+    expect((await other.api.engineSettings()).method).toBe('iam');
+    await other.engine.closeEngine();
+    await s.api.saveEngineSettings({ method: 'prm' });
   });
 
   it('refuses out-of-range values with BAD_ARGUMENT sentences and keeps the saved file', async () => {
@@ -93,6 +109,7 @@ describe('engine settings', () => {
       [{ maxPeaks: 101 }, /maxPeaks is an integer from 1 to 100/],
       [{ classScoreThreshold: Number.NaN }, /classScoreThreshold is a number/],
       [{ provider: 'tpu' }, /provider is one of auto, cpu, webgpu/],
+      [{ method: 'sam' }, /method is one of prm, iam, threshold, rect, ellipse/],
       [{ threads: 3 }, /without "threads"/],
     ];
     for (const [arg, message] of cases) {

@@ -2,7 +2,7 @@
 // the service context. The engine opens lazily on first use; a missing or broken bundle makes
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import sharp from 'sharp';
-import type { ActivationKind, EngineInfo, EngineSettings, GrayMap, InstanceRow, Peak, PixelData, PrelabelOptions, Rle, SuggestionMethod } from '../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
@@ -16,7 +16,7 @@ import type { EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
 import { resolveTags } from '../engine/tags-file';
 
 export interface EngineMethodsOptions extends EngineOptions {
-  /** Default suggestion method. */
+  /** Suggestion method until the user saves one in Settings (default: the saved one, else PRM retrieval). */
   method?: SuggestionMethod;
 }
 
@@ -34,11 +34,17 @@ async function grayPng(map: ResponseMap, imageWidth: number): Promise<GrayMap> {
 export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOptions = {}): EngineMethods & { closeEngine(): Promise<void> } {
   let opening: Promise<Engine> | null = null;
   let openError: ErrorInfo | null = null;
-  const defaultMethod: SuggestionMethod = opts.method ?? 'prm';
   // Saved choices (engine-settings.json), then the caller's explicit options (CLI flags) until the user saves.
   let saved = readSavedEngineSettings(engineSettingsCheck);
-  let chosen: Partial<EngineSettings> = { ...saved, ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.workers ? { workers: opts.workers } : {}) };
+  let chosen: Partial<EngineSettings> = {
+    ...saved,
+    ...(opts.provider ? { provider: opts.provider } : {}),
+    ...(opts.workers ? { workers: opts.workers } : {}),
+    ...(opts.method ? { method: opts.method } : {}),
+  };
 
+  // The method without reading the bundle (settings() does, for the tuned thresholds): clicks call it.
+  const currentMethod = (): SuggestionMethod => chosen.method ?? DEFAULT_SUGGESTION_METHOD;
   const settings = (): EngineSettings => {
     let retrieval = DEFAULT_RETRIEVAL_PARAMS;
     try {
@@ -149,7 +155,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engine();
       const src = store.imageSource(imageId);
-      const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? defaultMethod);
+      const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? currentMethod());
       if (!inst) throw new PeakLabelError('NOT_FOUND', `No instance of that class was found at (${Math.round(peak.x)}, ${Math.round(peak.y)}) in ${src.path}.`, { file: src.path });
       return store.createInstance(imageId, { ...toNewInstance(store, e, inst), classId: peak.classId, source: 'suggested' });
     },
@@ -157,7 +163,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     async prelabel(o: PrelabelOptions) {
       const store = ctx.store();
       const e = await engine();
-      const method = o.method ?? defaultMethod;
+      const method = o.method ?? currentMethod();
       const todo = store.imagesNeedingSuggestions({ imageIds: o.imageIds, force: o.force });
       const job = ctx.jobs.start('prelabel', todo.length);
       const failed: ErrorInfo[] = [];

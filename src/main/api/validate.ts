@@ -44,6 +44,7 @@ export const engineSettingsCheck: Check = shape({
   peakRelThreshold: optional(inRange(0, 1)),
   maxPeaks: optional(inRange(1, 100, true)),
   classScoreThreshold: optional(inRange(-1000, 1000)),
+  method: optional(oneOf(SUGGESTION_METHODS)),
 });
 
 const SIGNATURES: Record<ApiMethod, Check[]> = {

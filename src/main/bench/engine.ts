@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SUGGESTION_METHODS, type SuggestionMethod } from '../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, SUGGESTION_METHODS, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import { parseOptions } from '../cli/args';
 import type { CliContext } from '../cli/types';
@@ -190,7 +190,7 @@ export const suite: BenchSuite = {
   summary: 'pipeline speed per stage, images/s for 1 and 2 workers, click latency, peak RSS',
   async run(args: string[], ctx: CliContext): Promise<number> {
     const { values } = parseOptions('bench engine', args, {
-      method: { type: 'string', default: 'prm' },
+      method: { type: 'string', default: DEFAULT_SUGGESTION_METHOD },
       provider: { type: 'string' },
       limit: { type: 'string' },
       images: { type: 'string' },

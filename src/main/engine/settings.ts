@@ -2,7 +2,7 @@
 // list, as engine-settings.json, since they belong to the machine rather than to any project.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineSettings } from '../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, type EngineSettings } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import { configDir } from '../store/recent';
 import type { RetrievalParams } from './manifest';
@@ -13,9 +13,9 @@ export function engineSettingsFile(): string {
   return join(configDir(), ENGINE_SETTINGS_FILE);
 }
 
-/** Defaults: automatic provider, one worker, and the bundle's tuned thresholds. */
+/** Defaults: automatic provider, one worker, the bundle's tuned thresholds, PRM retrieval. */
 export function defaultEngineSettings(retrieval: RetrievalParams): EngineSettings {
-  return { provider: 'auto', workers: 1, peakRelThreshold: retrieval.peakRelThreshold, maxPeaks: retrieval.maxPeaks, classScoreThreshold: retrieval.classScoreThreshold };
+  return { provider: 'auto', workers: 1, peakRelThreshold: retrieval.peakRelThreshold, maxPeaks: retrieval.maxPeaks, classScoreThreshold: retrieval.classScoreThreshold, method: DEFAULT_SUGGESTION_METHOD };
 }
 
 /**

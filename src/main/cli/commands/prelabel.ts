@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
@@ -41,7 +41,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       images: { type: 'string' },
       out: { type: 'string' },
       tags: { type: 'string' },
-      method: { type: 'string', default: 'prm' },
+      method: { type: 'string', default: DEFAULT_SUGGESTION_METHOD },
       force: { type: 'boolean' },
       provider: { type: 'string' },
       workers: { type: 'string', default: '1' },
