@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The one test command (`npm test`): vitest for TypeScript, pytest for the Python model kit.
+// The one test command (`npm test`): vitest for TypeScript, type checks (tsc, svelte-check), pytest for
+// the Python model kit.
 // Prints one closing line "N passed, N failed" over both.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -31,6 +32,23 @@ if (existsSync(vitestJson)) {
 } else {
   console.error('vitest wrote no report: counted as one failure.');
   failed++;
+}
+
+// Type checks of every layer and of the Svelte components: one test each (full runs only).
+if (args.length === 0) {
+  const bin = (name) => join(root, 'node_modules', '.bin', name);
+  const tsconfig = join(root, 'tsconfig.json');
+  const checks = [
+    ['tsc --noEmit', bin('tsc'), ['--noEmit', '-p', tsconfig]],
+    ['svelte-check', bin('svelte-check'), ['--tsconfig', tsconfig, '--workspace', join(root, 'src', 'renderer'), '--fail-on-warnings']],
+  ];
+  for (const [name, cmd, cargs] of checks) {
+    if (run(cmd, cargs) === 0) passed++;
+    else {
+      console.error(`${name} found errors: counted as one failure.`);
+      failed++;
+    }
+  }
 }
 
 if (setup === 0 && args.length === 0) {
