@@ -184,10 +184,35 @@ export interface EditInstance {
   mask?: Rle;
 }
 
+/** Several instance changes on one image that the user sees as one action (split, merge): one undo step. */
+export interface InstanceChanges {
+  /** Existing instances of the image to change. */
+  edit?: (EditInstance & { id: number })[];
+  /** New hand-made instances (source 'manual'). */
+  create?: { classId: number; mask: Rle }[];
+  /** Instances of the image to remove. */
+  delete?: number[];
+}
+
 export interface PrelabelOptions {
   imageIds?: number[];
   method?: SuggestionMethod;
   force?: boolean;
+}
+
+/** What a path is for; each picks its own native dialog (folder or file, open or save, filters). */
+export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder'] as const;
+export type PathPurpose = (typeof PATH_PURPOSES)[number];
+
+export interface ChoosePathRequest {
+  purpose: PathPurpose;
+  /** Where the dialog starts (the path typed so far). */
+  defaultPath?: string;
+}
+
+export interface AppInfo {
+  /** True in the desktop app, whose OS file dialogs choosePath opens; false in the CLI and browser (`peaklabel serve`). */
+  nativeDialogs: boolean;
 }
 
 /** Every method returns a promise; failures reject with an ErrorInfo-shaped error. */
@@ -229,6 +254,8 @@ export interface PeakLabelApi {
   deleteInstances(ids: number[]): Promise<void>;
   undo(): Promise<boolean>;
   redo(): Promise<boolean>;
+  /** Applies all of `changes` or none, as one undo step; the edited and the created rows, in order. */
+  changeInstances(imageId: number, changes: InstanceChanges): Promise<{ edited: InstanceRow[]; created: InstanceRow[] }>;
 
   // COCO
   importCoco(path: string, as: 'ground_truth' | 'prior'): Promise<CocoImportResult>;
@@ -256,6 +283,11 @@ export interface PeakLabelApi {
   cancelJob(jobId: string): Promise<void>;
   /** Subscribe to progress of long jobs; returns an unsubscribe function. */
   onProgress(listener: (e: ProgressEvent) => void): () => void;
+
+  // Native dialogs (desktop app only)
+  appInfo(): Promise<AppInfo>;
+  /** Opens the OS file/folder dialog for `purpose`; null when the user cancelled. UNSUPPORTED without dialogs. */
+  choosePath(request: ChoosePathRequest): Promise<string | null>;
 }
 
 /** Names of the request/response methods (everything but onProgress). */
@@ -266,10 +298,11 @@ export const API_METHODS: readonly ApiMethod[] = [
   'listClasses', 'saveClass', 'deleteClass',
   'addImageFolder', 'listImages', 'getImage', 'thumbnail', 'imagePixels', 'setImageStatus', 'relinkFolder',
   'setTags', 'importTagsCsv', 'importTagsFromFolders', 'importTagsFromCoco',
-  'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo',
+  'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo', 'changeInstances',
   'importCoco', 'exportCoco',
   'engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'prelabel',
   'cancelJob',
+  'appInfo', 'choosePath',
 ] as const;
 
 /** Channel names used by Electron IPC; the bridge uses the same method names. */

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'MODEL_UNAVAILABLE'
   | 'PROVIDER_FAILED'
   | 'CANCELLED'
+  | 'UNSUPPORTED'
   | 'INTERNAL';
 
 export interface ErrorInfo {

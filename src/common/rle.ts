@@ -10,14 +10,28 @@ export type { Rle } from './api';
 
 /** Run lengths (column-major, zeros first) of a row-major mask. Only the bounding box is scanned. */
 export function maskToCounts(m: BinaryMask): number[] {
-  const { width: w, height: h, data: d } = m;
-  const [bx, by, bw, bh] = maskBbox(m);
+  return windowMaskToCounts(m, 0, 0, m.height, m.width);
+}
+
+/**
+ * Run lengths over an h×w image of a mask that covers only the window at (x0, y0) — the inverse of
+ * countsToWindowMask. Costs the window's foreground box, not the image: a brush stroke on a
+ * 4000×3000 image is encoded without materialising a 12 MB full-size mask. Same counts as
+ * maskToCounts of the window pasted into an empty h×w mask; foreground outside the image throws.
+ */
+export function windowMaskToCounts(m: BinaryMask, x0: number, y0: number, h: number, w: number): number[] {
+  const { width: mw, data: d } = m;
+  const [lx, ly, bw, bh] = maskBbox(m);
   if (bw === 0) return [w * h];
+  const bx = x0 + lx, by = y0 + ly; // the foreground box in image pixels
+  if (bx < 0 || by < 0 || bx + bw > w || by + bh > h) {
+    throw new RangeError(`mask foreground at [${bx}, ${by}, ${bw}, ${bh}] lies outside the ${w}×${h} image`);
+  }
   const counts: number[] = [];
   let prev = 0;
   let run = bx * h; // whole empty columns before the box
   const below = h - by - bh;
-  for (let x = bx; x < bx + bw; x++) {
+  for (let x = lx; x < lx + bw; x++) {
     // Rows above and below the box are background.
     if (by > 0) {
       if (prev) {
@@ -27,7 +41,7 @@ export function maskToCounts(m: BinaryMask): number[] {
       }
       run += by;
     }
-    for (let i = by * w + x, end = (by + bh) * w + x; i < end; i += w) {
+    for (let i = ly * mw + x, end = (ly + bh) * mw + x; i < end; i += mw) {
       const v = d[i];
       if (v !== prev) {
         counts.push(run);
@@ -60,6 +74,11 @@ export function maskToCounts(m: BinaryMask): number[] {
 /** Same string as pycocotools' `mask.encode(np.asfortranarray(m))['counts']`. */
 export function encodeMask(m: BinaryMask): Rle {
   return { size: [m.height, m.width], counts: compressCounts(maskToCounts(m)) };
+}
+
+/** The RLE (h×w image) of a mask covering the window at (x0, y0); see windowMaskToCounts. */
+export function encodeWindowMask(m: BinaryMask, x0: number, y0: number, h: number, w: number): Rle {
+  return { size: [h, w], counts: compressCounts(windowMaskToCounts(m, x0, y0, h, w)) };
 }
 
 export function decodeRle(r: Rle): BinaryMask {

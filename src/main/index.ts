@@ -1,10 +1,11 @@
 // The Electron shell, and nothing else: one locked-down window, one IPC channel to the service.
 // All behaviour lives in src/main/api (shared with the CLI and the test bridge).
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { API_METHODS, IPC_INVOKE, IPC_PROGRESS, type ApiMethod } from '../common/api';
+import { API_METHODS, IPC_INVOKE, IPC_PROGRESS, type ApiMethod, type ChoosePathRequest } from '../common/api';
 import { ServiceContext } from './api/context';
+import { dialogSpec } from './api/dialogs';
 import { createEngineMethods } from './api/engine-methods';
 import { createService, invokeApi } from './api/service';
 
@@ -18,7 +19,19 @@ const CSP =
 const ctx = new ServiceContext();
 // The bundle sits beside package.json (the app path), not beside this bundled file.
 const engine = createEngineMethods(ctx, { bundleDir: process.env.PEAKLABEL_MODEL_DIR ?? join(app.getAppPath(), 'resources', 'models') });
-const api = createService(ctx, engine);
+const api = createService(ctx, engine, choosePath);
+
+/** The OS dialog for one path purpose (what each purpose asks is in api/dialogs.ts); null = cancelled. */
+async function choosePath(request: ChoosePathRequest): Promise<string | null> {
+  const spec = dialogSpec(request);
+  const parent = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
+  if (spec.kind === 'save') {
+    const r = parent ? await dialog.showSaveDialog(parent, spec.options) : await dialog.showSaveDialog(spec.options);
+    return r.canceled || !r.filePath ? null : r.filePath;
+  }
+  const r = parent ? await dialog.showOpenDialog(parent, spec.options) : await dialog.showOpenDialog(spec.options);
+  return r.canceled ? null : (r.filePaths[0] ?? null);
+}
 
 /** Only our own page may call the API (no iframes, no navigated-away content). */
 function trustedSender(frameUrl: string | undefined): boolean {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createMask, maskArea, maskBbox, maskIntersection, maskIou, maskUnion, type BinaryMask } from '../../src/common/mask';
+import { createMask, cropMask, maskArea, maskBbox, maskIntersection, maskIou, maskUnion, type BinaryMask } from '../../src/common/mask';
 import { polygonsToRle } from '../../src/common/polygon';
 import {
-  compressCounts, countsToBbox, decodeRle, decompressCounts, encodeMask, maskToCounts, rleArea, rleFromUncompressed,
-  rleIou, rleMerge, rleToBbox,
+  compressCounts, countsToBbox, countsToWindowMask, decodeRle, decompressCounts, encodeMask, encodeWindowMask, maskToCounts,
+  rleArea, rleFromUncompressed, rleIou, rleMerge, rleToBbox, windowMaskToCounts,
 } from '../../src/common/rle';
 import { referenceForCases, type ReferenceCases } from './pycocotools-reference';
 import { rng } from './rng';
@@ -74,6 +74,55 @@ describe('RLE counts (hand-made)', () => {
     expect(rleIou(encodeMask(a), encodeMask(b), true)).toBeCloseTo(0.5, 12);
     expect(rleMerge([encodeMask(a), encodeMask(b)]).counts).toBe(encodeMask(maskUnion(a, b)).counts);
     expect(rleMerge([encodeMask(a), encodeMask(b)], true).counts).toBe(encodeMask(maskIntersection(a, b)).counts);
+  });
+});
+
+describe('RLE of a window mask (image-sized counts without an image-sized mask)', () => {
+  const rand = rng(20260311);
+
+  /** A random window of a random image: anywhere from touching every edge to strictly inside. */
+  function randomCase(i: number) {
+    const w = 1 + Math.floor(rand() * 50), h = 1 + Math.floor(rand() * 50);
+    const mw = 1 + Math.floor(rand() * w), mh = 1 + Math.floor(rand() * h);
+    const edge = i % 5; // 0: top-left corner, 1: bottom-right corner, else anywhere
+    const x0 = edge === 0 ? 0 : edge === 1 ? w - mw : Math.floor(rand() * (w - mw + 1));
+    const y0 = edge === 0 ? 0 : edge === 1 ? h - mh : Math.floor(rand() * (h - mh + 1));
+    const m = createMask(mw, mh);
+    const density = [0, 0.03, 0.5, 0.97, 1][Math.floor(rand() * 5)];
+    for (let j = 0; j < m.data.length; j++) m.data[j] = rand() < density ? 1 : 0;
+    return { w, h, x0, y0, m };
+  }
+
+  it('gives exactly the counts and string of encoding the full-size mask', () => {
+    let empty = 0, edges = 0;
+    for (let i = 0; i < 400; i++) {
+      const { w, h, x0, y0, m } = randomCase(i);
+      const full = cropMask(m, -x0, -y0, w, h);
+      expect(windowMaskToCounts(m, x0, y0, h, w)).toEqual(maskToCounts(full));
+      expect(encodeWindowMask(m, x0, y0, h, w)).toEqual(encodeMask(full));
+      if (maskArea(m) === 0) empty++;
+      if (maskArea(m) > 0 && (x0 === 0 || y0 === 0 || x0 + m.width === w || y0 + m.height === h)) edges++;
+    }
+    expect(empty).toBeGreaterThan(10);
+    expect(edges).toBeGreaterThan(50);
+  });
+
+  it('round-trips with countsToWindowMask, and allows empty margins outside the image', () => {
+    const m = createMask(6, 5);
+    m.data[2 * 6 + 3] = 1; // one pixel, window-local (3, 2)
+    // The window hangs off the top-left of a 10×8 image, but its foreground is inside.
+    const counts = windowMaskToCounts(m, -2, -1, 8, 10);
+    expect(counts).toEqual(maskToCounts(cropMask(m, 2, 1, 10, 8)));
+    const back = countsToWindowMask(counts, 8, 10, [1, 1, 1, 1]);
+    expect(back.mask.data).toEqual(new Uint8Array([1]));
+    expect(windowMaskToCounts(createMask(3, 3), 500, 500, 8, 10)).toEqual([80]);
+  });
+
+  it('refuses foreground outside the image', () => {
+    const m = createMask(2, 2);
+    m.data[3] = 1;
+    expect(() => windowMaskToCounts(m, 9, 0, 8, 10)).toThrow(RangeError);
+    expect(() => windowMaskToCounts(m, 0, 7, 8, 10)).toThrow(RangeError);
   });
 });
 

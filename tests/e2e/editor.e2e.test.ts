@@ -181,7 +181,7 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
   await expect.poll(async () => (await stored(row.id))[0]?.area).toBe(areaEdited);
 
   // Split: the stroke beside the object is a second part, so S makes two instances; Shift+click on
-  // the new one and G merges them back, pixel for pixel.
+  // the new one and G merges them back, pixel for pixel. Each is one undo step.
   await page.keyboard.press('v');
   await page.locator('[data-testid=instance]').first().click();
   await page.keyboard.press('s');
@@ -191,6 +191,13 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
   const piece = pieces.find((i) => i.id !== instanceId)!;
   expect(kept.area + piece.area).toBe(areaEdited);
   await expect.poll(() => page.locator('[data-testid=instance]').count()).toBe(2);
+  await page.keyboard.press('Control+z');
+  await expect.poll(async () => (await stored(row.id)).length).toBe(1);
+  expect((await stored(row.id)).map((i) => [i.id, i.mask.counts])).toEqual([[instanceId, edited.mask.counts]]);
+  await page.keyboard.press('Control+Shift+Z');
+  await expect.poll(async () => (await stored(row.id)).length).toBe(2);
+  expect(await stored(row.id)).toEqual(pieces);
+  await expect.poll(() => page.locator('[data-testid=instance]').count()).toBe(2);
   const onPiece = await toPage(row, free.x, free.y);
   await page.keyboard.down('Shift');
   await page.mouse.click(onPiece.x, onPiece.y);
@@ -199,6 +206,12 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
   await page.keyboard.press('g');
   await expect.poll(async () => (await stored(row.id)).length).toBe(1);
   expect((await stored(row.id))[0].mask.counts).toBe(edited.mask.counts);
+  await page.keyboard.press('Control+z');
+  await expect.poll(async () => (await stored(row.id)).length).toBe(2);
+  expect(await stored(row.id)).toEqual(pieces);
+  await page.keyboard.press('Control+Shift+Z');
+  await expect.poll(async () => (await stored(row.id)).length).toBe(1);
+  expect((await stored(row.id)).map((i) => [i.id, i.mask.counts])).toEqual([[instanceId, edited.mask.counts]]);
 
   // The class response heat map of the selected class (needs the model).
   if (withModel) {

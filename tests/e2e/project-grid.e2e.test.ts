@@ -70,6 +70,8 @@ test('create a project, add the balloon folder, the grid shows thumbnails', asyn
   const tiles = await page.getByTestId('tile').count();
   expect(tiles).toBeLessThan(44 + 1); // virtualised: never more tiles than images
   await expect.poll(() => page.getByTestId('summary').textContent()).toContain('44 images');
+  // Browser mode has no native dialogs: no Browse… buttons, paths are typed (as above).
+  expect(await page.getByRole('button', { name: 'Browse…' }).count()).toBe(0);
 
   // Bulk tag editing on a selection.
   await page.getByTestId('tile').nth(0).click();
@@ -106,6 +108,7 @@ test('create a project, add the balloon folder, the grid shows thumbnails', asyn
   await page.getByRole('button', { name: 'Close', exact: true }).click();
   const recent = page.getByRole('button', { name: /balloon\.peaklabel/ });
   await recent.first().waitFor();
+  expect(await page.getByRole('button', { name: 'Browse…' }).count()).toBe(0);
   await page.screenshot({ path: screenshotPath('start.png') });
   await recent.first().click();
   await expect.poll(() => page.getByTestId('grid-total').textContent().catch(() => '')).toMatch(/^44 images/);

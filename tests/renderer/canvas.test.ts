@@ -1,8 +1,9 @@
 // Unit tests of the editor's canvas engine pieces that need no DOM: view math, brush raster, hit tests.
 import { describe, expect, it } from 'vitest';
 import { fitView, imageToScreen, levelFor, oneToOne, panBy, screenToImage, zoomAt } from '../../src/renderer/src/canvas/view';
-import { paintStroke, stampDisc } from '../../src/renderer/src/canvas/brush';
-import { createMask as emptyMask, maskArea } from '../../src/common/mask';
+import { paintStroke, stampDisc, strokeBounds } from '../../src/renderer/src/canvas/brush';
+import { cropMask, createMask as emptyMask, maskArea } from '../../src/common/mask';
+import { seededRandom } from '../../src/common/random';
 import { hitInstance, hitPeak, hitVertex } from '../../src/renderer/src/canvas/hit';
 import { maskBox, maskRgba } from '../../src/renderer/src/canvas/mask-bitmap';
 import { nextSuggestion, suggestionOrder, suggestionsAbove } from '../../src/renderer/src/canvas/review';
@@ -81,6 +82,30 @@ describe('brush raster', () => {
     paintStroke(m, [{ x: 30, y: 30 }], 5, 0);
     expect(m.data[30 * 60 + 30]).toBe(0);
     expect(m.data[30 * 60 + 45]).toBe(1);
+  });
+});
+
+describe('brush in a window', () => {
+  it('paints in a window of strokeBounds exactly what it paints at full size', () => {
+    const rand = seededRandom(7);
+    for (let i = 0; i < 60; i++) {
+      const W = 120, H = 90;
+      const radius = i % 6 === 0 ? 0.3 : 0.5 + rand() * 20;
+      // Fractional points, some off the image, so the window is clipped at the borders.
+      const points = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => ({ x: rand() * (W + 40) - 20, y: rand() * (H + 40) - 20 }));
+      const full = emptyMask(W, H);
+      const touched = paintStroke(full, points, radius, 1);
+      const b = strokeBounds(points, radius);
+      const x0 = Math.max(0, b.x0), y0 = Math.max(0, b.y0), x1 = Math.min(W, b.x1), y1 = Math.min(H, b.y1);
+      if (touched) expect([touched.x0 >= x0, touched.y0 >= y0, touched.x1 <= x1, touched.y1 <= y1]).toEqual([true, true, true, true]);
+      if (x1 <= x0 || y1 <= y0) {
+        expect(touched).toBeNull();
+        continue;
+      }
+      const win = emptyMask(x1 - x0, y1 - y0);
+      paintStroke(win, points.map((p) => ({ x: p.x - x0, y: p.y - y0 })), radius, 1);
+      expect(cropMask(win, -x0, -y0, W, H).data).toEqual(full.data);
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import { ProjectStore } from '../store/project-store';
 import { readRecent, rememberRecent } from '../store/recent';
 import { importTagsCsv, importTagsFromCoco, importTagsFromFolders } from '../tags/import-tags';
 import { ENGINE_METHOD_NAMES, type EngineMethods, type Job, type ServiceContext } from './context';
+import type { PathChooser } from './dialogs';
 import { validateCall } from './validate';
 
 /** Runs a long job: progress events for its life, end state reported whichever way it ends. */
@@ -45,7 +46,8 @@ function unavailable(name: string): () => Promise<never> {
   return () => Promise.reject(new PeakLabelError('MODEL_UNAVAILABLE', `${name} needs the model bundle, which is not loaded (resources/models is missing or invalid).`));
 }
 
-export function createService(ctx: ServiceContext, engine?: EngineMethods): PeakLabelApi {
+/** `pathChooser`: the desktop shell's OS dialogs; without it (CLI, bridge, tests) choosePath is UNSUPPORTED. */
+export function createService(ctx: ServiceContext, engine?: EngineMethods, pathChooser?: PathChooser): PeakLabelApi {
   const store = () => ctx.store();
   const engineApi: EngineMethods = engine ?? (Object.fromEntries(ENGINE_METHOD_NAMES.map((n) => [n, unavailable(n)])) as unknown as EngineMethods);
   const open = (path: string, create: boolean) => {
@@ -96,6 +98,15 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods): Peak
     async deleteInstances(ids) { store().deleteInstances(ids); },
     async undo() { return store().undo(); },
     async redo() { return store().redo(); },
+    async changeInstances(imageId, changes) {
+      const s = store();
+      for (const e of changes.edit ?? []) if (e.mask) checkMask(s, imageId, e.mask);
+      for (const c of changes.create ?? []) {
+        checkMask(s, imageId, c.mask);
+        s.getClass(c.classId);
+      }
+      return s.changeInstances(imageId, { ...changes, create: changes.create?.map((c) => ({ ...c, source: 'manual' })) });
+    },
 
     async importCoco(path, as) {
       const s = store();
@@ -122,6 +133,12 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods): Peak
 
     async cancelJob(jobId) { ctx.jobs.cancel(jobId); },
     onProgress(listener) { return ctx.progress.on(listener); },
+
+    async appInfo() { return { nativeDialogs: pathChooser !== undefined }; },
+    async choosePath(request) {
+      if (!pathChooser) throw new PeakLabelError('UNSUPPORTED', 'File and folder dialogs exist only in the PeakLabel desktop app: type the path instead.');
+      return pathChooser(request);
+    },
   };
 }
 

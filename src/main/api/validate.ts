@@ -1,7 +1,7 @@
 // Every API argument crosses a trust boundary (renderer, WebSocket): each is checked here before the
 // service sees it. Failures are BAD_ARGUMENT errors naming the method and the argument.
 import type { ApiMethod } from '../../common/api';
-import { API_METHODS, SUGGESTION_METHODS } from '../../common/api';
+import { API_METHODS, PATH_PURPOSES, SUGGESTION_METHODS } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 
 type Check = (v: unknown) => string | null; // null = fine, else what is wrong
@@ -74,6 +74,11 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   deleteInstances: [arrayOf(posInt)],
   undo: [],
   redo: [],
+  changeInstances: [posInt, shape({
+    edit: optional(arrayOf(shape({ id: posInt, classId: optional(posInt), mask: optional(rle) }), 10_000)),
+    create: optional(arrayOf(shape({ classId: posInt, mask: rle }), 10_000)),
+    delete: optional(arrayOf(posInt, 10_000)),
+  })],
   importCoco: [str, oneOf(['ground_truth', 'prior'])],
   exportCoco: [shape({ out: str, format: oneOf(['polygon', 'rle']), sources: optional(arrayOf(oneOf(SOURCES))), statuses: optional(arrayOf(oneOf(STATUSES))), imageIds: optional(arrayOf(posInt)) })],
   engineInfo: [],
@@ -87,6 +92,8 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   proposalAt: [posInt, num, num],
   prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(SUGGESTION_METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
   cancelJob: [str],
+  appInfo: [],
+  choosePath: [shape({ purpose: oneOf(PATH_PURPOSES), defaultPath: optional(str) })],
 };
 
 /** Throws BAD_ARGUMENT unless `method` is an API method and `args` fit its signature. */

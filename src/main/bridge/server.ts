@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { WireEvent, WireResponse } from '../../common/api';
 import { decodeWire, encodeWire } from '../../common/wire';
 import { ServiceContext, type EngineFactory } from '../api/context';
+import type { PathChooser } from '../api/dialogs';
 import { createService, invokeApi } from '../api/service';
 
 export interface BridgeOptions {
@@ -19,6 +20,8 @@ export interface BridgeOptions {
   staticDir?: string;
   /** Engine methods; without them the engine calls answer MODEL_UNAVAILABLE. */
   engine?: EngineFactory;
+  /** Answers choosePath (tests stand in for the desktop app's dialogs); without it choosePath is UNSUPPORTED. */
+  pathChooser?: PathChooser;
 }
 
 export interface Bridge {
@@ -34,7 +37,7 @@ const MIME: Record<string, string> = {
 
 export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   const ctx = new ServiceContext();
-  const api = createService(ctx, opts.engine?.(ctx));
+  const api = createService(ctx, opts.engine?.(ctx), opts.pathChooser);
   if (opts.projectPath) await api.openProject(opts.projectPath);
   const staticDir = resolve(opts.staticDir ?? 'out/renderer');
 

@@ -55,6 +55,18 @@ export interface NewInstance {
   iscrowd?: boolean;
 }
 
+export interface InstanceEdit {
+  classId?: number;
+  mask?: Rle;
+}
+
+/** One undoable batch on one image (see ProjectStore.changeInstances). */
+export interface InstanceChangeSet {
+  edit?: (InstanceEdit & { id: number })[];
+  create?: NewInstance[];
+  delete?: number[];
+}
+
 /** One image's instances for export, read straight from the table. */
 export interface ExportInstanceRow {
   class_id: number;
@@ -363,21 +375,37 @@ export class ProjectStore {
   }
 
   /** Changes class and/or mask; an edited suggestion becomes 'edited' (undoable). */
-  editInstance(id: number, edit: { classId?: number; mask?: Rle }): InstanceRow {
+  editInstance(id: number, edit: InstanceEdit): InstanceRow {
     return this.journaled('edit', [id], () => {
-      const old = this.instanceRow(id);
-      const classId = edit.classId ?? old.class_id;
-      this.getClass(classId);
-      const t = now();
-      const source: InstanceSource = old.source === 'manual' ? 'manual' : 'edited';
-      if (edit.mask) {
-        const m = maskColumns(edit.mask);
-        this.db.prepare(`UPDATE instances SET class_id = ?, rle = ?, mask_h = ?, mask_w = ?, bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?,
-          area = ?, source = ?, updated_at = ? WHERE id = ?`).run(classId, m.rle, m.h, m.w, ...m.bbox, m.area, source, t, id);
-      } else {
-        this.db.prepare('UPDATE instances SET class_id = ?, source = ?, updated_at = ? WHERE id = ?').run(classId, source, t, id);
-      }
+      this.updateInstance(this.instanceRow(id), edit);
       return { ids: [id], result: this.getInstance(id) };
+    });
+  }
+
+  /**
+   * Edits, creates and deletes instances of one image as one undoable action (a split, a merge): all
+   * of it or, on any failure, none. Undo restores the edited and deleted instances with their ids.
+   */
+  changeInstances(imageId: number, changes: InstanceChangeSet): { edited: InstanceRow[]; created: InstanceRow[] } {
+    const edits = changes.edit ?? [], creates = changes.create ?? [], deletes = changes.delete ?? [];
+    const touched = [...edits.map((e) => e.id), ...deletes];
+    if (new Set(touched).size !== touched.length) {
+      throw new PeakLabelError('BAD_ARGUMENT', 'Each instance may be edited or deleted only once in one change.');
+    }
+    if (!touched.length && !creates.length) return { edited: [], created: [] };
+    return this.journaled('change', touched, () => {
+      this.imageRow(imageId);
+      const ofImage = (id: number) => {
+        const r = this.instanceRow(id);
+        if (r.image_id !== imageId) throw new PeakLabelError('BAD_ARGUMENT', `Instance ${id} belongs to image ${r.image_id}, not to image ${imageId}.`);
+        return r;
+      };
+      for (const e of edits) this.updateInstance(ofImage(e.id), e);
+      const createdIds = creates.map((c) => this.insertInstance(imageId, c));
+      const del = this.db.prepare('DELETE FROM instances WHERE id = ?');
+      for (const id of deletes) del.run(ofImage(id).id);
+      const result = { edited: edits.map((e) => this.getInstance(e.id)), created: createdIds.map((id) => this.getInstance(id)) };
+      return { ids: createdIds, result };
     });
   }
 
@@ -478,6 +506,21 @@ export class ProjectStore {
       score, source, peak_x, peak_y, model_id, method, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
       .run(imageId, inst.classId, m.rle, m.h, m.w, ...m.bbox, m.area, inst.iscrowd ? 1 : 0, inst.score ?? null, inst.source,
         inst.peak?.x ?? null, inst.peak?.y ?? null, inst.modelId ?? null, inst.method ?? null, t, t).lastInsertRowid);
+  }
+
+  /** Writes one edit (caller journals); a hand-made instance stays 'manual', any other becomes 'edited'. */
+  private updateInstance(old: InstanceDbRow, edit: InstanceEdit): void {
+    const classId = edit.classId ?? old.class_id;
+    this.getClass(classId);
+    const t = now();
+    const source: InstanceSource = old.source === 'manual' ? 'manual' : 'edited';
+    if (edit.mask) {
+      const m = maskColumns(edit.mask);
+      this.db.prepare(`UPDATE instances SET class_id = ?, rle = ?, mask_h = ?, mask_w = ?, bbox_x = ?, bbox_y = ?, bbox_w = ?, bbox_h = ?,
+        area = ?, source = ?, updated_at = ? WHERE id = ?`).run(classId, m.rle, m.h, m.w, ...m.bbox, m.area, source, t, old.id);
+    } else {
+      this.db.prepare('UPDATE instances SET class_id = ?, source = ?, updated_at = ? WHERE id = ?').run(classId, source, t, old.id);
+    }
   }
 
   private instanceRow(id: number): InstanceDbRow {

@@ -56,3 +56,17 @@ export function paintStroke(mask: BinaryMask, points: { x: number; y: number }[]
   }
   return dirty;
 }
+
+/**
+ * Every pixel paintStroke(…, points, radius, …) can set lies in this rect (unclipped, image pixels):
+ * paint in a window this size, not in a full-size mask, and a stroke costs its own size.
+ */
+export function strokeBounds(points: { x: number; y: number }[], radius: number): DirtyRect {
+  const reach = Math.max(0.5, radius) + 1;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const p of points) {
+    x0 = Math.min(x0, Math.floor(p.x - reach)); y0 = Math.min(y0, Math.floor(p.y - reach));
+    x1 = Math.max(x1, Math.ceil(p.x + reach)); y1 = Math.max(y1, Math.ceil(p.y + reach));
+  }
+  return { x0, y0, x1, y1 };
+}

@@ -356,15 +356,18 @@ export class CanvasEngine {
 
   // ---- drawing ----
 
-  private layerFor(inst: EngineInstance, selected: boolean): LayerCache | null {
-    const suggested = inst.source === 'suggested';
-    const key = `${inst.color}|${suggested}|${selected}`;
+  /**
+   * The instance's fill, opaque: its opacity (suggested, selected) is applied when drawing, so a change
+   * of selection does not re-rasterise it (megapixel masks of a large image cost ~100 ms each).
+   */
+  private layerFor(inst: EngineInstance): LayerCache | null {
+    const key = inst.color;
     const old = this.cache.get(inst.id);
     if (old && old.mask === inst.mask && old.key === key) return old;
     const box = maskBox(inst.mask);
     if (!box) return null;
     const rgb = hexToRgb(inst.color);
-    const rgba = maskRgba(inst.mask, box, rgb, suggested ? (selected ? 90 : 40) : selected ? 150 : 105);
+    const rgba = maskRgba(inst.mask, box, rgb, 255);
     const rings =
       old && old.mask === inst.mask
         ? old.rings
@@ -406,9 +409,13 @@ export class CanvasEngine {
     for (const inst of ordered) {
       const suggested = inst.source === 'suggested';
       if (suggested ? !this.layers.suggested : !this.layers.accepted) continue;
-      const layer = this.layerFor(inst, inst.id === this.selectedId);
-      if (layer) ctx.drawImage(layer.canvas, layer.box.x, layer.box.y);
+      const layer = this.layerFor(inst);
+      if (!layer) continue;
+      const selected = inst.id === this.selectedId;
+      ctx.globalAlpha = (suggested ? (selected ? 90 : 40) : selected ? 150 : 105) / 255;
+      ctx.drawImage(layer.canvas, layer.box.x, layer.box.y);
     }
+    ctx.globalAlpha = 1;
     ctx.save();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     for (const inst of ordered) {

@@ -1,12 +1,12 @@
 // One open image in the editor: loads pixels, instances and peaks, and turns the canvas engine's
 // intents (peak clicked, stroke, polygon…) into API calls. Every change goes straight to the API
 // (autosave); after each one the instances are re-read so undo/redo and the view never disagree.
-import type { ActivationKind, ImageRow, InstanceRow, Peak } from '../../../common/api';
+import type { ActivationKind, ImageRow, InstanceRow, Peak, Rle } from '../../../common/api';
 import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
-import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskSubtract, type BinaryMask } from '../../../common/mask';
+import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskSubtract, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
 import { maskToPolygons, polygonsToMask } from '../../../common/polygon';
-import { decodeRle, encodeMask } from '../../../common/rle';
-import { paintStroke } from '../canvas/brush';
+import { countsToWindowMask, decodeRle, decompressCounts, encodeWindowMask } from '../../../common/rle';
+import { paintStroke, strokeBounds } from '../canvas/brush';
 import { heatColor } from '../canvas/color';
 import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
@@ -17,29 +17,56 @@ import { pixelsBitmap } from './format';
 import type { AppState } from './state.svelte';
 
 /**
- * An instance with its mask decoded and cropped to its bounding box (pixel (0, 0) = image (ox, oy)):
- * full-size masks of an 8,000-px image would cost 64 MB each.
+ * A mask covering only a window of the image (pixel (0, 0) = image (ox, oy)): full-size masks of an
+ * 8,000-px image would cost 64 MB each, and every pass over them the image's size rather than the object's.
  */
-export interface LoadedInstance extends InstanceRow {
+export interface PlacedMask {
   bits: BinaryMask;
   ox: number;
   oy: number;
 }
 
-function decodeCropped(r: InstanceRow): { bits: BinaryMask; ox: number; oy: number } {
-  const full = decodeRle(r.mask);
-  const [x, y, w, h] = maskBbox(full);
-  return { bits: cropMask(full, x, y, Math.max(1, w), Math.max(1, h)), ox: x, oy: y };
+/** An instance with its mask decoded to its bounding box. */
+export interface LoadedInstance extends InstanceRow, PlacedMask {}
+
+/** Decodes only the instance's bounding box (the row's bbox), never the whole image. */
+function decodeCropped(r: InstanceRow): PlacedMask {
+  const [x, y, w, h] = r.bbox;
+  const win = countsToWindowMask(decompressCounts(r.mask.counts), r.mask.size[0], r.mask.size[1], [x, y, Math.max(1, w), Math.max(1, h)]);
+  return { bits: win.mask, ox: win.x0, oy: win.y0 };
+}
+
+/** A full-image mask as a placed one. */
+const wholeImage = (bits: BinaryMask): PlacedMask => ({ bits, ox: 0, oy: 0 });
+
+/** The placed masks together in one window spanning all of them. */
+function unionOf(parts: PlacedMask[]): PlacedMask {
+  const ox = Math.min(...parts.map((p) => p.ox)), oy = Math.min(...parts.map((p) => p.oy));
+  const w = Math.max(...parts.map((p) => p.ox + p.bits.width)) - ox, h = Math.max(...parts.map((p) => p.oy + p.bits.height)) - oy;
+  const bits = parts.map((p) => cropMask(p.bits, ox - p.ox, oy - p.oy, w, h)).reduce(maskUnion);
+  return { bits, ox, oy };
+}
+
+/** [x, y, w, h] on the image spanning the instance and the stroke's reach; null when off the image. */
+function strokeWindow(points: { x: number; y: number }[], radius: number, inst: PlacedMask | null, width: number, height: number): Bbox | null {
+  const b = strokeBounds(points, radius);
+  const x0 = Math.max(0, inst ? Math.min(b.x0, inst.ox) : b.x0), y0 = Math.max(0, inst ? Math.min(b.y0, inst.oy) : b.y0);
+  const x1 = Math.min(width, inst ? Math.max(b.x1, inst.ox + inst.bits.width) : b.x1);
+  const y1 = Math.min(height, inst ? Math.max(b.y1, inst.oy + inst.bits.height) : b.y1);
+  return x1 > x0 && y1 > y0 ? [x0, y0, x1 - x0, y1 - y0] : null;
 }
 
 /** The full-image mask of a cropped instance (cropMask with a negative offset pastes it back). */
-function uncrop(i: LoadedInstance, width: number, height: number): BinaryMask {
+function uncrop(i: PlacedMask, width: number, height: number): BinaryMask {
   return cropMask(i.bits, -i.ox, -i.oy, width, height);
 }
 
 export class EditorSession {
   row = $state<ImageRow | null>(null);
-  instances = $state<LoadedInstance[]>([]);
+  /** Raw (not deeply proxied) state, always replaced whole: the canvas caches each instance's layer by
+   * its mask object, and a deep proxy would hand it a new object after every re-read, re-rasterising
+   * and re-tracing every instance on the image after each edit. */
+  instances = $state.raw<LoadedInstance[]>([]);
   peaks = $state<Peak[]>([]);
   peaksNote = $state<string | null>(null);
   /** Show peaks of every class, not only the active class and the image's tags (an untagged image
@@ -260,28 +287,22 @@ export class EditorSession {
     this.sync();
   }
 
-  /** Merge the Shift-selected instances into the selected one (its class and id are kept). */
+  /** Merge the Shift-selected instances into the selected one (its class and id are kept); one undo step. */
   async merge(): Promise<void> {
     const s = this.selected;
     const row = this.row;
     const others = this.instances.filter((i) => this.alsoSelected.includes(i.id));
     if (!s || !row) return;
     if (!others.length) return this.app.info('Shift+click the instances to merge into the selected one.');
-    const bits = uncrop(s, row.width, row.height);
-    for (const o of others) {
-      const ob = o.bits;
-      for (let y = 0; y < ob.height; y++) {
-        for (let x = 0; x < ob.width; x++) if (ob.data[y * ob.width + x]) bits.data[(y + o.oy) * row.width + x + o.ox] = 1;
-      }
-    }
-    await this.act('Merging…', async () => {
-      await this.app.api.editInstance(s.id, { mask: encodeMask(bits) });
-      await this.app.api.deleteInstances(others.map((o) => o.id));
-    });
+    const merged = unionOf([s, ...others]);
+    await this.act('Merging…', () => this.app.api.changeInstances(this.imageId, {
+      edit: [{ id: s.id, mask: this.encode(merged) }],
+      delete: others.map((o) => o.id),
+    }));
     this.select(s.id);
   }
 
-  /** Split the selected instance into one instance per connected part (the largest keeps the id). */
+  /** Split the selected instance into one instance per connected part (the largest keeps the id); one undo step. */
   async split(): Promise<void> {
     const s = this.selected;
     const row = this.row;
@@ -291,12 +312,12 @@ export class EditorSession {
     const parts = Array.from({ length: comps.count }, (_, k) => componentMask(comps, k + 1, s.bits.width, s.bits.height))
       .map((m) => ({ m, area: maskArea(m) }))
       .sort((a, b) => b.area - a.area);
-    const full = (m: BinaryMask) => cropMask(m, -s.ox, -s.oy, row.width, row.height);
-    await this.act('Splitting…', async () => {
-      await this.app.api.editInstance(s.id, { mask: encodeMask(full(parts[0].m)) });
-      for (const p of parts.slice(1)) await this.app.api.createInstance(this.imageId, s.classId, encodeMask(full(p.m)));
-    });
-    this.app.info(`Split into ${parts.length} instances.`);
+    const rle = (m: BinaryMask) => this.encode({ bits: m, ox: s.ox, oy: s.oy });
+    const done = await this.act('Splitting…', () => this.app.api.changeInstances(this.imageId, {
+      edit: [{ id: s.id, mask: rle(parts[0].m) }],
+      create: parts.slice(1).map((p) => ({ classId: s.classId, mask: rle(p.m) })),
+    }));
+    if (done) this.app.info(`Split into ${parts.length} instances.`);
   }
 
   setTool(t: Tool): void {
@@ -324,7 +345,7 @@ export class EditorSession {
     if (!s || !row) return;
     const before = uncrop(s, row.width, row.height);
     const holes = maskSubtract(fillHoles(before), before);
-    await this.saveMask(s, maskSubtract(polygonsToMask(rings, row.width, row.height), holes));
+    await this.saveMask(s, wholeImage(maskSubtract(polygonsToMask(rings, row.width, row.height), holes)));
   }
 
   setBrush(r: number): void {
@@ -406,7 +427,7 @@ export class EditorSession {
       this.app.info('Nothing of the activation is above that threshold: the mask was kept.');
       return void (await this.refreshInstances());
     }
-    await this.saveMask(s, bits);
+    await this.saveMask(s, wholeImage(bits));
   }
 
   /** WISE's refinement: replace the selected mask by the segment proposal that overlaps it most. */
@@ -414,7 +435,7 @@ export class EditorSession {
     const s = this.selected;
     const row = this.row;
     if (!s || !row) return this.app.info('Select an instance to snap it to a proposal.');
-    const mask = encodeMask(uncrop(s, row.width, row.height));
+    const mask = this.encode(s);
     await this.act('Snapping…', async () => {
       const best = await this.app.api.snapToProposal(this.imageId, mask).catch((err) => Promise.reject(explained(err, 'Cannot snap to a proposal')));
       if (!best) return this.app.info('No segment proposal overlaps the selected instance.');
@@ -548,9 +569,15 @@ export class EditorSession {
     const s = this.selected;
     if (!s && erase) return this.app.info('Select an instance to erase from.');
     const started = performance.now();
-    const bits = s ? uncrop(s, row.width, row.height) : createMask(row.width, row.height);
-    if (!paintStroke(bits, points, radius, erase ? 0 : 1)) return;
-    await this.saveMask(s, bits);
+    // Paint in a window, not in a full-size mask: the save then costs the object's size (a stroke
+    // on a 4000×3000 image held the window for a quarter second).
+    const win = strokeWindow(points, radius, s, row.width, row.height);
+    if (!win) return;
+    const [x0, y0, w, h] = win;
+    const bits = s ? cropMask(s.bits, x0 - s.ox, y0 - s.oy, w, h) : createMask(w, h);
+    // Integer shifts keep every disc's pixels the same as painting at full size.
+    if (!paintStroke(bits, points.map((p) => ({ x: p.x - x0, y: p.y - y0 })), radius, erase ? 0 : 1)) return;
+    await this.saveMask(s, { bits, ox: x0, oy: y0 });
     // Raster + RLE + store + re-read: what a stroke costs after the pointer is released.
     this.timings = { ...this.timings, edit: Math.round(performance.now() - started) };
   }
@@ -560,22 +587,23 @@ export class EditorSession {
     if (!row) return;
     const flat = points.flatMap((p) => [p.x, p.y]);
     const bits = polygonsToMask([flat], row.width, row.height);
-    await this.saveMask(null, bits);
+    await this.saveMask(null, wholeImage(bits));
   }
 
   async fillHoles(): Promise<void> {
     const s = this.selected;
     if (!s || !this.row) return;
-    await this.saveMask(s, fillHoles(uncrop(s, this.row.width, this.row.height)));
+    // Holes lie inside the bounding box, so filling the cropped mask fills the instance.
+    await this.saveMask(s, { bits: fillHoles(s.bits), ox: s.ox, oy: s.oy });
   }
 
   /** Write a mask to the selected instance, or create a new instance of the active class. */
-  private async saveMask(target: LoadedInstance | null, bits: BinaryMask): Promise<void> {
-    if (maskArea(bits) === 0) {
+  private async saveMask(target: LoadedInstance | null, mask: PlacedMask): Promise<void> {
+    if (maskArea(mask.bits) === 0) {
       if (target) await this.act('Deleting…', () => this.app.api.deleteInstances([target.id]));
       return;
     }
-    const rle = encodeMask(bits);
+    const rle = this.encode(mask);
     if (target) {
       await this.act('Saving…', () => this.app.api.editInstance(target.id, { mask: rle }));
       return;
@@ -584,6 +612,12 @@ export class EditorSession {
     if (cls === null) return this.app.info('Add a class first: new instances take the active class.');
     const inst = await this.act('Saving…', () => this.app.api.createInstance(this.imageId, cls, rle));
     if (inst) this.select(inst.id);
+  }
+
+  /** The RLE (image-sized) of a placed mask, encoded from its window alone. */
+  private encode(m: PlacedMask): Rle {
+    const row = this.row!;
+    return encodeWindowMask(m.bits, m.ox, m.oy, row.height, row.width);
   }
 
   async changeClass(classId: number): Promise<void> {

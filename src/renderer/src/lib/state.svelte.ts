@@ -35,6 +35,8 @@ export class AppState {
   filterTag = $state('');
   activeClassId = $state<number | null>(null);
   dialog = $state<null | 'export' | 'settings' | 'help'>(null);
+  /** Whether Browse… buttons can open OS dialogs (desktop app); false in the browser. */
+  nativeDialogs = $state(false);
   private noticeId = 1;
 
   constructor(readonly api: PeakLabelApi) {
@@ -76,6 +78,7 @@ export class AppState {
 
   async init(): Promise<void> {
     this.recent = (await this.run(this.api.recentProjects())) ?? [];
+    this.nativeDialogs = (await this.run(this.api.appInfo()))?.nativeDialogs ?? false;
     const current = await this.run(this.api.currentProject());
     if (current) await this.loaded(current);
     void this.refreshEngine();
