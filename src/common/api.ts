@@ -141,6 +141,8 @@ export interface EngineSettings {
   classScoreThreshold: number;
   /** How peaks become suggestions (pre-labelling and clicks): PRM retrieval by default; IAM is ~5× faster. */
   method: SuggestionMethod;
+  /** A model bundle folder (manifest.json + graphs); '' = the app's own bundle. */
+  modelDir: string;
 }
 
 export interface ImportResult {
@@ -201,7 +203,7 @@ export interface PrelabelOptions {
 }
 
 /** What a path is for; each picks its own native dialog (folder or file, open or save, filters). */
-export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder'] as const;
+export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder', 'model-folder'] as const;
 export type PathPurpose = (typeof PATH_PURPOSES)[number];
 
 export interface ChoosePathRequest {

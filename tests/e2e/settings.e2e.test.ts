@@ -55,6 +55,13 @@ test('change the peak threshold in Settings, save, and see it after reopening', 
   await page.getByTestId('save-settings').click();
   await expect.poll(() => page.getByTestId('settings-saved').count()).toBe(1);
   expect(await session.api.engineSettings()).toMatchObject({ maxPeaks: 24, method: 'iam' });
+
+  // A folder that is not a model bundle is refused with the reason; the engine keeps its bundle.
+  await page.getByTestId('setting-model-dir').fill('/nonexistent/bundle');
+  await page.getByTestId('save-settings').click();
+  await expect.poll(() => page.getByTestId('settings-error').textContent().catch(() => '')).toContain('/nonexistent/bundle/manifest.json does not exist');
+  expect((await session.api.engineSettings()).modelDir).toBe('');
+  await page.getByTestId('setting-model-dir').fill('');
   await page.screenshot({ path: screenshotPath('settings-edit.png') });
   expect(session.errors).toEqual([]);
 });

@@ -2,7 +2,7 @@
 // from the bundle's retrieval.json, saved choices persist in engine-settings.json (read back by a new
 // service), the peak threshold changes what findPeaks returns, bad values are refused with sentences,
 // and a forced provider that cannot run here is reported instead of crashing.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeakLabelApi } from '../../src/common/api';
@@ -11,7 +11,7 @@ import { createEngineMethods } from '../../src/main/api/engine-methods';
 import { createService, invokeApi } from '../../src/main/api/service';
 import { readBundle } from '../../src/main/engine/bundle';
 import { engineSettingsFile } from '../../src/main/engine/settings';
-import { sharedPath, testOutput } from '../helpers/shared';
+import { repoRoot, sharedPath, testOutput } from '../helpers/shared';
 
 const dir = testOutput('engine', 'settings');
 process.env.PEAKLABEL_CONFIG_DIR = join(dir, 'config');
@@ -55,6 +55,7 @@ describe('engine settings', () => {
       maxPeaks: tuned.maxPeaks,
       classScoreThreshold: tuned.classScoreThreshold,
       method: 'prm',
+      modelDir: '',
     });
   });
 
@@ -81,7 +82,7 @@ describe('engine settings', () => {
     expect(readdirSync(join(dir, 'config')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const other = newService();
-    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm' });
+    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm', modelDir: '' });
     await other.engine.closeEngine();
   });
 
@@ -98,6 +99,31 @@ describe('engine settings', () => {
     expect((await other.api.engineSettings()).method).toBe('iam');
     await other.engine.closeEngine();
     await s.api.saveEngineSettings({ method: 'prm' });
+  });
+
+  it('switches to another model bundle folder, refuses one that is not a bundle, and goes back to the built-in one', async () => {
+    const before = readFileSync(engineSettingsFile(), 'utf8');
+    const notABundle = join(dir, 'not-a-bundle');
+    mkdirSync(notABundle, { recursive: true });
+    await expect(s.api.saveEngineSettings({ modelDir: notABundle })).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining(join(notABundle, 'manifest.json')) });
+    expect(readFileSync(engineSettingsFile(), 'utf8')).toBe(before);
+    expect((await s.api.engineInfo()).available).toBe(true);
+
+    // A copy of the real bundle under another model id (graphs linked).
+    const other = join(dir, 'other-bundle');
+    rmSync(other, { recursive: true, force: true });
+    mkdirSync(other);
+    const models = join(repoRoot, 'resources', 'models');
+    for (const f of readdirSync(models)) if (f !== 'manifest.json') symlinkSync(join(models, f), join(other, f));
+    const manifest = JSON.parse(readFileSync(join(models, 'manifest.json'), 'utf8'));
+    writeFileSync(join(other, 'manifest.json'), JSON.stringify({ ...manifest, modelId: 'my-finetuned-model' }));
+    const info = await s.api.saveEngineSettings({ modelDir: other });
+    expect(info.modelId).toBe('my-finetuned-model');
+    expect((await s.api.engineSettings()).modelDir).toBe(other);
+    expect((await s.api.findPeaks(imageId)).length).toBeGreaterThan(0);
+    const back = await s.api.saveEngineSettings({ modelDir: '' });
+    expect(back.modelId).toBe(manifest.modelId);
+    expect((await s.api.engineSettings()).modelDir).toBe('');
   });
 
   it('refuses out-of-range values with BAD_ARGUMENT sentences and keeps the saved file', async () => {

@@ -28,6 +28,7 @@ const SPECS: Record<PathPurpose, DialogSpec> = {
   // Export replaces the file.
   'export-coco': { kind: 'save', options: { title: 'Export COCO', properties: ['createDirectory', 'showOverwriteConfirmation'], filters: [{ name: 'COCO JSON', extensions: ['json'] }] } },
   'relink-folder': open('Folder the images moved to', 'openDirectory'),
+  'model-folder': open('Model bundle folder (with manifest.json)', 'openDirectory'),
 };
 
 /** The dialog for one request, starting at its default path when one was given. */

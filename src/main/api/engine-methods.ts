@@ -1,6 +1,7 @@
 // The engine's part of the API (engineInfo, findPeaks, classResponse, suggestForPeak, prelabel), built on
 // the service context. The engine opens lazily on first use; a missing or broken bundle makes
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
+import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_SUGGESTION_METHOD, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
@@ -45,10 +46,12 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
 
   // The method without reading the bundle (settings() does, for the tuned thresholds): clicks call it.
   const currentMethod = (): SuggestionMethod => chosen.method ?? DEFAULT_SUGGESTION_METHOD;
+  // The bundle chosen in Settings, else the app's (PEAKLABEL_MODEL_DIR, --model, resources/models).
+  const bundleDir = (): string | undefined => chosen.modelDir || opts.bundleDir;
   const settings = (): EngineSettings => {
     let retrieval = DEFAULT_RETRIEVAL_PARAMS;
     try {
-      retrieval = readBundle(opts.bundleDir).retrieval;
+      retrieval = readBundle(bundleDir()).retrieval;
     } catch {
       // a broken bundle is reported by engineInfo; the panel still shows (and saves) settings
     }
@@ -56,7 +59,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   };
   const engineOptions = (): EngineOptions => {
     const s = settings();
-    return { ...opts, provider: s.provider === 'auto' ? undefined : s.provider, workers: s.workers, retrieval: retrievalOverrides(s) };
+    return { ...opts, bundleDir: bundleDir(), provider: s.provider === 'auto' ? undefined : s.provider, workers: s.workers, retrieval: retrievalOverrides(s) };
   };
 
   const engine = (): Promise<Engine> => {
@@ -207,6 +210,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
         throw new PeakLabelError('BAD_ARGUMENT', 'The engine settings cannot change while pre-labelling runs: cancel it or wait for it to finish.');
       }
       const next = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<EngineSettings>;
+      if (next.modelDir) {
+        next.modelDir = resolve(next.modelDir);
+        readBundle(next.modelDir); // a folder that is not a valid bundle is refused with its reason; nothing is saved
+      }
       writeEngineSettings({ ...saved, ...next });
       saved = { ...saved, ...next };
       chosen = { ...chosen, ...next };

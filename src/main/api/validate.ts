@@ -45,6 +45,7 @@ export const engineSettingsCheck: Check = shape({
   maxPeaks: optional(inRange(1, 100, true)),
   classScoreThreshold: optional(inRange(-1000, 1000)),
   method: optional(oneOf(SUGGESTION_METHODS)),
+  modelDir: optional((v) => (typeof v === 'string' && v.length < 4096 && !v.includes('\0') ? null : "a folder path ('' for the app's own model)")),
 });
 
 const SIGNATURES: Record<ApiMethod, Check[]> = {

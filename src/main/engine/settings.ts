@@ -13,9 +13,17 @@ export function engineSettingsFile(): string {
   return join(configDir(), ENGINE_SETTINGS_FILE);
 }
 
-/** Defaults: automatic provider, one worker, the bundle's tuned thresholds, PRM retrieval. */
+/** Defaults: automatic provider, one worker, the bundle's tuned thresholds, PRM retrieval, the app's bundle. */
 export function defaultEngineSettings(retrieval: RetrievalParams): EngineSettings {
-  return { provider: 'auto', workers: 1, peakRelThreshold: retrieval.peakRelThreshold, maxPeaks: retrieval.maxPeaks, classScoreThreshold: retrieval.classScoreThreshold, method: DEFAULT_SUGGESTION_METHOD };
+  return {
+    provider: 'auto',
+    workers: 1,
+    peakRelThreshold: retrieval.peakRelThreshold,
+    maxPeaks: retrieval.maxPeaks,
+    classScoreThreshold: retrieval.classScoreThreshold,
+    method: DEFAULT_SUGGESTION_METHOD,
+    modelDir: '',
+  };
 }
 
 /**
