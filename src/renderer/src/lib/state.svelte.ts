@@ -34,7 +34,7 @@ export class AppState {
   filterStatus = $state<ImageStatus | null>(null);
   filterTag = $state('');
   activeClassId = $state<number | null>(null);
-  dialog = $state<null | 'export' | 'settings' | 'help'>(null);
+  dialog = $state<null | 'export' | 'import' | 'settings' | 'help'>(null);
   /** Whether Browse… buttons can open OS dialogs (desktop app); false in the browser. */
   nativeDialogs = $state(false);
   private noticeId = 1;
@@ -49,6 +49,11 @@ export class AppState {
         }, 2500);
       }
     });
+  }
+
+  /** The running job of this kind (ProgressEvent.kind), if any. */
+  runningJob(kind: string): ProgressEvent | undefined {
+    return Object.values(this.jobs).find((j) => j.kind === kind && j.state === 'running');
   }
 
   /** Run an API call; a failure becomes a readable message in the window and `undefined`. */
