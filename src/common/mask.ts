@@ -204,9 +204,8 @@ export function erodeMask(m: BinaryMask, radius = 1): BinaryMask {
   return squareMorph(m, radius, false);
 }
 
-export interface Components {
-  /** Per pixel: 0 for background, 1..count for the component. */
-  labels: Int32Array;
+/** Components without their per-pixel labels: enough to find and trace each one (see componentSummary). */
+export interface ComponentSummary {
   count: number;
   /** areas[k] = pixel count of component k (areas[0] unused, 0). */
   areas: number[];
@@ -214,12 +213,42 @@ export interface Components {
   first: number[];
 }
 
+export interface Components extends ComponentSummary {
+  /** Per pixel: 0 for background, 1..count for the component. */
+  labels: Int32Array;
+}
+
 /**
  * Connected components of the foreground, 8-connected by default. Works on row runs with union-find
  * (no per-pixel flood fill); labels are numbered in raster order of each component's first pixel.
  */
 export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Components {
-  const { width: w, height: h } = m;
+  const { runs, runLabel, ...summary } = labelRuns(m, connectivity);
+  const w = m.width;
+  const labels = new Int32Array(w * m.height);
+  for (let i = 0; i < runs.count; i++) labels.fill(runLabel[i], runs.y[i] * w + runs.xs[i], runs.y[i] * w + runs.xe[i]);
+  return { labels, ...summary };
+}
+
+/**
+ * connectedComponents without the label image (4 bytes per pixel of the mask's box): counting and
+ * outlining components needs only their areas and first pixels.
+ */
+export function componentSummary(m: BinaryMask, connectivity: 4 | 8 = 8): ComponentSummary {
+  const { count, areas, first } = labelRuns(m, connectivity);
+  return { count, areas, first };
+}
+
+interface Runs {
+  y: Int32Array;
+  xs: Int32Array;
+  xe: Int32Array;
+  count: number;
+}
+
+/** Union-find over row runs: each run's component label, plus the components' areas and first pixels. */
+function labelRuns(m: BinaryMask, connectivity: 4 | 8): ComponentSummary & { runs: Runs; runLabel: Int32Array } {
+  const w = m.width;
   const runs = rowRuns(m);
   const { y: ry, xs: rxs, xe: rxe, count: n } = runs;
   const parent = new Int32Array(n);
@@ -255,7 +284,7 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Com
     prevEnd = rowEnd;
     i = rowEnd;
   }
-  const labels = new Int32Array(w * h);
+  const runLabel = new Int32Array(n);
   const labelOfRoot = new Int32Array(n);
   const areas = [0];
   const first = [-1];
@@ -269,26 +298,23 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Com
       first.push(ry[i] * w + rxs[i]);
     }
     const label = labelOfRoot[r];
-    labels.fill(label, ry[i] * w + rxs[i], ry[i] * w + rxe[i]);
+    runLabel[i] = label;
     areas[label] += rxe[i] - rxs[i];
   }
-  return { labels, count, areas, first };
+  return { runs, runLabel, count, areas, first };
 }
 
 /** Horizontal runs of foreground, in raster order: row y, columns [xs, xe). */
-function rowRuns(m: BinaryMask): { y: Int32Array; xs: Int32Array; xe: Int32Array; count: number } {
-  const { width: w, height: h, data: d } = m;
+function rowRuns(m: BinaryMask): Runs {
+  const { width: w, data: d } = m;
   let cap = 64;
   let y: Int32Array = new Int32Array(cap), xs: Int32Array = new Int32Array(cap), xe: Int32Array = new Int32Array(cap);
   let n = 0;
-  for (let row = 0; row < h; row++) {
-    const base = row * w;
-    let x = 0;
-    while (x < w) {
-      while (x < w && d[base + x] === 0) x++;
-      if (x === w) break;
-      const s = x;
-      while (x < w && d[base + x] !== 0) x++;
+  // Empty rows are skipped in one native scan.
+  for (let hit = d.indexOf(1); hit >= 0; hit = d.indexOf(1, hit)) {
+    const row = Math.floor(hit / w);
+    const runs = runsIn(d, row * w, w);
+    for (let k = 0; k < runs.length; k += 2) {
       if (n === cap) {
         cap *= 2;
         const grow = (a: Int32Array): Int32Array => {
@@ -301,12 +327,47 @@ function rowRuns(m: BinaryMask): { y: Int32Array; xs: Int32Array; xe: Int32Array
         xe = grow(xe);
       }
       y[n] = row;
-      xs[n] = s;
-      xe[n] = x;
+      xs[n] = runs[k];
+      xe[n] = runs[k + 1];
       n++;
     }
+    hit = (row + 1) * w;
   }
   return { y, xs, xe, count: n };
+}
+
+/**
+ * Runs of ones among the n pixels of `data` from `start`, as [start, end, start, end, …] counted from
+ * `start`. Native scans (indexOf) find them, so a row costs its runs rather than a loop over its pixels.
+ */
+export function runsIn(data: Uint8Array, start: number, n: number): number[] {
+  const row = data.subarray(start, start + n);
+  const runs: number[] = [];
+  for (let a = row.indexOf(1); a >= 0; a = row.indexOf(1, a)) {
+    let b = row.indexOf(0, a);
+    if (b < 0) b = n;
+    runs.push(a, b);
+    a = b;
+  }
+  return runs;
+}
+
+/**
+ * Where two rows differ: the columns covered by exactly one of two run lists (flat [start, end, …],
+ * ascending, as runsIn gives them), as a run list. Boundaries of both are merged; a shared one cancels.
+ */
+export function runsXor(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] < b[j])) out.push(a[i++]);
+    else if (i >= a.length || b[j] < a[i]) out.push(b[j++]);
+    else {
+      i++;
+      j++;
+    }
+  }
+  return out;
 }
 
 /** 4 × (Euler contribution) of each 2×2 pattern (bits TL 1, BL 2, TR 4, BR 8): +1 for one pixel, −1 for three, −2 diagonal. */

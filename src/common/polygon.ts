@@ -1,6 +1,6 @@
 // Polygons ↔ masks. Rasterising reproduces pycocotools' rleFrPoly step for step (same pixels as
 // `frPyObjects` + `merge` + `decode`); tracing follows pixel corners so that re-rasterising is exact.
-import { connectedComponents, cropMask, eulerNumber, maskBbox, type BinaryMask, type Components } from './mask';
+import { componentSummary, cropMask, eulerNumber, maskBbox, type BinaryMask, type ComponentSummary } from './mask';
 import { compressCounts, countsToMask, mergeCounts } from './rle';
 import type { Rle } from './api';
 
@@ -140,7 +140,7 @@ function outline(m: BinaryMask, opts: TraceOptions, refuseHoles: boolean): numbe
   const [bx, by, bw, bh] = maskBbox(m);
   if (bw === 0) return [];
   const win = bx === 0 && by === 0 && bw === m.width && bh === m.height ? m : cropMask(m, bx, by, bw, bh);
-  const comps = connectedComponents(win, 8);
+  const comps = componentSummary(win, 8);
   if (refuseHoles && bw >= 3 && bh >= 3 && comps.count - eulerNumber(win) > 0) return null;
   const rings = traceRings(win, comps, opts);
   for (const ring of rings) {
@@ -152,9 +152,13 @@ function outline(m: BinaryMask, opts: TraceOptions, refuseHoles: boolean): numbe
   return rings;
 }
 
-function traceRings(m: BinaryMask, comps: Components, opts: TraceOptions): number[][] {
-  const { width: w, height: h } = m;
-  const labels = comps.labels;
+/**
+ * Walks each component's outer boundary on the mask itself, without a label image: the four pixels
+ * around a corner are pairwise 8-adjacent and one of them (right of the edge just walked) is the
+ * component's, so any foreground pixel the walk looks at belongs to the same component.
+ */
+function traceRings(m: BinaryMask, comps: ComponentSummary, opts: TraceOptions): number[][] {
+  const { width: w, height: h, data } = m;
   const rings: number[][] = [];
   const minArea = opts.minArea ?? 1;
   for (let label = 1; label <= comps.count; label++) {
@@ -169,10 +173,10 @@ function traceRings(m: BinaryMask, comps: Components, opts: TraceOptions): numbe
       // The two pixels ahead of vertex (vx, vy) when facing `dir`: ahead-left and ahead-right.
       const lx = vx + AHEAD_LEFT_X[dir], ly = vy + AHEAD_LEFT_Y[dir];
       const rx = vx + AHEAD_RIGHT_X[dir], ry = vy + AHEAD_RIGHT_Y[dir];
-      const l = lx >= 0 && ly >= 0 && lx < w && ly < h && labels[ly * w + lx] === label;
+      const l = lx >= 0 && ly >= 0 && lx < w && ly < h && data[ly * w + lx] === 1;
       let nd: number;
       if (l) nd = (dir + 3) & 3; // turn left: ahead-left is ours (also at a diagonal touch: 8-connectivity)
-      else if (rx >= 0 && ry >= 0 && rx < w && ry < h && labels[ry * w + rx] === label) nd = dir; // straight on
+      else if (rx >= 0 && ry >= 0 && rx < w && ry < h && data[ry * w + rx] === 1) nd = dir; // straight on
       else nd = (dir + 1) & 3; // turn right
       if (nd !== dir && (vx !== sx || vy !== sy)) ring.push(vx, vy);
       dir = nd;
@@ -199,18 +203,24 @@ export function simplifyRing(ring: number[], tolerance: number): number[] {
   }
   const keep = new Uint8Array(n + 1);
   keep[0] = keep[far] = keep[n] = 1;
-  const px = (j: number): number => ring[2 * (j % n)];
-  const py = (j: number): number => ring[2 * (j % n) + 1];
+  // Coordinates with vertex 0 repeated as vertex n, so the inner loop reads them without a modulo.
+  const px = new Float64Array(n + 1), py = new Float64Array(n + 1);
+  for (let j = 0; j < n; j++) {
+    px[j] = ring[2 * j];
+    py[j] = ring[2 * j + 1];
+  }
+  px[n] = px[0];
+  py[n] = py[0];
   const tol2 = tolerance * tolerance;
   const stack: number[] = [0, far, far, n];
   while (stack.length > 0) {
     const b = stack.pop()!, a = stack.pop()!;
-    const ax = px(a), ay = py(a), bx = px(b), by = py(b);
+    const ax = px[a], ay = py[a], bx = px[b], by = py[b];
     const ex = bx - ax, ey = by - ay;
     const len2 = ex * ex + ey * ey;
     let best = -1, bestD = tol2;
     for (let j = a + 1; j < b; j++) {
-      const qx = px(j) - ax, qy = py(j) - ay;
+      const qx = px[j] - ax, qy = py[j] - ay;
       const cross = qx * ey - qy * ex;
       const d = len2 === 0 ? qx * qx + qy * qy : (cross * cross) / len2;
       if (d > bestD) {

@@ -4,7 +4,7 @@
 // into 5-bit groups, least significant first, each char = 48 + group | 0x20 when more groups follow;
 // the last group's bit 0x10 is the sign. See docs/adr/rle-format.md.
 import type { Rle } from './api';
-import { createMask, maskBbox, type Bbox, type BinaryMask } from './mask';
+import { createMask, maskBbox, runsIn, runsXor, type Bbox, type BinaryMask } from './mask';
 
 export type { Rle } from './api';
 
@@ -18,6 +18,10 @@ export function maskToCounts(m: BinaryMask): number[] {
  * countsToWindowMask. Costs the window's foreground box, not the image: a brush stroke on a
  * 4000×3000 image is encoded without materialising a 12 MB full-size mask. Same counts as
  * maskToCounts of the window pasted into an empty h×w mask; foreground outside the image throws.
+ *
+ * Column-major runs are found row by row (a row-major mask read down its columns misses the cache on
+ * every pixel): a column changes value between two rows exactly where the rows' runs differ, so the
+ * work is the rows' runs plus the outline's length, not the box's area.
  */
 export function windowMaskToCounts(m: BinaryMask, x0: number, y0: number, h: number, w: number): number[] {
   const { width: mw, data: d } = m;
@@ -27,47 +31,53 @@ export function windowMaskToCounts(m: BinaryMask, x0: number, y0: number, h: num
   if (bx < 0 || by < 0 || bx + bw > w || by + bh > h) {
     throw new RangeError(`mask foreground at [${bx}, ${by}, ${bw}, ${bh}] lies outside the ${w}×${h} image`);
   }
+  // Value changes (column, row) in raster order, rows relative to the box; row bh is the background below it.
+  const changeX: number[] = [], changeY: number[] = [];
+  let above: number[] = []; // runs [start, end) of the row above, box columns; none above the box
+  for (let y = 0; y <= bh; y++) {
+    const runs = y < bh ? runsIn(d, (ly + y) * mw + lx, bw) : [];
+    const changed = runsXor(above, runs);
+    for (let k = 0; k < changed.length; k += 2) {
+      for (let x = changed[k]; x < changed[k + 1]; x++) {
+        changeX.push(x);
+        changeY.push(y);
+      }
+    }
+    above = runs;
+  }
+  // Column by column (stable: rows stay in order), as image positions in column-major order.
+  const perColumn = new Int32Array(bw + 1);
+  for (const x of changeX) perColumn[x + 1]++;
+  for (let x = 0; x < bw; x++) perColumn[x + 1] += perColumn[x];
+  const rows = new Int32Array(changeX.length);
+  for (let k = 0; k < changeX.length; k++) rows[perColumn[changeX[k]]++] = changeY[k];
+  const total = h * w;
   const counts: number[] = [];
-  let prev = 0;
-  let run = bx * h; // whole empty columns before the box
-  const below = h - by - bh;
-  for (let x = lx; x < lx + bw; x++) {
-    // Rows above and below the box are background.
-    if (by > 0) {
-      if (prev) {
-        counts.push(run);
-        run = 0;
-        prev = 0;
-      }
-      run += by;
+  let last = 0; // position of the last change (or 0)
+  let pending = -1; // a change not yet emitted: it cancels against a change at the same position
+  const change = (p: number): void => {
+    if (p === pending) {
+      pending = -1; // a run of ones continues from the bottom of one column into the top of the next
+      return;
     }
-    for (let i = ly * mw + x, end = (ly + bh) * mw + x; i < end; i += mw) {
-      const v = d[i];
-      if (v !== prev) {
-        counts.push(run);
-        run = 0;
-        prev = v;
-      }
-      run++;
+    if (pending >= 0) {
+      counts.push(pending - last);
+      last = pending;
     }
-    if (below > 0) {
-      if (prev) {
-        counts.push(run);
-        run = 0;
-        prev = 0;
-      }
-      run += below;
+    pending = p;
+  };
+  for (let x = 0, k = 0; x < bw; x++) {
+    const column = (bx + x) * h + by;
+    for (const end = perColumn[x]; k < end; k++) {
+      const p = column + rows[k];
+      if (p < total) change(p);
     }
   }
-  const after = (w - bx - bw) * h;
-  if (after > 0) {
-    if (prev) {
-      counts.push(run);
-      run = 0;
-    }
-    run += after;
+  if (pending >= 0) {
+    counts.push(pending - last);
+    last = pending;
   }
-  counts.push(run);
+  counts.push(total - last);
   return counts;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  connectedComponents, createMask, cropMask, dilateMask, erodeMask, eulerNumber, fillHoles, largestComponent, maskArea,
+  componentSummary, connectedComponents, createMask, cropMask, dilateMask, erodeMask, eulerNumber, fillHoles, largestComponent, maskArea,
   maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, resizeMaskNearest, type BinaryMask,
 } from '../../src/common/mask';
 import { rng } from './rng';
@@ -68,6 +68,14 @@ describe('mask ops', () => {
         const got = connectedComponents(m, conn);
         expect(got.count).toBe(ref.count);
         expect(Array.from(got.labels)).toEqual(Array.from(ref.labels));
+        // The summary (no label image) has the same areas and first pixels as the labelling.
+        const areas = [0], first = [-1];
+        ref.labels.forEach((l, j) => {
+          if (!l) return;
+          if (areas[l] === undefined) (areas[l] = 0), (first[l] = j);
+          areas[l]++;
+        });
+        expect(componentSummary(m, conn)).toEqual({ count: ref.count, areas, first });
       }
       // Holes by definition: background pixels that fillHoles sets.
       const holes = maskArea(fillHoles(m)) > maskArea(m);

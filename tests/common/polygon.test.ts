@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMask, maskIou, masksEqual, type BinaryMask } from '../../src/common/mask';
+import { componentMask, connectedComponents, createMask, fillHoles, maskIou, masksEqual, type BinaryMask } from '../../src/common/mask';
 import { maskHasHoles, maskToPolygons, polygonsToMask, simplifyRing } from '../../src/common/polygon';
 import { rng } from './rng';
 
@@ -53,6 +53,28 @@ describe('maskToPolygons', () => {
       expect(masksEqual(back, m), `case ${i}`).toBe(true);
     }
     expect(checked).toBeGreaterThan(40);
+  });
+
+  it('traces each 8-connected component by its own outer boundary, in raster order', () => {
+    // Blobs that touch diagonally, nest inside each other's holes and wind around: every ring must
+    // re-rasterise to exactly its component with holes filled.
+    const rand = rng(9);
+    let multi = 0;
+    for (let i = 0; i < 150; i++) {
+      const w = 2 + Math.floor(rand() * 30), h = 2 + Math.floor(rand() * 30);
+      const m = createMask(w, h);
+      const density = 0.2 + 0.5 * rand();
+      for (let j = 0; j < m.data.length; j++) m.data[j] = rand() < density ? 1 : 0;
+      const comps = connectedComponents(m, 8);
+      const rings = maskToPolygons(m);
+      expect(rings).toHaveLength(comps.count);
+      if (comps.count > 1) multi++;
+      rings.forEach((ring, k) => {
+        const own = fillHoles(componentMask(comps, k + 1, w, h));
+        expect(masksEqual(polygonsToMask([ring], w, h), own), `case ${i}, ring ${k}`).toBe(true);
+      });
+    }
+    expect(multi).toBeGreaterThan(50);
   });
 
   it('fills holes when re-rasterised (so exports use RLE for them)', () => {

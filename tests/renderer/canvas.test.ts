@@ -5,7 +5,7 @@ import { paintStroke, stampDisc, strokeBounds } from '../../src/renderer/src/can
 import { cropMask, createMask as emptyMask, maskArea } from '../../src/common/mask';
 import { seededRandom } from '../../src/common/random';
 import { hitInstance, hitPeak, hitVertex } from '../../src/renderer/src/canvas/hit';
-import { maskBox, maskRgba } from '../../src/renderer/src/canvas/mask-bitmap';
+import { changedBox, maskBox, maskRgba, type MaskBox, type PlacedBits } from '../../src/renderer/src/canvas/mask-bitmap';
 import { nextSuggestion, suggestionOrder, suggestionsAbove } from '../../src/renderer/src/canvas/review';
 
 const count = (d: Uint8Array) => d.reduce((s, v) => s + v, 0);
@@ -65,6 +65,26 @@ describe('brush raster', () => {
     const d = stampDisc(edge, 0, 0, 5, 1);
     expect(d).toEqual({ x0: 0, y0: 0, x1: 6, y1: 6 });
     expect(stampDisc(edge, -50, -50, 5, 1)).toBeNull();
+  });
+
+  it('sets exactly the pixels whose centres lie within the radius, clipped at the borders', () => {
+    const rand = seededRandom(11);
+    for (let i = 0; i < 200; i++) {
+      const m = emptyMask(1 + Math.floor(rand() * 40), 1 + Math.floor(rand() * 40));
+      const cx = rand() * (m.width + 20) - 10, cy = rand() * (m.height + 20) - 10;
+      const radius = i % 10 === 0 ? Math.floor(rand() * 8) : rand() * 15; // whole radii put centres on the rim
+      const touched = stampDisc(m, cx, cy, radius, 1);
+      const r = Math.max(0.5, radius);
+      const expected = emptyMask(m.width, m.height);
+      for (let y = 0; y < m.height; y++) {
+        for (let x = 0; x < m.width; x++) {
+          const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+          if (dx * dx + dy * dy <= r * r) expected.data[y * m.width + x] = 1;
+        }
+      }
+      expect(m.data, `case ${i}`).toEqual(expected.data);
+      expect(touched === null).toBe(maskArea(expected) === 0);
+    }
   });
 
   it('paints a continuous stroke and erases it again', () => {
@@ -157,7 +177,72 @@ describe('mask bitmap', () => {
     expect(at(19, 19)).toEqual([10, 20, 30, 100]);
     expect(at(10, 10)).toEqual([0, 0, 0, 0]); // image pixel (20, 15): the hole
   });
+
+  it('colours exactly the set pixels of any box', () => {
+    const rand = seededRandom(3);
+    for (let i = 0; i < 50; i++) {
+      const m = randomMask(rand, 1 + Math.floor(rand() * 30), 1 + Math.floor(rand() * 30));
+      const x = Math.floor(rand() * m.width), y = Math.floor(rand() * m.height);
+      const box = { x, y, w: 1 + Math.floor(rand() * (m.width - x)), h: 1 + Math.floor(rand() * (m.height - y)) };
+      const px = maskRgba(m, box, [1, 2, 3], 4);
+      for (let j = 0; j < box.h; j++) {
+        for (let k = 0; k < box.w; k++) {
+          const o = (j * box.w + k) * 4;
+          const on = m.data[(box.y + j) * m.width + box.x + k] === 1;
+          expect(Array.from(px.subarray(o, o + 4))).toEqual(on ? [1, 2, 3, 4] : [0, 0, 0, 0]);
+        }
+      }
+    }
+  });
+
+  it('finds the smallest box where an edited mask differs, wherever the two masks lie', () => {
+    const rand = seededRandom(5);
+    let same = 0, moved = 0, unchanged = 0;
+    for (let i = 0; i < 300; i++) {
+      const prev: PlacedBits = { mask: randomMask(rand, 1 + Math.floor(rand() * 25), 1 + Math.floor(rand() * 25)), x: Math.floor(rand() * 10), y: Math.floor(rand() * 10) };
+      let next: PlacedBits;
+      if (i % 3 === 0) {
+        // An edit in place (the fast path): a few pixels flipped, or none.
+        next = { ...prev, mask: { ...prev.mask, data: prev.mask.data.slice() } };
+        const flips = i % 9 === 0 ? 0 : 1 + Math.floor(rand() * 4);
+        for (let f = 0; f < flips; f++) next.mask.data[Math.floor(rand() * next.mask.data.length)] ^= 1;
+        same++;
+      } else {
+        next = { mask: randomMask(rand, 1 + Math.floor(rand() * 25), 1 + Math.floor(rand() * 25)), x: Math.floor(rand() * 10), y: Math.floor(rand() * 10) };
+        moved++;
+      }
+      const x = Math.floor(rand() * next.mask.width), y = Math.floor(rand() * next.mask.height);
+      const within = { x: next.x + x, y: next.y + y, w: 1 + Math.floor(rand() * (next.mask.width - x)), h: 1 + Math.floor(rand() * (next.mask.height - y)) };
+      const expected = differingBox(prev, next, within);
+      if (!expected) unchanged++;
+      expect(changedBox(prev, next, within), `case ${i}`).toEqual(expected);
+    }
+    expect(Math.min(same, moved, unchanged)).toBeGreaterThan(20);
+  });
 });
+
+function randomMask(rand: () => number, w: number, h: number) {
+  const m = emptyMask(w, h);
+  const density = rand();
+  for (let j = 0; j < m.data.length; j++) m.data[j] = rand() < density ? 1 : 0;
+  return m;
+}
+
+/** Reference for changedBox: every pixel of `within` compared. */
+function differingBox(prev: PlacedBits, next: PlacedBits, within: MaskBox): MaskBox | null {
+  const at = (p: PlacedBits, x: number, y: number) => {
+    const i = x - p.x, j = y - p.y;
+    return i >= 0 && j >= 0 && i < p.mask.width && j < p.mask.height ? p.mask.data[j * p.mask.width + i] : 0;
+  };
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  for (let y = within.y; y < within.y + within.h; y++) {
+    for (let x = within.x; x < within.x + within.w; x++) {
+      if (at(prev, x, y) === at(next, x, y)) continue;
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    }
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 };
+}
 
 describe('review order', () => {
   const list = [

@@ -19,16 +19,25 @@ export function stampDisc(mask: BinaryMask, cx: number, cy: number, radius: numb
   const y1 = Math.min(height, Math.ceil(cy + r) + 1);
   if (x0 >= x1 || y0 >= y1) return null;
   const r2 = r * r;
+  const inside = (x: number, dy2: number): boolean => {
+    const dx = x + 0.5 - cx;
+    return dx * dx + dy2 <= r2;
+  };
   let touched = false;
   for (let y = y0; y < y1; y++) {
     const dy = y + 0.5 - cy;
-    for (let x = x0; x < x1; x++) {
-      const dx = x + 0.5 - cx;
-      if (dx * dx + dy * dy <= r2) {
-        data[y * width + x] = value;
-        touched = true;
-      }
-    }
+    const dy2 = dy * dy;
+    if (dy2 > r2) continue;
+    // The row's pixels form one span: estimate its ends, then settle them with the exact test.
+    const half = Math.sqrt(r2 - dy2);
+    let a = Math.max(x0, Math.ceil(cx - 0.5 - half)), b = Math.min(x1 - 1, Math.floor(cx - 0.5 + half));
+    while (a > x0 && inside(a - 1, dy2)) a--;
+    while (a <= b && !inside(a, dy2)) a++;
+    while (b < x1 - 1 && inside(b + 1, dy2)) b++;
+    while (b >= a && !inside(b, dy2)) b--;
+    if (a > b) continue;
+    data.fill(value, y * width + a, y * width + b + 1);
+    touched = true;
   }
   return touched ? { x0, y0, x1, y1 } : null;
 }

@@ -5,7 +5,7 @@ import type { BinaryMask } from '../../../common/mask';
 import { hexToRgb } from './color';
 import { maskToPolygons } from '../../../common/polygon';
 import { hitPeak, hitVertex } from './hit';
-import { maskBox, maskRgba, type MaskBox } from './mask-bitmap';
+import { changedBox, maskBox, maskRgba, type MaskBox } from './mask-bitmap';
 import { fitView, oneToOne, panBy, screenToImage, wheelFactor, zoomAt, type View } from './view';
 
 export type Tool = 'select' | 'brush' | 'eraser' | 'polygon';
@@ -54,13 +54,30 @@ export interface EngineCallbacks {
 }
 
 interface LayerCache {
-  canvas: HTMLCanvasElement;
-  box: MaskBox; // in image pixels
+  /**
+   * The fill as horizontal strips of `stripRows` rows (the last may be shorter), top-down, covering the box;
+   * fewer while a new layer is being painted. Strips, not one canvas: a megapixel canvas costs ~20 ms on
+   * its first paint alone, a strip a few ms, so the work splits into tasks that keep the window responsive.
+   */
+  strips: HTMLCanvasElement[];
+  stripRows: number;
+  box: MaskBox; // the mask's tight box in image pixels
   mask: BinaryMask;
+  /** Image position of the mask's pixel (0, 0). */
+  x: number;
+  y: number;
+  /** The fill colour. */
   key: string;
   /** Outer outline in image pixels, stroked in screen space so it stays crisp at every zoom. */
   rings: number[][];
+  /** The mask `rings` were traced from: an earlier one (or null) until the deferred trace catches up. */
+  ringsOf: BinaryMask | null;
 }
+
+/** Pixels per layer strip (~2 MB of RGBA, a few ms to paint). */
+const STRIP_PIXELS = 1 << 19;
+/** Time for deferred layer work per task, well under the 50 ms that makes a task long. */
+const BACKGROUND_SLICE_MS = 12;
 
 const CLICK_SLOP = 4; // screen pixels a press may move and still count as a click
 
@@ -86,6 +103,7 @@ export class CanvasEngine {
   private alsoSelected = new Set<number>();
   private cache = new Map<number, LayerCache>();
   private frame = 0;
+  private background = 0;
   private spaceDown = false;
   private pointer: { x: number; y: number } | null = null; // screen
   private press: { x: number; y: number; pan: boolean; moved: boolean; id: number } | null = null;
@@ -126,6 +144,7 @@ export class CanvasEngine {
 
   destroy(): void {
     cancelAnimationFrame(this.frame);
+    cancelIdleCallback(this.background);
     this.detach();
   }
 
@@ -358,27 +377,63 @@ export class CanvasEngine {
 
   /**
    * The instance's fill, opaque: its opacity (suggested, selected) is applied when drawing, so a change
-   * of selection does not re-rasterise it (megapixel masks of a large image cost ~100 ms each).
+   * of selection does not re-rasterise it. Megapixel layers cost tens of ms to build, so after an edit only
+   * the changed box is repainted, a new layer shows its first strip at once and the rest in idle time, and
+   * outlines are traced after the fill has shown (backgroundStep): no task holds the window for long.
    */
   private layerFor(inst: EngineInstance): LayerCache | null {
     const key = inst.color;
     const old = this.cache.get(inst.id);
     if (old && old.mask === inst.mask && old.key === key) return old;
-    const box = maskBox(inst.mask);
-    if (!box) return null;
-    const rgb = hexToRgb(inst.color);
-    const rgba = maskRgba(inst.mask, box, rgb, 255);
-    const rings =
-      old && old.mask === inst.mask
-        ? old.rings
-        : maskToPolygons(inst.mask, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? inst.y : inst.x)));
-    const canvas = document.createElement('canvas');
-    canvas.width = box.w;
-    canvas.height = box.h;
-    canvas.getContext('2d')!.putImageData(new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, box.w, box.h), 0, 0);
-    const layer = { canvas, box: { ...box, x: box.x + inst.x, y: box.y + inst.y }, mask: inst.mask, key, rings };
+    const tight = maskBox(inst.mask);
+    if (!tight) {
+      this.cache.delete(inst.id);
+      return null;
+    }
+    const box = { ...tight, x: tight.x + inst.x, y: tight.y + inst.y };
+    const layer: LayerCache = {
+      strips: [], stripRows: Math.max(1, Math.floor(STRIP_PIXELS / box.w)),
+      box, mask: inst.mask, x: inst.x, y: inst.y, key, rings: old?.rings ?? [], ringsOf: old?.ringsOf ?? null,
+    };
+    if (old && old.key === key && complete(old)) {
+      // An edit: the old fill, moved onto new strips if the box changed, with only the changed pixels repainted.
+      layer.strips = movedStrips(old, layer);
+      const dirty = changedBox(old, layer, box);
+      if (dirty) paintFill(layer, dirty);
+    } else {
+      paintNextStrip(layer);
+    }
     this.cache.set(inst.id, layer);
+    if (!complete(layer) || layer.ringsOf !== layer.mask) this.scheduleBackground();
     return layer;
+  }
+
+  /** Deferred layer work in idle time, a slice per task, redrawing after each slice. */
+  private scheduleBackground(): void {
+    if (this.background) return;
+    this.background = requestIdleCallback((deadline) => {
+      this.background = 0;
+      const until = performance.now() + Math.min(deadline.timeRemaining(), BACKGROUND_SLICE_MS);
+      let more = this.backgroundStep();
+      while (more && performance.now() < until) more = this.backgroundStep();
+      this.requestDraw();
+      if (more) this.scheduleBackground();
+    }, { timeout: 100 });
+  }
+
+  /** One step of deferred work: a strip of an unfinished fill first, else one outline. False when none is left. */
+  private backgroundStep(): boolean {
+    const layers = [...this.cache.values()];
+    const unfilled = layers.find((l) => !complete(l));
+    if (unfilled) {
+      paintNextStrip(unfilled);
+      return true;
+    }
+    const untraced = layers.find((l) => l.ringsOf !== l.mask);
+    if (!untraced) return false;
+    untraced.rings = maskToPolygons(untraced.mask, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? untraced.y : untraced.x)));
+    untraced.ringsOf = untraced.mask;
+    return layers.some((l) => l !== untraced && l.ringsOf !== l.mask);
   }
 
   private draw(): void {
@@ -413,7 +468,7 @@ export class CanvasEngine {
       if (!layer) continue;
       const selected = inst.id === this.selectedId;
       ctx.globalAlpha = (suggested ? (selected ? 90 : 40) : selected ? 150 : 105) / 255;
-      ctx.drawImage(layer.canvas, layer.box.x, layer.box.y);
+      for (const [k, strip] of layer.strips.entries()) ctx.drawImage(strip, layer.box.x, layer.box.y + k * layer.stripRows);
     }
     ctx.globalAlpha = 1;
     ctx.save();
@@ -595,6 +650,57 @@ export class CanvasEngine {
     ctx.stroke();
     ctx.restore();
   }
+}
+
+function stripCanvas(w: number, h: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  return canvas;
+}
+
+const complete = (layer: LayerCache): boolean => layer.strips.length * layer.stripRows >= layer.box.h;
+
+/** Rows [y0, y1) of the box (relative to its top) that strip k covers. */
+function stripSpan(layer: LayerCache, k: number): [number, number] {
+  return [k * layer.stripRows, Math.min(layer.box.h, (k + 1) * layer.stripRows)];
+}
+
+function paintNextStrip(layer: LayerCache): void {
+  const [y0, y1] = stripSpan(layer, layer.strips.length);
+  layer.strips.push(stripCanvas(layer.box.w, y1 - y0));
+  paintFill(layer, { x: layer.box.x, y: layer.box.y + y0, w: layer.box.w, h: y1 - y0 });
+}
+
+/** The old layer's strips for the new one: themselves when the box is the same, else copied onto new strips. */
+function movedStrips(old: LayerCache, layer: LayerCache): HTMLCanvasElement[] {
+  const a = old.box, b = layer.box;
+  if (a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h) return old.strips;
+  const strips: HTMLCanvasElement[] = [];
+  for (let k = 0; k * layer.stripRows < b.h; k++) {
+    const [y0, y1] = stripSpan(layer, k);
+    const strip = stripCanvas(b.w, y1 - y0);
+    const ctx = strip.getContext('2d')!;
+    old.strips.forEach((from, j) => {
+      const top = a.y + j * old.stripRows; // image row of the old strip's top
+      if (top < b.y + y1 && top + from.height > b.y + y0) ctx.drawImage(from, a.x - b.x, top - (b.y + y0));
+    });
+    strips.push(strip);
+  }
+  return strips;
+}
+
+/** Paints the layer's mask inside `area` (image pixels) onto the strips it crosses, replacing what was there. */
+function paintFill(layer: LayerCache, area: MaskBox): void {
+  const rgb = hexToRgb(layer.key);
+  layer.strips.forEach((strip, k) => {
+    const [s0, s1] = stripSpan(layer, k);
+    const y0 = Math.max(area.y, layer.box.y + s0), y1 = Math.min(area.y + area.h, layer.box.y + s1);
+    if (y0 >= y1) return;
+    const rgba = maskRgba(layer.mask, { x: area.x - layer.x, y: y0 - layer.y, w: area.w, h: y1 - y0 }, rgb, 255);
+    const pixels = new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, area.w, y1 - y0);
+    strip.getContext('2d')!.putImageData(pixels, area.x - layer.box.x, y0 - (layer.box.y + s0));
+  });
 }
 
 function withAlpha(hex: string, a: number): string {
