@@ -198,9 +198,18 @@ function updateBox(prob: Float32Array, W: number, H: number, o: Required<CrfOpti
     }
   }
   if (x1 < 0) return null;
-  // Labels travel radius·dilation cells per iteration; a few iterations' reach is enough context.
-  const reach = o.radius * o.dilation * Math.min(o.iterations, 4);
+  const reach = crfReach(o);
   return [Math.max(0, x0 - reach), Math.max(0, y0 - reach), Math.min(W, x1 + 1 + reach), Math.min(H, y1 + 1 + reach)];
+}
+
+/**
+ * How far (pixels) beyond the uncertain pixels the CRF updates: labels travel radius·dilation per
+ * iteration, and a few iterations' reach is enough context. Pixels farther out keep their probability,
+ * so a caller may run the CRF on a crop that holds every non-background pixel plus this margin.
+ */
+export function crfReach(options: CrfOptions = {}): number {
+  const o = { ...DEFAULT_CRF_OPTIONS, ...options };
+  return o.radius * o.dilation * Math.min(o.iterations, 4);
 }
 
 const lutCache = new Map<number, Float32Array>();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { PeakLabelError } from '../../src/common/errors';
+import { crfRefine } from '../../src/common/crf';
 import { spansToMask } from '../../src/common/proposals/spans';
 import { readBundle } from '../../src/main/engine/bundle';
 import { iamInstances, iamMapAt, iamMasks, openIam, runIam, type IamMaps, type IamModel } from '../../src/main/engine/iam';
@@ -94,6 +95,24 @@ describe('openIam', () => {
   });
 });
 
+/** Logits of an h×w probability map upsampled to Ht×Wt (bilinear, align-corners off), minus logit(t). */
+function referenceLogits(m: Float32Array, h: number, w: number, Ht: number, Wt: number, t: number): Float32Array {
+  const logit = (p: number) => Math.log(p / (1 - p));
+  const at = (n: number, N: number, x: number) => Math.min(n - 1, Math.max(0, ((x + 0.5) * n) / N - 0.5));
+  const out = new Float32Array(Ht * Wt);
+  for (let y = 0; y < Ht; y++) {
+    for (let x = 0; x < Wt; x++) {
+      const sy = at(h, Ht, y), sx = at(w, Wt, x);
+      const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(h - 1, y0 + 1), x1 = Math.min(w - 1, x0 + 1);
+      const v = (yy: number, xx: number) => logit(m[yy * w + xx]);
+      const top = v(y0, x0) + (v(y0, x1) - v(y0, x0)) * (sx - x0);
+      const bottom = v(y1, x0) + (v(y1, x1) - v(y1, x0)) * (sx - x0);
+      out[y * Wt + x] = top + (bottom - top) * (sy - y0) - logit(t);
+    }
+  }
+  return out;
+}
+
 function configured(crf: false | object = false, threshold = 0.5): IamModel {
   return { session: { run: async () => ({}) }, config: { graph: { file: 'x', inputs: [], outputs: [] }, threshold, crf: crf as false } };
 }
@@ -144,21 +163,28 @@ describe('iamMasks post-processing', () => {
     for (const [h, w, Ht, Wt] of [[6, 9, 45, 70], [5, 5, 5, 5], [7, 4, 60, 31]]) {
       const m = Float32Array.from({ length: h * w }, () => rnd());
       const [got] = iamMasks(configured(false, 0.6), mapsOf(m, 1, h, w), { width: Wt, height: Ht });
-      const want = new Uint8Array(Wt * Ht);
-      const logit = (p: number) => Math.log(p / (1 - p));
-      const at = (n: number, N: number, x: number) => Math.min(n - 1, Math.max(0, ((x + 0.5) * n) / N - 0.5));
-      for (let y = 0; y < Ht; y++) {
-        for (let x = 0; x < Wt; x++) {
-          const sy = at(h, Ht, y), sx = at(w, Wt, x);
-          const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(h - 1, y0 + 1), x1 = Math.min(w - 1, x0 + 1);
-          const v = (yy: number, xx: number) => logit(m[yy * w + xx]);
-          const top = v(y0, x0) + (v(y0, x1) - v(y0, x0)) * (sx - x0);
-          const bottom = v(y1, x0) + (v(y1, x1) - v(y1, x0)) * (sx - x0);
-          want[y * Wt + x] = top + (bottom - top) * (sy - y0) >= logit(0.6) - 1e-6 ? 1 : 0;
-        }
-      }
-      expect(Array.from(spansToMask(got.spans).data)).toEqual(Array.from(want));
+      const z = referenceLogits(m, h, w, Ht, Wt, 0.6);
+      expect(Array.from(spansToMask(got.spans).data)).toEqual(Array.from(z, (v) => (v >= -1e-6 ? 1 : 0)));
     }
+  });
+
+  it('runs the CRF on the crop it can change, with the same mask as on the whole image', () => {
+    const rnd = seededRandom(4);
+    const h = 12, w = 16, Ht = 192, Wt = 256;
+    // A blob with a soft rim (so the CRF has uncertain pixels) on a two-colour image.
+    const m = Float32Array.from({ length: h * w }, (_, i) => {
+      const y = Math.floor(i / w), x = i % w;
+      return Math.min(0.99, Math.max(0.001, Math.exp(-((y - 4) ** 2 + (x - 5) ** 2) / 2) + 0.01 * rnd()));
+    });
+    const image = { width: Wt, height: Ht, data: new Uint8Array(Wt * Ht * 3) };
+    for (let i = 0; i < Wt * Ht; i++) image.data.fill((i % Wt) < 90 ? 200 : 40, i * 3, i * 3 + 3);
+    const crf = { iterations: 6, radius: 3, dilation: 2, uncertain: 0.1, maxSide: 96 };
+    const [got] = iamMasks(configured(crf, 0.3), mapsOf(m, 1, h, w), { width: Wt, height: Ht, image }, { crf: true });
+    const z = referenceLogits(m, h, w, Ht, Wt, 0.3);
+    const full = crfRefine(Float32Array.from(z, (v) => 1 / (1 + Math.exp(-v))), image, crf);
+    const want = Array.from(full, (p): number => (p >= 0.5 ? 1 : 0));
+    expect(want.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+    expect(Array.from(spansToMask(got.spans).data)).toEqual(want);
   });
 
   it('uses the configured CRF only when the config says so, and only with the image', () => {
