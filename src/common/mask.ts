@@ -428,14 +428,45 @@ export function cropMask(m: BinaryMask, x: number, y: number, w: number, h: numb
 
 /** Nearest-neighbour resize; pixel centres map to pixel centres. */
 export function resizeMaskNearest(m: BinaryMask, width: number, height: number): BinaryMask {
-  const out = createMask(width, height);
-  if (m.width === 0 || m.height === 0) return out;
-  const xmap = new Int32Array(width);
-  for (let x = 0; x < width; x++) xmap[x] = Math.min(m.width - 1, Math.floor(((x + 0.5) * m.width) / width));
-  for (let y = 0; y < height; y++) {
-    const sy = Math.min(m.height - 1, Math.floor(((y + 0.5) * m.height) / height));
-    const srow = sy * m.width, drow = y * width;
-    for (let x = 0; x < width; x++) out.data[drow + x] = m.data[srow + xmap[x]];
+  if (m.width === 0 || m.height === 0) return createMask(width, height);
+  return resample(m, nearestSource(m.width, width), nearestSource(m.height, height), 0, 0, width, height);
+}
+
+/**
+ * resizeMaskNearest cut to the columns and rows that sample the source's foreground box: the same
+ * pixels, placed at (x0, y0), costing the object rather than width×height (a regrown mask on a
+ * 4000×3000 image). An empty source gives an empty 0×0 mask.
+ */
+export function resizeMaskNearestCropped(m: BinaryMask, width: number, height: number): { mask: BinaryMask; x0: number; y0: number } {
+  const [bx, by, bw, bh] = maskBbox(m);
+  if (bw === 0) return { mask: createMask(0, 0), x0: 0, y0: 0 };
+  const xmap = nearestSource(m.width, width), ymap = nearestSource(m.height, height);
+  const [x0, x1] = sampling(xmap, bx, bx + bw), [y0, y1] = sampling(ymap, by, by + bh);
+  return { mask: resample(m, xmap, ymap, x0, y0, x1 - x0, y1 - y0), x0, y0 };
+}
+
+/** Per destination index, the source index whose centre is nearest to its centre. */
+function nearestSource(src: number, dst: number): Int32Array {
+  const map = new Int32Array(dst);
+  for (let i = 0; i < dst; i++) map[i] = Math.min(src - 1, Math.floor(((i + 0.5) * src) / dst));
+  return map;
+}
+
+/** [first, end) of the destination indices sampling source indices in [lo, hi) (the map is ascending). */
+function sampling(map: Int32Array, lo: number, hi: number): [number, number] {
+  let first = 0;
+  while (first < map.length && map[first] < lo) first++;
+  let end = first;
+  while (end < map.length && map[end] < hi) end++;
+  return [first, end];
+}
+
+/** The w×h window at (x0, y0) of the resize given by the index maps. */
+function resample(m: BinaryMask, xmap: Int32Array, ymap: Int32Array, x0: number, y0: number, w: number, h: number): BinaryMask {
+  const out = createMask(w, h);
+  for (let y = 0; y < h; y++) {
+    const srow = ymap[y0 + y] * m.width, drow = y * w;
+    for (let x = 0; x < w; x++) out.data[drow + x] = m.data[srow + xmap[x0 + x]];
   }
   return out;
 }

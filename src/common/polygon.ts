@@ -1,7 +1,7 @@
 // Polygons ↔ masks. Rasterising reproduces pycocotools' rleFrPoly step for step (same pixels as
 // `frPyObjects` + `merge` + `decode`); tracing follows pixel corners so that re-rasterising is exact.
 import { componentSummary, cropMask, eulerNumber, maskBbox, type BinaryMask, type ComponentSummary } from './mask';
-import { compressCounts, countsToMask, mergeCounts } from './rle';
+import { compressCounts, countsToCroppedMask, countsToMask, mergeCounts } from './rle';
 import type { Rle } from './api';
 
 export { maskHasHoles } from './mask';
@@ -100,6 +100,14 @@ export function polygonsToRle(polys: ArrayLike<number>[], width: number, height:
 /** Same pixels as pycocotools `decode(merge(frPyObjects(polys, height, width)))`. */
 export function polygonsToMask(polys: ArrayLike<number>[], width: number, height: number): BinaryMask {
   return countsToMask(polygonsToCounts(polys, width, height), height, width);
+}
+
+/**
+ * polygonsToMask cut to the rings' raster box: the same pixels, placed at (x0, y0), so drawing an
+ * object on a 4000×3000 image costs the object, not a 12 MB mask. 0×0 when nothing is inside the image.
+ */
+export function polygonsToWindowMask(polys: ArrayLike<number>[], width: number, height: number): { mask: BinaryMask; x0: number; y0: number } {
+  return countsToCroppedMask(polygonsToCounts(polys, width, height), height, width);
 }
 
 export interface TraceOptions {

@@ -139,6 +139,11 @@ export function countsToWindowMask(
   return { mask, x0, y0 };
 }
 
+/** The runs decoded over their foreground's box alone (countsToBbox), placed at (x0, y0); 0×0 when empty. */
+export function countsToCroppedMask(counts: ArrayLike<number>, h: number, w: number): { mask: BinaryMask; x0: number; y0: number } {
+  return countsToWindowMask(counts, h, w, countsToBbox(counts, h, w));
+}
+
 /** pycocotools' rleToString. Uses arithmetic, not 32-bit bit ops, so counts up to 2^53 survive. */
 export function compressCounts(counts: ArrayLike<number>): string {
   let s = '';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   componentSummary, connectedComponents, createMask, cropMask, dilateMask, erodeMask, eulerNumber, fillHoles, largestComponent, maskArea,
-  maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, resizeMaskNearest, type BinaryMask,
+  maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, resizeMaskNearest, resizeMaskNearestCropped, type BinaryMask,
 } from '../../src/common/mask';
 import { rng } from './rng';
 
@@ -54,6 +54,32 @@ describe('mask ops', () => {
     const up = resizeMaskNearest(m, 8, 4);
     expect(rowsOf(up)).toEqual(['00111100', '00111100', '00111100', '00111100']);
     expect(masksEqual(resizeMaskNearest(up, 4, 2), m)).toBe(true);
+  });
+
+  it('resizes only the window sampling the foreground, with the same pixels as the full resize', () => {
+    const rand = rng(33);
+    let edges = 0;
+    for (let i = 0; i < 300; i++) {
+      const w = 1 + Math.floor(rand() * 20), h = 1 + Math.floor(rand() * 20);
+      const m = createMask(w, h);
+      // A random box of random pixels, sometimes against the border, sometimes empty.
+      const bx = Math.floor(rand() * w), by = Math.floor(rand() * h);
+      const bw = 1 + Math.floor(rand() * (w - bx)), bh = 1 + Math.floor(rand() * (h - by));
+      const density = [0, 0.2, 0.7, 1][i % 4];
+      for (let y = by; y < by + bh; y++) for (let x = bx; x < bx + bw; x++) m.data[y * w + x] = rand() < density ? 1 : 0;
+      const tw = 1 + Math.floor(rand() * 60), th = 1 + Math.floor(rand() * 60); // up- and downscaling
+      const full = resizeMaskNearest(m, tw, th);
+      const { mask, x0, y0 } = resizeMaskNearestCropped(m, tw, th);
+      expect(masksEqual(cropMask(mask, -x0, -y0, tw, th), full), `case ${i}`).toBe(true);
+      if (maskArea(full) === 0) continue;
+      const [fx, fy, fw, fh] = maskBbox(full);
+      // Never larger than the source box's reach; exactly the box when every source pixel is sampled.
+      if (tw >= w && th >= h) expect([x0, y0, mask.width, mask.height]).toEqual([fx, fy, fw, fh]);
+      if (fx === 0 || fy === 0 || fx + fw === tw || fy + fh === th) edges++;
+    }
+    expect(edges).toBeGreaterThan(40);
+    const none = resizeMaskNearestCropped(createMask(4, 4), 40, 40);
+    expect([none.mask.width, none.mask.height]).toEqual([0, 0]);
   });
 
   it('agrees with plain flood fills on random masks (components, holes, Euler number)', () => {

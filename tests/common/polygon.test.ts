@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { componentMask, connectedComponents, createMask, fillHoles, maskIou, masksEqual, type BinaryMask } from '../../src/common/mask';
-import { maskHasHoles, maskToPolygons, polygonsToMask, simplifyRing } from '../../src/common/polygon';
+import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskIou, masksEqual, type BinaryMask } from '../../src/common/mask';
+import { maskHasHoles, maskToPolygons, polygonsToMask, polygonsToWindowMask, simplifyRing } from '../../src/common/polygon';
+import { encodeMask, encodeWindowMask } from '../../src/common/rle';
 import { rng } from './rng';
 
 function maskOf(rows: string[]): BinaryMask {
@@ -19,6 +20,38 @@ describe('polygonsToMask', () => {
   it('merges several rings by union', () => {
     const m = polygonsToMask([[0, 0, 1, 0, 1, 1, 0, 1], [1, 1, 3, 1, 3, 3, 1, 3]], 3, 3);
     expect(masksEqual(m, maskOf(['100', '011', '011']))).toBe(true);
+  });
+
+  it('rasterises in the rings\' box alone with the same pixels and RLE (also across the image edges)', () => {
+    const rand = rng(17);
+    let clipped = 0, outside = 0, multi = 0;
+    for (let i = 0; i < 300; i++) {
+      const w = 1 + Math.floor(rand() * 60), h = 1 + Math.floor(rand() * 60);
+      // 1–3 random (possibly self-crossing) rings whose vertices reach up to 30 % beyond the image, fractional or not.
+      const rings = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
+        const cx = rand() * w, cy = rand() * h, r = 1 + rand() * Math.max(w, h) * 0.6;
+        return Array.from({ length: 3 + Math.floor(rand() * 8) }, (_, k) => {
+          const v = k % 2 === 0 ? cx + (rand() * 2 - 1) * r : cy + (rand() * 2 - 1) * r;
+          return i % 3 === 0 ? Math.round(v) : v;
+        });
+      });
+      if (rings.length > 1) multi++;
+      const full = polygonsToMask(rings, w, h);
+      const { mask, x0, y0 } = polygonsToWindowMask(rings, w, h);
+      expect(masksEqual(cropMask(mask, -x0, -y0, w, h), full), `case ${i}`).toBe(true);
+      if (maskArea(full) === 0) {
+        outside++;
+        expect(mask.width * mask.height).toBe(0);
+        continue;
+      }
+      expect([x0, y0, mask.width, mask.height]).toEqual(maskBbox(full)); // the window is the raster's box
+      expect(encodeWindowMask(mask, x0, y0, h, w)).toEqual(encodeMask(full));
+      const [bx, by, bw, bh] = maskBbox(full);
+      if (bx === 0 || by === 0 || bx + bw === w || by + bh === h) clipped++;
+    }
+    expect(clipped).toBeGreaterThan(100);
+    expect(outside).toBeGreaterThan(0);
+    expect(multi).toBeGreaterThan(100);
   });
 });
 

@@ -1,5 +1,6 @@
 // Issue 6: the Settings panel edits the engine settings end to end — change a threshold, save (the
-// engine restarts), reopen the panel and see the saved value, which the service also reports.
+// engine restarts), reopen the panel and see the saved value, which the service also reports; Escape
+// closes it from a text field.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -63,5 +64,9 @@ test('change the peak threshold in Settings, save, and see it after reopening', 
   expect((await session.api.engineSettings()).modelDir).toBe('');
   await page.getByTestId('setting-model-dir').fill('');
   await page.screenshot({ path: screenshotPath('settings-edit.png') });
+  // Escape closes the panel, also from a text field (the model folder has the focus).
+  await page.getByTestId('setting-model-dir').press('Escape');
+  await expect.poll(() => page.getByTestId('engine-settings').count()).toBe(0);
+  expect(await page.getByRole('dialog').count()).toBe(0);
   expect(session.errors).toEqual([]);
 });

@@ -1,6 +1,6 @@
 // The threshold slider on a peak's activation map: the instance regrown from the map, live while the
 // slider moves. Pure (no DOM) so it is unit-tested; the session saves the result on release.
-import { componentMask, connectedComponents, createMask, resizeMaskNearest, type BinaryMask } from '../../../common/mask';
+import { componentMask, connectedComponents, createMask, resizeMaskNearestCropped, type BinaryMask } from '../../../common/mask';
 
 /** A peak activation map as 8-bit gray (0–255 scaled from [min, max]), at map resolution. */
 export interface GrayActivation {
@@ -14,16 +14,20 @@ export interface GrayActivation {
 /**
  * Pixels whose activation is at least tau·max, keeping the connected part holding the peak (map
  * pixel coordinates) or, when the peak itself is below the threshold, the part nearest to it;
- * upsampled to imageW×imageH.
+ * upsampled to imageW×imageH. Only the part's window of the image is returned, placed at (x0, y0) —
+ * the same pixels as the full-size upsampling, without a 12 MB mask per slider step on a 4000×3000
+ * image; 0×0 when nothing is above the threshold.
  */
-export function regrowMask(map: GrayActivation, tau: number, peak: { x: number; y: number }, imageW: number, imageH: number): BinaryMask {
+export function regrowMask(
+  map: GrayActivation, tau: number, peak: { x: number; y: number }, imageW: number, imageH: number,
+): { mask: BinaryMask; x0: number; y0: number } {
   const { width: w, height: h, gray, min, max } = map;
   const range = max - min || 1;
   const level = Math.max(0, Math.ceil(((tau * max - min) / range) * 255 - 1e-6));
   const on = createMask(w, h);
   for (let i = 0; i < gray.length; i++) on.data[i] = gray[i] >= level && gray[i] > 0 ? 1 : 0;
   const comps = connectedComponents(on, 8);
-  if (comps.count === 0) return createMask(imageW, imageH);
+  if (comps.count === 0) return { mask: createMask(0, 0), x0: 0, y0: 0 };
   const px = Math.min(w - 1, Math.max(0, Math.round(peak.x)));
   const py = Math.min(h - 1, Math.max(0, Math.round(peak.y)));
   let label = comps.labels[py * w + px];
@@ -37,7 +41,7 @@ export function regrowMask(map: GrayActivation, tau: number, peak: { x: number; 
       }
     }
   }
-  return resizeMaskNearest(componentMask(comps, label, w, h), imageW, imageH);
+  return resizeMaskNearestCropped(componentMask(comps, label, w, h), imageW, imageH);
 }
 
 /** An image point (original pixels) in map pixels, for a map covering the whole image. */

@@ -3,28 +3,19 @@
 // (autosave); after each one the instances are re-read so undo/redo and the view never disagree.
 import type { ActivationKind, ImageRow, InstanceRow, Peak, Rle } from '../../../common/api';
 import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
-import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskSubtract, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
-import { maskToPolygons, polygonsToMask } from '../../../common/polygon';
-import { countsToWindowMask, decodeRle, decompressCounts, encodeWindowMask } from '../../../common/rle';
+import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
+import { maskToPolygons, polygonsToWindowMask } from '../../../common/polygon';
+import { countsArea, countsToCroppedMask, countsToWindowMask, decompressCounts, encodeWindowMask } from '../../../common/rle';
 import { paintStroke, strokeBounds } from '../canvas/brush';
 import { heatColor } from '../canvas/color';
 import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
+import { placed, reshapeOutline, type PlacedMask } from '../canvas/placed-mask';
 import { nextSuggestion, suggestionsAbove } from '../canvas/review';
 import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
 import type { AppState } from './state.svelte';
-
-/**
- * A mask covering only a window of the image (pixel (0, 0) = image (ox, oy)): full-size masks of an
- * 8,000-px image would cost 64 MB each, and every pass over them the image's size rather than the object's.
- */
-export interface PlacedMask {
-  bits: BinaryMask;
-  ox: number;
-  oy: number;
-}
 
 /** An instance with its mask decoded to its bounding box. */
 export interface LoadedInstance extends InstanceRow, PlacedMask {}
@@ -32,12 +23,8 @@ export interface LoadedInstance extends InstanceRow, PlacedMask {}
 /** Decodes only the instance's bounding box (the row's bbox), never the whole image. */
 function decodeCropped(r: InstanceRow): PlacedMask {
   const [x, y, w, h] = r.bbox;
-  const win = countsToWindowMask(decompressCounts(r.mask.counts), r.mask.size[0], r.mask.size[1], [x, y, Math.max(1, w), Math.max(1, h)]);
-  return { bits: win.mask, ox: win.x0, oy: win.y0 };
+  return placed(countsToWindowMask(decompressCounts(r.mask.counts), r.mask.size[0], r.mask.size[1], [x, y, Math.max(1, w), Math.max(1, h)]));
 }
-
-/** A full-image mask as a placed one. */
-const wholeImage = (bits: BinaryMask): PlacedMask => ({ bits, ox: 0, oy: 0 });
 
 /** The placed masks together in one window spanning all of them. */
 function unionOf(parts: PlacedMask[]): PlacedMask {
@@ -54,11 +41,6 @@ function strokeWindow(points: { x: number; y: number }[], radius: number, inst: 
   const x1 = Math.min(width, inst ? Math.max(b.x1, inst.ox + inst.bits.width) : b.x1);
   const y1 = Math.min(height, inst ? Math.max(b.y1, inst.oy + inst.bits.height) : b.y1);
   return x1 > x0 && y1 > y0 ? [x0, y0, x1 - x0, y1 - y0] : null;
-}
-
-/** The full-image mask of a cropped instance (cropMask with a negative offset pastes it back). */
-function uncrop(i: PlacedMask, width: number, height: number): BinaryMask {
-  return cropMask(i.bits, -i.ox, -i.oy, width, height);
 }
 
 export class EditorSession {
@@ -343,9 +325,7 @@ export class EditorSession {
     const s = this.selected;
     const row = this.row;
     if (!s || !row) return;
-    const before = uncrop(s, row.width, row.height);
-    const holes = maskSubtract(fillHoles(before), before);
-    await this.saveMask(s, wholeImage(maskSubtract(polygonsToMask(rings, row.width, row.height), holes)));
+    await this.saveMask(s, reshapeOutline(s, rings, row.width, row.height));
   }
 
   setBrush(r: number): void {
@@ -413,13 +393,14 @@ export class EditorSession {
     const a = this.activation;
     const row = this.row;
     if (!s || !row || !a || a.instanceId !== s.id) return;
-    const bits = regrowMask(a.map, tau, a.peak, row.width, row.height);
-    const area = maskArea(bits);
+    // Only the regrown part's window of the image: a full-size mask per slider step froze the slider.
+    const grown = placed(regrowMask(a.map, tau, a.peak, row.width, row.height));
+    const area = maskArea(grown.bits);
     if (!commit) {
       if (area === 0) return;
-      const [x, y, w, h] = maskBbox(bits);
-      const cropped = cropMask(bits, x, y, w, h);
-      this.instances = this.instances.map((i) => (i.id === s.id ? { ...i, bits: cropped, ox: x, oy: y, area } : i));
+      const [x, y, w, h] = maskBbox(grown.bits);
+      const cropped = cropMask(grown.bits, x, y, w, h);
+      this.instances = this.instances.map((i) => (i.id === s.id ? { ...i, bits: cropped, ox: grown.ox + x, oy: grown.oy + y, area } : i));
       this.sync();
       return;
     }
@@ -427,7 +408,7 @@ export class EditorSession {
       this.app.info('Nothing of the activation is above that threshold: the mask was kept.');
       return void (await this.refreshInstances());
     }
-    await this.saveMask(s, wholeImage(bits));
+    await this.saveMask(s, grown);
   }
 
   /** WISE's refinement: replace the selected mask by the segment proposal that overlaps it most. */
@@ -471,9 +452,10 @@ export class EditorSession {
       const key = rle?.counts ?? null;
       if (key !== this.proposalKey) {
         this.proposalKey = key;
-        const full = rle ? decodeRle(rle) : null;
-        this.proposalArea = full ? maskArea(full) : null;
-        this.engine?.setProposalRings(full ? outlineRings(full) : null);
+        // Decoded over its own box: a full-size decode per hovered proposal cost the image's size.
+        const counts = rle ? decompressCounts(rle.counts) : null;
+        this.proposalArea = counts ? countsArea(counts) : null;
+        this.engine?.setProposalRings(rle && counts ? outlineRings(placed(countsToCroppedMask(counts, rle.size[0], rle.size[1]))) : null);
       }
     } catch (err) {
       this.app.error(explained(err, 'No proposal outlines'));
@@ -586,8 +568,7 @@ export class EditorSession {
     const row = this.row;
     if (!row) return;
     const flat = points.flatMap((p) => [p.x, p.y]);
-    const bits = polygonsToMask([flat], row.width, row.height);
-    await this.saveMask(null, wholeImage(bits));
+    await this.saveMask(null, placed(polygonsToWindowMask([flat], row.width, row.height)));
   }
 
   async fillHoles(): Promise<void> {
@@ -662,11 +643,9 @@ function explained(err: unknown, what: string): ErrorInfo {
   return info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `${what}: ${info.message}` } : info;
 }
 
-/** Outer outlines of a full-size mask in image pixels (traced on its bounding box only). */
-function outlineRings(full: BinaryMask): number[][] {
-  const [x, y, w, h] = maskBbox(full);
-  if (!w) return [];
-  return maskToPolygons(cropMask(full, x, y, w, h), { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? y : x)));
+/** Outer outlines of a placed mask in image pixels. */
+function outlineRings(m: PlacedMask): number[][] {
+  return maskToPolygons(m.bits, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? m.oy : m.ox)));
 }
 
 /** A grayscale activation PNG → its gray values and a coloured overlay (transparent where low). */
