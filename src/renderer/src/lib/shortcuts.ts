@@ -27,6 +27,6 @@ export const SHORTCUTS: { keys: string[]; action: string }[] = [
   { keys: ['R'], action: "Toggle the selected peak's activation (PRM / IAM); its threshold slider regrows the mask" },
   { keys: ['W'], action: 'Snap the selected mask to the best-matching segment proposal' },
   { keys: ['O'], action: 'Toggle the outline of the segment proposal under the cursor' },
-  { keys: ['Esc'], action: 'Deselect / cancel the polygon / back to the project' },
+  { keys: ['Esc'], action: 'Close a dialog / deselect / cancel the polygon / back to the project' },
   { keys: ['?'], action: 'This help' },
 ];
