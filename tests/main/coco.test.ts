@@ -1,9 +1,10 @@
 // COCO import (bad items reported, the rest imported; ground truth vs prior) and export (numbering,
 // fields, polygons vs RLE, atomic write).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Rle } from '../../src/common/api';
 import { createMask } from '../../src/common/mask';
 import { decodeRle, encodeMask } from '../../src/common/rle';
@@ -157,6 +158,38 @@ describe('COCO export', () => {
     const full = writeError(Object.assign(new Error('no space'), { code: 'ENOSPC' }), out) as { code: string; message: string };
     expect(full.code).toBe('DISK_FULL');
     expect(full.message).toContain(out);
+    ctx.close();
+  });
+
+  it('on a nearly full disk that takes only part of a write, fails with DISK_FULL and keeps the previous file', async () => {
+    const { ctx, api, ids } = await project('short-write');
+    const box = await api.saveClass({ name: 'box' });
+    await api.createInstance(ids['a.png'], box.id, ring);
+    const dir = join(root, 'short-write');
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, 'out.json');
+    writeFileSync(out, 'previous export');
+    // The disk has room for 100 more bytes: a write takes what fits and reports the count, the next one
+    // fails with ENOSPC (what a real full disk does, see scripts/check-disk-full.ts).
+    const probe = await open(out, 'r');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const realWrite = proto.write;
+    let room = 100;
+    const spy = vi.spyOn(proto, 'write').mockImplementation(async function (this: FileHandle, data: Uint8Array | string, offset?: number) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset + (offset ?? 0), data.byteLength - (offset ?? 0));
+      if (room === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      const n = Math.min(room, bytes.length);
+      room -= n;
+      return Reflect.apply(realWrite, this, [bytes, 0, n]);
+    } as never);
+    try {
+      await expect(api.exportCoco({ out, format: 'rle' })).rejects.toMatchObject({ code: 'DISK_FULL', file: out });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(readFileSync(out, 'utf8')).toBe('previous export');
+    expect(readdirSync(dir)).toEqual(['out.json']);
     ctx.close();
   });
 });

@@ -131,11 +131,13 @@ export class AtomicWriter {
 
   private async flush(): Promise<void> {
     if (this.chunks.length === 0) return;
-    const data = this.chunks.join('');
+    const data = Buffer.from(this.chunks.join(''));
     this.chunks = [];
     this.size = 0;
     try {
-      await this.fh.write(data);
+      // A nearly full disk takes part of a write without an error; the next write is the one that fails
+      // with ENOSPC. Ignoring the count would commit a truncated file over the previous export.
+      for (let done = 0; done < data.length;) done += (await this.fh.write(data, done)).bytesWritten;
     } catch (err) {
       throw writeError(err, this.out);
     }

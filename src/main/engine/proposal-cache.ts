@@ -1,10 +1,11 @@
 // Segment proposals per image, generated once and cached: in memory by the pipeline, and on disk keyed by
 // the image's content hash and the working size, so re-running prelabel or reopening an image is cheap.
 // File format: "PLPR1\n" + JSON header line {width,height,lengths[]} + the runs (Int32, little-endian).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateProposals, type Proposal } from '../../common/proposals';
 import { spanArea, spanBbox } from '../../common/proposals/spans';
+import { writeFileAtomic } from '../fs/atomic-write';
 import type { RgbImage } from './preprocess';
 
 /** Proposals of one image; all share the proposal grid size. */
@@ -79,7 +80,5 @@ async function writeSet(file: string, set: ProposalSet): Promise<void> {
     body.set(a, off);
     off += a.length;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, Buffer.concat([header, pad, Buffer.from(body.buffer)]));
-  await rename(tmp, file);
+  await writeFileAtomic(file, Buffer.concat([header, pad, Buffer.from(body.buffer)]));
 }

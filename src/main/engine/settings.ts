@@ -1,9 +1,10 @@
 // The user's engine settings (Settings panel): kept in the user config folder beside the recent-projects
 // list, as engine-settings.json, since they belong to the machine rather than to any project.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUGGESTION_METHOD, type EngineSettings } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 import { configDir } from '../store/recent';
 import type { RetrievalParams } from './manifest';
 
@@ -40,14 +41,12 @@ export function readSavedEngineSettings(check: (v: unknown) => string | null): P
   return check(v) === null ? (v as Partial<EngineSettings>) : {};
 }
 
-/** Writes the saved choices atomically (temp file + rename), so a crash never leaves half a file. */
+/** Writes the saved choices atomically (temp file + rename), so a crash or a full disk never leaves half a file. */
 export function writeEngineSettings(settings: Partial<EngineSettings>): void {
   const file = engineSettingsFile();
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(configDir(), { recursive: true });
-    writeFileSync(tmp, JSON.stringify(settings, null, 2));
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(settings, null, 2));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') throw new PeakLabelError('DISK_FULL', `The disk is full: the engine settings ${file} were not saved (the previous file is unchanged).`, { file, cause: err });

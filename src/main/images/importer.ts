@@ -3,11 +3,12 @@
 // from which the thumbnail (and every later view) is made. Bad files are reported; the rest goes on.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { ImportResult } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { Job } from '../api/context';
+import { writeFileAtomic } from '../fs/atomic-write';
 import type { NewImage, ProjectStore } from '../store/project-store';
 import { HUGE_PIXELS, imageError, openImage, openOriented, probeImage, THUMBNAIL_SIDE, WORKING_COPY_SIDE } from './decode';
 import { scanImageFolder } from './scan';
@@ -123,16 +124,15 @@ export async function decodeForImport(input: Buffer | string, file: string, hash
   }
 }
 
-async function writeWorkingCopy(dir: string, name: string, data: Buffer): Promise<void> {
+/** Writes a working copy (at import, or again when the cache was cleared); failures name the copy, not the image. */
+export async function writeWorkingCopy(dir: string, name: string, data: Buffer): Promise<void> {
   const target = join(dir, name);
   try {
     await mkdir(dir, { recursive: true });
-    const tmp = `${target}.${process.pid}.tmp`;
-    await writeFile(tmp, data);
-    await rename(tmp, target);
+    await writeFileAtomic(target, data);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new PeakLabelError('DISK_FULL', `The disk is full: cannot write the working copy ${target}.`, { file: target, cause: err });
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new PeakLabelError('DISK_FULL', `The disk is full: cannot write the working copy ${target}.`, { file: target, cause: err });
     if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') throw new PeakLabelError('READ_ONLY', `Cannot write the working copy ${target}: the folder is read-only.`, { file: target, cause: err });
     throw err;
   }

@@ -2,12 +2,12 @@
 // engine alike, so display, inference and export share one coordinate frame. Huge images are read from
 // their cached working copy (made at import), never from the original again.
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Sharp } from 'sharp';
 import type { PixelData } from '../../common/api';
 import type { ImageSource, ProjectStore } from '../store/project-store';
 import { imageError, openImage, openOriented, WORKING_COPY_SIDE } from './decode';
+import { writeWorkingCopy } from './importer';
 
 /** A pipeline producing the oriented image, and the size of what it produces. */
 async function orientedSource(src: ImageSource): Promise<{ pipeline: () => Promise<Sharp>; width: number; height: number }> {
@@ -23,9 +23,7 @@ async function orientedSource(src: ImageSource): Promise<{ pipeline: () => Promi
 /** The cache was deleted: decode the original once more to recreate the working copy. */
 async function rebuildWorkingCopy(file: string, orientation: number, target: string): Promise<void> {
   const data = await (await openOriented(file, orientation)).resize(WORKING_COPY_SIDE, WORKING_COPY_SIDE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer();
-  await mkdir(join(target, '..'), { recursive: true });
-  await writeFile(`${target}.tmp`, data);
-  await rename(`${target}.tmp`, target);
+  await writeWorkingCopy(dirname(target), basename(target), data);
 }
 
 function fitInside(w: number, h: number, maxSide: number): { width: number; height: number } {

@@ -1,6 +1,7 @@
 // Recently opened projects: a small JSON list in the user's config folder (not in any project file,
 // since it spans projects). PEAKLABEL_CONFIG_DIR overrides the folder (tests, portable installs).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,9 +31,7 @@ export function rememberRecent(path: string): void {
   const list = [path, ...readRecent().filter((p) => p !== path)].slice(0, MAX_RECENT);
   try {
     mkdirSync(configDir(), { recursive: true });
-    const tmp = `${recentFile()}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(list, null, 2));
-    renameSync(tmp, recentFile());
+    writeFileAtomicSync(recentFile(), JSON.stringify(list, null, 2));
   } catch {
     // read-only home: the list is not essential
   }

@@ -1,13 +1,14 @@
 // `peaklabel prelabel`: instance suggestions for every image of a project (stored per image, resumable),
 // or a one-shot run over a folder writing a COCO instances file with a score on every annotation.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_SUGGESTION_METHOD, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
 import { ServiceContext } from '../../api/context';
+import { writeFileAtomicSync } from '../../fs/atomic-write';
 import { createEngineMethods } from '../../api/engine-methods';
 import { Engine, type EngineOptions } from '../../engine/engine';
 import { listImageFiles, runPrelabel, type PrelabelItem } from '../../engine/prelabel';
@@ -184,16 +185,14 @@ async function prelabelFolder(
   }
 }
 
-/** Writes beside the target and renames, so a crash never leaves half a file. */
-function writeJsonAtomic(file: string, value: unknown): void {
+/** Writes beside the target and renames, so a crash or a full disk never leaves half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(value));
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(value));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new PeakLabelError('DISK_FULL', `The disk is full: ${file} was not written.`, { file });
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new PeakLabelError('DISK_FULL', `The disk is full: ${file} was not written.`, { file, cause: err });
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new PeakLabelError('READ_ONLY', `${file} cannot be written (${code}).`, { file });
     throw new PeakLabelError('INTERNAL', `${file} could not be written (${(err as Error).message}).`, { file });
   }
