@@ -170,8 +170,9 @@ export async function runIam(model: IamModel, input: IamInput): Promise<IamMaps>
 
 /**
  * runIam's maps → masks at the target size: bilinear upsampling of the logits as the model was trained
- * (align-corners off, over the whole image), optional CRF, threshold, the peak's component. Without the
- * CRF only the box that can pass the threshold is upsampled: a pixel passes only if a source cell does.
+ * (align-corners off, over the whole image), optional CRF, threshold, the peak's component. Only a box is
+ * upsampled: without the CRF the pixels that can pass the threshold (a pixel passes only if a source cell
+ * does), with it the pixels the CRF can change (crfBox).
  */
 export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts: IamOptions = {}): IamInstance[] {
   const { k, width: w, height: h } = maps;
