@@ -238,6 +238,18 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(edited.mask.counts);
     await page.keyboard.press('Control+Shift+Z');
     await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(regrown.mask.counts);
+    // The same slider on the peak's IAM (one iam.onnx call): it regrows the mask from that map instead.
+    await page.getByTestId('activation-kind').selectOption('iam');
+    await page.waitForTimeout(1000); // peakMap('iam') + colouring; a failure would show as an error notice
+    expect(await page.getByTestId('notice-error').count()).toBe(0);
+    await slider.fill('0.5');
+    await slider.blur();
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts, { timeout: 30_000 }).not.toBe(regrown.mask.counts);
+    expect((await stored(row.id))[0].area).toBeGreaterThan(100);
+    await page.screenshot({ path: screenshotPath('editor-iam-overlay.png') });
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => (await stored(row.id))[0].mask.counts).toBe(regrown.mask.counts);
+    await page.getByTestId('activation-kind').selectOption('prm');
     await page.keyboard.press('o');
     const onPerson = await toPage(row, peaks0.x, peaks0.y);
     await page.mouse.move(onPerson.x + 3, onPerson.y + 3);
