@@ -15,6 +15,7 @@ export type ImageStatus = 'new' | 'suggested' | 'in_review' | 'done' | 'error' |
 export type InstanceSource = 'suggested' | 'accepted' | 'edited' | 'manual' | 'imported';
 export const SUGGESTION_METHODS = ['prm', 'iam', 'threshold', 'rect', 'ellipse'] as const;
 export type SuggestionMethod = (typeof SUGGESTION_METHODS)[number];
+export const isSuggestionMethod = (m: string): m is SuggestionMethod => (SUGGESTION_METHODS as readonly string[]).includes(m);
 /** PRM retrieval: better than IAM at IoU ≥ 0.5 on the mixed-class dev set; IAM is ~5× faster (README). */
 export const DEFAULT_SUGGESTION_METHOD: SuggestionMethod = 'prm';
 

@@ -3,13 +3,8 @@
 // (Speed targets are read off the bench's output, not asserted here.)
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/main/cli';
+import { capture } from '../helpers/cli';
 import { sharedPath } from '../helpers/shared';
-import type { CliContext } from '../../src/main/cli/types';
-
-function capture(): CliContext & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [], stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), progress: () => undefined };
-}
 
 describe('bench engine --method iam,prm', () => {
   it('prints one table per method and how much faster per image the first is', async () => {

@@ -6,7 +6,7 @@ import { PeakLabelError } from '../../src/common/errors';
 import { crfRefine } from '../../src/common/crf';
 import { spansToMask } from '../../src/common/proposals/spans';
 import { readBundle } from '../../src/main/engine/bundle';
-import { iamInstances, iamMapAt, iamMasks, openIam, runIam, type IamMaps, type IamModel } from '../../src/main/engine/iam';
+import { iamMapAt, iamMasks, openIam, runIam, type IamMaps, type IamModel } from '../../src/main/engine/iam';
 import { seededRandom } from '../../src/common/random';
 import { repoRoot, testOutput } from '../helpers/shared';
 
@@ -82,7 +82,7 @@ describe('openIam', () => {
         expect(prm.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 4);
       }
       expect(maps.iam.every((v) => v >= 0 && v <= 1)).toBe(true);
-      const out = await iamInstances(model, { peaks, head, features: f }, { width: W, height: H }, { crf: false });
+      const out = iamMasks(model, maps, { width: W, height: H }, { crf: false });
       expect(out).toHaveLength(K);
       for (const o of out) {
         expect([o.spans.width, o.spans.height]).toEqual([W, H]);

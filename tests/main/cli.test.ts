@@ -6,16 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { ProgressEvent } from '../../src/common/progress';
 import { main } from '../../src/main/cli';
 import { formatProgressLine, ProgressBar } from '../../src/main/cli/progress-bar';
-import type { CliContext } from '../../src/main/cli/types';
+import { capture } from '../helpers/cli';
 import { testOutput } from '../helpers/shared';
 
 process.env.PEAKLABEL_CONFIG_DIR ??= testOutput('config');
 const dir = testOutput('main', 'cli');
-
-function capture(): CliContext & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [], stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), progress: () => undefined };
-}
 
 const event = (done: number, state: ProgressEvent['state'] = 'running'): ProgressEvent =>
   ({ jobId: 'j', kind: 'import', done, total: 10, etaSeconds: 3, failed: 1, state });

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_SUGGESTION_METHOD, SUGGESTION_METHODS, type SuggestionMethod } from '../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import { parseOptions } from '../cli/args';
 import type { CliContext } from '../cli/types';
@@ -208,7 +208,7 @@ export const suite: BenchSuite = {
       return 0;
     }
     const methods = values.method.split(',').map((m) => m.trim());
-    const bad = methods.filter((m) => !(SUGGESTION_METHODS as readonly string[]).includes(m));
+    const bad = methods.filter((m) => !isSuggestionMethod(m));
     if (bad.length || !methods.length) throw new PeakLabelError('BAD_ARGUMENT', `bench: unknown method ${bad.join(', ') || '(none)'}; use ${SUGGESTION_METHODS.join(', ')} (comma-separated for a comparison).`);
     const data = resolve(values.images ?? defaultData());
     if (!existsSync(data)) throw new PeakLabelError('NOT_FOUND', `bench: the image folder ${data} does not exist (../shared must sit beside the repository, or pass --images).`, { file: data });

@@ -7,6 +7,7 @@ import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { ExportOptions, ExportResult, InstanceSource } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import type { Job } from '../api/context';
+import { tempPathFor } from '../fs/atomic-write';
 import type { ProjectStore } from '../store/project-store';
 import type { NumberedInstance } from './annotation-json';
 import { createJsonPool } from './export-pool';
@@ -115,7 +116,7 @@ export class AtomicWriter {
   private constructor(private readonly out: string, private readonly tmp: string, private readonly fh: FileHandle) {}
 
   static async open(out: string): Promise<AtomicWriter> {
-    const tmp = `${out}.${process.pid}.tmp`;
+    const tmp = tempPathFor(out);
     try {
       return new AtomicWriter(out, tmp, await open(tmp, 'w'));
     } catch (err) {

@@ -4,12 +4,13 @@
 // prm.onnx (full-resolution PRMs) is not involved: docs/adr/iam-stride16-prm.md says why.
 //
 //   const iam = await openIam(bundleDir);                  // once; throws MODEL_UNAVAILABLE without iam.onnx
-//   const out = await iamInstances(iam, {
+//   const maps = await runIam(iam, {
 //     peaks: [{ classIndex, y, x }, …],                    // on the CRM grid, as prm.onnx takes them
 //     head: { weight, bias },                              // the bundle's class head ([C,512], [C])
 //     features: { features_s4, features_s8, features },   // backbone.onnx outputs (ort.Tensor or {data, dims})
-//   }, { width: W, height: H, image, peaks });             // masks at W×H covering the model input; its RGB
-//                                                          // for the CRF; each peak in those pixels
+//   });
+//   const out = iamMasks(iam, maps, { width: W, height: H, image, peaks });
+//                      // masks at W×H over the model input; its RGB for the CRF; each peak in those pixels
 //   out[i].spans are its runs at W×H; out[i].activation the mean (recalibrated) IAM inside it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,14 +31,14 @@ export interface IamConfig {
   threshold: number;
   /** CRF options (false: no CRF configured); per-call options override them. */
   crf: CrfOptions | false;
-  /** Whether iamInstances refines with the CRF when the call does not say (default true when crf is set). */
+  /** Whether iamMasks refines with the CRF when the call does not say (default true when crf is set). */
   crfByDefault?: boolean;
   provenance?: unknown;
   training?: unknown;
   metrics?: unknown;
 }
 
-/** What iamInstances needs from an ORT session (an ort.InferenceSession satisfies it). */
+/** What runIam needs from an ORT session (an ort.InferenceSession satisfies it). */
 export interface IamRunner {
   run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
 }
@@ -136,11 +137,6 @@ export function readIamConfig(dir: string): IamConfig {
   return json as IamConfig;
 }
 
-/** One mask per peak; see the header. */
-export async function iamInstances(model: IamModel, input: IamInput, target: IamTarget, opts: IamOptions = {}): Promise<IamInstance[]> {
-  return iamMasks(model, await runIam(model, input), target, opts);
-}
-
 /** The graph call alone. */
 export async function runIam(model: IamModel, input: IamInput): Promise<IamMaps> {
   const k = input.peaks.length;
@@ -178,7 +174,7 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
   const { k, width: w, height: h } = maps;
   const { width: W, height: H } = target;
   const crf = crfChoice(opts.crf, model.config.crf, model.config.crfByDefault ?? true);
-  if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamInstances: the CRF needs the model-input image.');
+  if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamMasks: the CRF needs the model-input image.');
   const cut = logit(opts.threshold ?? model.config.threshold);
   const cols = axisSamples(w, W);
   const rows = axisSamples(h, H);

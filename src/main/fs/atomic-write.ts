@@ -5,8 +5,13 @@
 import { rmSync, renameSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 
+/** Where a whole-file write goes before its rename (beside the target, so the rename stays on one disk). */
+export function tempPathFor(file: string): string {
+  return `${file}.${process.pid}.tmp`;
+}
+
 export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tempPathFor(file);
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, file);
@@ -21,7 +26,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
 }
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tempPathFor(file);
   try {
     await writeFile(tmp, data);
     await rename(tmp, file);

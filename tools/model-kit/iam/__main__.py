@@ -108,7 +108,7 @@ def cmd_export(bundle: Bundle, args) -> None:
         "threshold": record.get("threshold", {}).get("value", THRESHOLD),
         "crf": CRF,
         # On held-out dev images the CRF moved ABO by +0.2–0.3 points and AP@0.25 by −1.5 for +150 ms per
-        # image: available per call (iamInstances(…, { crf: true })), off by default.
+        # image: available per call (iamMasks(…, { crf: true })), off by default.
         "crfByDefault": False,
         "architecture": {"prm": "the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
                                 "(stride 16; fire6..fire9 re-run from features_s8), summed over channels",

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { DEFAULT_SUGGESTION_METHOD, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
@@ -51,7 +51,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       'no-crf': { type: 'boolean' },
     });
     const method = values.method as SuggestionMethod;
-    if (!(SUGGESTION_METHODS as readonly string[]).includes(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
+    if (!isSuggestionMethod(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
     const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
