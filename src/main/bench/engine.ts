@@ -16,7 +16,7 @@ import { readBundle } from '../engine/bundle';
 import { readTagsFile, resolveTags } from '../engine/tags-file';
 import type { StageTimings } from '../engine/protocol';
 
-const STAGES = ['decode', 'preprocess', 'backbone', 'peaks', 'prm', 'proposals', 'iam', 'retrieval', 'encode'] as const;
+const STAGES = ['decode', 'preprocess', 'backbone', 'peaks', 'prm', 'proposals', 'iam', 'samEncoder', 'samDecoder', 'retrieval', 'encode'] as const;
 
 export interface BenchRun {
   workers: number;
@@ -28,6 +28,8 @@ export interface BenchRun {
   /** Mean ms per image inside ORT session.run, and mean peaks per image. */
   ort: number;
   peaks: number;
+  /** Method sam: mean segmenter decoder calls per image. */
+  prompts: number;
   /** Mean wall ms per image as the caller sees it (1 worker: includes messaging). */
   wall: number;
 }
@@ -42,7 +44,7 @@ export interface BenchReport {
   runs: BenchRun[];
   peakRssMb: number;
   /** Clicks next to a found peak; `fresh`: clicks at new points (one PRM or IAM call each). */
-  clickMs: { mean: number; p95: number; n: number; fresh: { mean: number; p95: number; n: number } } | null;
+  clickMs: { mean: number; p95: number; n: number; fresh: { mean: number; p95: number; n: number }; prompt?: { mean: number; p95: number; n: number } } | null;
 }
 
 function defaultData(): string {
@@ -59,6 +61,7 @@ export async function benchEngine(o: {
   provider?: ReturnType<typeof parseProvider>;
   workerCounts: number[];
   bundleDir?: string;
+  segmenterDir?: string;
   clicks?: number;
   iamCrf?: boolean;
 }): Promise<Omit<BenchReport, 'data' | 'device' | 'tagged'>> {
@@ -68,7 +71,7 @@ export async function benchEngine(o: {
   let clickMs: BenchReport['clickMs'] = null;
   for (const workers of o.workerCounts) {
     // No disk cache: proposals are part of what is measured.
-    const engine = await Engine.open({ bundleDir: o.bundleDir, provider: o.provider, workers, cacheDir: null, iamCrf: o.iamCrf });
+    const engine = await Engine.open({ bundleDir: o.bundleDir, segmenterDir: o.segmenterDir, provider: o.provider, workers, cacheDir: null, iamCrf: o.iamCrf });
     try {
       provider = engine.provider;
       fallbackReasons = engine.opened.fallbackReasons;
@@ -100,6 +103,7 @@ export async function benchEngine(o: {
         stages: Object.fromEntries(STAGES.map((k) => [k, mean((t) => t[k])])) as BenchRun['stages'],
         ort: mean((t) => t.ort),
         peaks: mean((t) => t.peakCount),
+        prompts: mean((t) => t.samPrompts),
         wall: walls.reduce((a, b) => a + b, 0) / walls.length,
       });
       if (workers === 1 && (o.clicks ?? 0) > 0) clickMs = await benchClicks(engine, o.images, o.method, o.clicks!);
@@ -117,6 +121,7 @@ export async function benchEngine(o: {
 async function benchClicks(engine: Engine, images: string[], method: SuggestionMethod, n: number): Promise<BenchReport['clickMs']> {
   const near: number[] = [];
   const fresh: number[] = [];
+  const prompt: number[] = [];
   for (const file of images.slice(0, Math.max(1, Math.ceil(n / 3)))) {
     await engine.processImage({ image: { file }, classes: null, method }); // opening the image
     const peaks = await engine.findPeaks({ file }, null);
@@ -131,26 +136,33 @@ async function benchClicks(engine: Engine, images: string[], method: SuggestionM
       const s = performance.now();
       await engine.suggestAt({ file }, p.classIndex, p.x, p.y + 40, method).catch(() => null);
       fresh.push(performance.now() - s);
+      if (method === 'sam') {
+        // The editor's refinement: the peak plus a second positive point, decoder only (embedding cached).
+        const s2 = performance.now();
+        await engine.segmentPrompt({ file }, p.classIndex, { points: [{ x: p.x, y: p.y, label: 1 }, { x: p.x, y: p.y + 20, label: 1 }] });
+        prompt.push(performance.now() - s2);
+      }
     }
   }
   const stats = (ms: number[]) => {
     const sorted = [...ms].sort((a, b) => a - b);
     return { mean: ms.reduce((a, b) => a + b, 0) / Math.max(1, ms.length), p95: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0, n: ms.length };
   };
-  return near.length ? { ...stats(near), fresh: stats(fresh) } : null;
+  return near.length ? { ...stats(near), fresh: stats(fresh), ...(prompt.length ? { prompt: stats(prompt) } : {}) } : null;
 }
 
 export function formatBench(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(`engine bench: ${r.data}, ${r.tagged ? 'tagged' : 'untagged'}, method ${r.method}, provider ${r.provider} (${r.device})`);
   for (const f of r.fallbackReasons) lines.push(`  not used: ${f}`);
-  const head = ['workers', 'images', ...STAGES, 'ORT', 'peaks/img', 'wall ms/img', 'images/s'];
+  const head = ['workers', 'images', ...STAGES, 'ORT', 'peaks/img', 'prompts/img', 'wall ms/img', 'images/s'];
   const rows = r.runs.map((x) => [
     String(x.workers),
     String(x.images),
     ...STAGES.map((k) => x.stages[k].toFixed(1)),
     x.ort.toFixed(1),
     x.peaks.toFixed(1),
+    x.prompts.toFixed(1),
     x.wall.toFixed(1),
     x.imagesPerSecond.toFixed(2),
   ]);
@@ -166,11 +178,16 @@ export function formatBench(r: BenchReport): string {
     lines.push(`1 worker: ${one.wall.toFixed(0)} ms/image wall = ORT ${one.ort.toFixed(0)} + peaks/proposals/retrieval ${algorithmic.toFixed(0)} + app ${app.toFixed(0)} (decode, preprocess, encode, messaging)`);
     lines.push(`app overhead vs pure ORT time: ${((100 * app) / one.ort).toFixed(1)}% (target ≤ 20%)`);
   }
+  if (one && r.method === 'sam') {
+    lines.push(`sam: encoder ${one.stages.samEncoder.toFixed(0)} ms/image (target ≤ 800), decoder ${(one.stages.samDecoder / Math.max(one.prompts, 1e-9)).toFixed(1)} ms/prompt (target ≤ 50), ${one.prompts.toFixed(1)} prompts/image, whole ${(one.wall / 1000).toFixed(2)} s/image (target ≤ 1.2)`);
+  }
   if (r.clickMs) {
     const f = r.clickMs.fresh;
     lines.push(`click → instance, image open, click on a found peak: mean ${r.clickMs.mean.toFixed(0)} ms, p95 ${r.clickMs.p95.toFixed(0)} ms over ${r.clickMs.n} clicks (target ≤ 150 ms)`);
-    const call = r.method === 'iam' ? 'one IAM call' : 'one PRM call';
+    const call = r.method === 'iam' ? 'one IAM call' : r.method === 'sam' ? 'IAM + decoder' : 'one PRM call';
     lines.push(`click → instance, image open, click at a new point (${call}): mean ${f.mean.toFixed(0)} ms, p95 ${f.p95.toFixed(0)} ms over ${f.n} clicks`);
+    const pr = r.clickMs.prompt;
+    if (pr) lines.push(`click → mask, embedding computed, a refining point (decoder only): mean ${pr.mean.toFixed(0)} ms, p95 ${pr.p95.toFixed(0)} ms over ${pr.n} prompts (target ≤ 80 ms)`);
   }
   lines.push(`peak RSS ${r.peakRssMb.toFixed(0)} MB (whole process, all workers)`);
   return lines.join('\n');
@@ -196,6 +213,7 @@ export const suite: BenchSuite = {
       images: { type: 'string' },
       workers: { type: 'string', default: '1,2' },
       model: { type: 'string' },
+      segmenter: { type: 'string' },
       json: { type: 'string' },
       tags: { type: 'string' },
       crf: { type: 'boolean' },
@@ -203,7 +221,7 @@ export const suite: BenchSuite = {
       help: { type: 'boolean' },
     });
     if (values.help) {
-      ctx.out(`peaklabel bench [engine] [--method prm|threshold|rect|ellipse|iam[,…]] [--crf|--no-crf] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
+      ctx.out(`peaklabel bench [engine] [--method prm|iam|sam|threshold|rect|ellipse[,…]] [--crf|--no-crf] [--model DIR] [--segmenter DIR] [--provider P] [--limit N] [--images DIR] [--tags FILE] [--workers 1,2] [--json FILE]`);
       ctx.out('  several methods (e.g. --method iam,prm): one table each, then how much faster per image the first is');
       return 0;
     }
@@ -224,7 +242,7 @@ export const suite: BenchSuite = {
     const device = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}`;
     const reports: BenchReport[] = [];
     for (const method of methods as SuggestionMethod[]) {
-      const r = await benchEngine({ images, tags, method, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, clicks: 30, iamCrf: crfChoice(values.crf, values['no-crf']) });
+      const r = await benchEngine({ images, tags, method, provider: parseProvider(values.provider), workerCounts, bundleDir: values.model, segmenterDir: values.segmenter, clicks: 30, iamCrf: crfChoice(values.crf, values['no-crf']) });
       reports.push({ ...r, data, tagged: Boolean(tags), device });
       ctx.out(formatBench(reports[reports.length - 1]));
     }

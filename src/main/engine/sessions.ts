@@ -170,12 +170,13 @@ export class ModelSessions {
   }
 }
 
+/** Session options shared by every graph of a worker (the provider is set per session). */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { graphOptimizationLevel: 'all', ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
+}
+
 async function openOn(bundle: Bundle, provider: ProviderName, threads: number) {
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-  };
+  const options: ort.InferenceSession.SessionOptions = { ...sessionOptions(threads), executionProviders: [provider] };
   const backbone = await createChecked(bundle.paths.backbone, bundle.manifest.graphs.backbone, options);
   const prm = bundle.paths.prm && bundle.manifest.graphs.prm ? await createChecked(bundle.paths.prm, bundle.manifest.graphs.prm, options) : null;
   let iam: IamModel | null = null;

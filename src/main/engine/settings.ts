@@ -24,6 +24,7 @@ export function defaultEngineSettings(retrieval: RetrievalParams): EngineSetting
     classScoreThreshold: retrieval.classScoreThreshold,
     method: DEFAULT_SUGGESTION_METHOD,
     modelDir: '',
+    segmenterDir: '',
   };
 }
 

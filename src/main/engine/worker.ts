@@ -6,7 +6,8 @@ import { readBundle, withRetrieval } from './bundle';
 import { Pipeline } from './pipeline';
 import { ProposalCache } from './proposal-cache';
 import type { OpenRequest, OpenResult, WorkerReply, WorkerRequest } from './protocol';
-import { ModelSessions } from './sessions';
+import { SamHost } from './sam-method';
+import { ModelSessions, sessionOptions } from './sessions';
 
 const port = parentPort!;
 let sessions: ModelSessions | null = null;
@@ -21,7 +22,8 @@ const log = (line: string) => send({ log: line });
 async function open(args: OpenRequest): Promise<OpenResult> {
   const bundle = withRetrieval(readBundle(args.bundleDir), args.retrieval);
   sessions = await ModelSessions.open(bundle, { provider: args.provider, threads: args.threads, log });
-  pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null), args.iamCrf);
+  const sam = args.segmenter ? new SamHost({ files: args.segmenter, provider: sessions.provider, sessionOptions: sessionOptions(args.threads ?? 0), log }) : null;
+  pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null), args.iamCrf, sam);
   return { provider: sessions.provider, fallbackReasons: sessions.fallbackReasons };
 }
 
@@ -50,12 +52,19 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return ready().peakMap(req.args.image, req.args.classIndex, req.args.x, req.args.y, req.args.kind, check);
     case 'snap':
       return ready().snapToProposal(req.args.image, req.args.mask, check);
+    case 'segmentPrompt':
+      return ready().segmentPrompt(req.args.image, req.args.classIndex, req.args.prompt, check);
+    case 'prepare':
+      return ready().prepareEmbedding(req.args.image, check);
+    case 'segmenter':
+      return ready().segmenterProvider();
     case 'proposalAt':
       return ready().proposalAt(req.args.image, req.args.x, req.args.y, check);
     case 'status':
       return { provider: sessions?.provider ?? null, fallbackReasons: sessions?.fallbackReasons ?? [] };
     case 'close':
       await sessions?.release();
+      await pipeline?.release();
       sessions = null;
       pipeline = null;
       return null;

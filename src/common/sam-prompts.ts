@@ -1,0 +1,154 @@
+// How PRM/IAM evidence becomes segment-anything prompts, and how the segmenter's masks are scored.
+// Environment-free: the engine (src/main/engine/sam-method.ts) runs the decoder; the choices live here.
+// What was tried and measured: docs/adr/sam-prompts.md.
+import type { BinaryMask } from './mask';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** Where a peak's positive click goes. */
+export type ClickPlacement = 'peak' | 'innermost';
+
+export interface SamPromptOptions {
+  click: ClickPlacement;
+  /** A peak inside an already segmented instance of its class adds no new instance (it supports that one). */
+  mergeInside: boolean;
+  /** Also decode the click refined by its own first mask (SAM's iterative mask prompt) and keep the better fit. */
+  refine: boolean;
+  /** Class-wise mask NMS IoU. */
+  nmsIou: number;
+  /** Score = iouPred^a · agreement^b · peakValue(normalised)^c · (1 + support)^d. */
+  score: { iou: number; agreement: number; peak: number; support: number };
+  /** Masks smaller than this fraction of the image are dropped (specks from a click on an edge). */
+  minAreaFraction: number;
+}
+
+export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
+  click: 'innermost',
+  mergeInside: true,
+  refine: false,
+  nmsIou: 0.5,
+  score: { iou: 1, agreement: 1, peak: 1, support: 0 },
+  minAreaFraction: 0.0005,
+};
+
+/** The parts a score is made of, kept so tuning can re-rank without decoding again. */
+export interface ScoreParts {
+  iouPred: number;
+  /** IoU of the segmenter's mask with the peak's own IAM/PRM mask (1 when there is none). */
+  agreement: number;
+  /** The peak's class response divided by its class's strongest peak in the image. */
+  peakRel: number;
+  /** Further peaks of the class that fell inside this mask. */
+  support: number;
+}
+
+export function combineScore(p: ScoreParts, w: SamPromptOptions['score']): number {
+  const pow = (v: number, e: number) => (e === 0 ? 1 : Math.pow(Math.max(v, 1e-6), e));
+  return pow(p.iouPred, w.iou) * pow(p.agreement, w.agreement) * pow(p.peakRel, w.peak) * pow(1 + p.support, w.support);
+}
+
+/**
+ * The pixel of `region` farthest from its border (chamfer 3-4 distance), in the connected part that holds
+ * `near` when given (else the whole region). A click there sits well inside the object, where the
+ * segmenter is least ambiguous; a peak itself often sits on an edge or between legs. Null when empty.
+ */
+export function innermostPoint(region: BinaryMask, near?: Point): Point | null {
+  const { width: w, height: h, data } = region;
+  const keep = near ? componentAt(region, near) : data;
+  if (!keep) return null;
+  const big = 1 << 30;
+  const d = new Int32Array(w * h);
+  for (let i = 0; i < d.length; i++) d[i] = keep[i] ? big : 0;
+  // Forward and backward passes; pixels outside the image count as background.
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!d[i]) continue;
+      let v = d[i];
+      v = Math.min(v, x > 0 ? d[i - 1] + 3 : 3, y > 0 ? d[i - w] + 3 : 3);
+      v = Math.min(v, x > 0 && y > 0 ? d[i - w - 1] + 4 : 4, x < w - 1 && y > 0 ? d[i - w + 1] + 4 : 4);
+      d[i] = v;
+    }
+  }
+  let best = -1;
+  let bestV = 0;
+  for (let y = h - 1; y >= 0; y--) {
+    for (let x = w - 1; x >= 0; x--) {
+      const i = y * w + x;
+      if (!d[i]) continue;
+      let v = d[i];
+      v = Math.min(v, x < w - 1 ? d[i + 1] + 3 : 3, y < h - 1 ? d[i + w] + 3 : 3);
+      v = Math.min(v, x < w - 1 && y < h - 1 ? d[i + w + 1] + 4 : 4, x > 0 && y < h - 1 ? d[i + w - 1] + 4 : 4);
+      d[i] = v;
+      // Ties go to the pixel nearest `near`, so a uniform blob's click stays by the peak.
+      if (v > bestV || (v === bestV && near && dist2(i, w, near) < dist2(best, w, near))) {
+        bestV = v;
+        best = i;
+      }
+    }
+  }
+  return best < 0 ? null : { x: best % w, y: Math.floor(best / w) };
+}
+
+function dist2(i: number, w: number, p: Point): number {
+  const dx = (i % w) - p.x;
+  const dy = Math.floor(i / w) - p.y;
+  return dx * dx + dy * dy;
+}
+
+/** The 8-connected part of `m` holding the pixel nearest `p` (the pixel itself when set), as 0/1 bytes. */
+function componentAt(m: BinaryMask, p: Point): Uint8Array | null {
+  const { width: w, height: h, data } = m;
+  const seed = nearestSet(m, p);
+  if (seed < 0) return null;
+  const out = new Uint8Array(w * h);
+  const stack = [seed];
+  out[seed] = 1;
+  while (stack.length) {
+    const i = stack.pop()!;
+    const x = i % w;
+    const y = (i - x) / w;
+    for (let dy = -1; dy <= 1; dy++) {
+      const yy = y + dy;
+      if (yy < 0 || yy >= h) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = x + dx;
+        if (xx < 0 || xx >= w) continue;
+        const j = yy * w + xx;
+        if (data[j] && !out[j]) {
+          out[j] = 1;
+          stack.push(j);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function nearestSet(m: BinaryMask, p: Point): number {
+  const { width: w, height: h, data } = m;
+  const px = Math.min(Math.max(Math.round(p.x), 0), w - 1);
+  const py = Math.min(Math.max(Math.round(p.y), 0), h - 1);
+  if (data[py * w + px]) return py * w + px;
+  let best = -1;
+  let bestD = Infinity;
+  for (let i = 0; i < data.length; i++) {
+    if (!data[i]) continue;
+    const d = dist2(i, w, { x: px, y: py });
+    if (d < bestD) {
+      bestD = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** Whether a point (pixel coordinates) lies on a set pixel. */
+export function maskHas(m: BinaryMask, p: Point): boolean {
+  const x = Math.round(p.x);
+  const y = Math.round(p.y);
+  return x >= 0 && y >= 0 && x < m.width && y < m.height && m.data[y * m.width + x] === 1;
+}

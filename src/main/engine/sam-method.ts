@@ -1,0 +1,132 @@
+// Method `sam`: the bundle's peaks say where instances are and of which class; the segmenter draws them.
+// Each peak, strongest first, becomes one positive click (placed by src/common/sam-prompts.ts); a peak
+// falling inside a mask already drawn for its class only supports that mask, so the decoder runs about
+// once per instance rather than once per peak. Masks are scored and suppressed class-wise.
+import { maskArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
+import { maskToSpans } from '../../common/proposals/spans';
+import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
+import type * as ort from 'onnxruntime-node';
+import { combineScore, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type Point, type SamPromptOptions, type ScoreParts } from '../../common/sam-prompts';
+import { EmbeddingCache } from './embedding-cache';
+import type { ImageRef } from './protocol';
+import type { ProviderName } from './providers';
+import { Segmenter, type SamEmbedding, type SegmenterFiles } from './segmenter';
+
+/** One peak as the method sees it; `point` in original pixels, `region` its IAM/PRM mask in the work frame. */
+export interface SamPeak {
+  classIndex: number;
+  value: number;
+  point: Point;
+  region: BinaryMask | null;
+  /** The peak's own response map, carried to the result (the editor's overlay). */
+  prm: FloatMap;
+}
+
+export interface SamInstance {
+  peakIndex: number;
+  classIndex: number;
+  mask: BinaryMask;
+  parts: ScoreParts;
+  score: number;
+}
+
+/** The frame masks are decoded in: the original size, or long side 1024 for larger images. */
+export function workFrame(width: number, height: number): { width: number; height: number } {
+  const s = Math.min(1, 1024 / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
+}
+
+/** Decodes one mask per instance (see the header), unscored and unsuppressed, in peak order. */
+export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: readonly SamPeak[], opts: SamPromptOptions, check: () => void = () => undefined): Promise<SamInstance[]> {
+  const work = workFrame(emb.width, emb.height);
+  const toWork = (p: Point) => ({ x: ((p.x + 0.5) * work.width) / emb.width - 0.5, y: ((p.y + 0.5) * work.height) / emb.height - 0.5 });
+  const toOrig = (p: Point) => ({ x: ((p.x + 0.5) * emb.width) / work.width - 0.5, y: ((p.y + 0.5) * emb.height) / work.height - 0.5 });
+  const top = new Map<number, number>();
+  for (const p of peaks) top.set(p.classIndex, Math.max(top.get(p.classIndex) ?? 0, p.value));
+  const minArea = opts.minAreaFraction * work.width * work.height;
+  const out: SamInstance[] = [];
+  const order = peaks.map((_, i) => i).sort((a, b) => peaks[b].value - peaks[a].value || a - b);
+  for (const i of order) {
+    const p = peaks[i];
+    const at = toWork(p.point);
+    if (opts.mergeInside) {
+      const holder = out.find((o) => o.classIndex === p.classIndex && maskHas(o.mask, at));
+      if (holder) {
+        holder.parts.support++;
+        continue;
+      }
+    }
+    check();
+    const click = opts.click === 'innermost' && p.region ? (innermostPoint(p.region, at) ?? at) : at;
+    const prompt = { points: [{ ...toOrig(click), label: 1 as const }] };
+    let best = await decodeMask(seg, emb, prompt, work, p.region);
+    if (opts.refine) {
+      const again = await decodeMask(seg, emb, { ...prompt, maskInput: best.lowRes }, work, p.region);
+      if (again.fit > best.fit) best = again;
+    }
+    if (maskArea(best.mask) < minArea) continue;
+    const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
+    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
+  }
+  return out;
+}
+
+/** Scores (combineScore) and class-wise NMS; highest score first. */
+export function rankInstances(found: readonly SamInstance[], peaks: readonly SamPeak[], opts: SamPromptOptions, nms = true): SamInstance[] {
+  const scored = found.map((f) => ({ ...f, score: combineScore(f.parts, opts.score) }));
+  if (!nms) return scored.sort((a, b) => b.score - a.score);
+  const candidates: (Candidate & { index: number })[] = scored.map((f, index) => ({ classId: f.classIndex, score: f.score, mask: maskToSpans(f.mask), peakIndex: f.peakIndex, prm: peaks[f.peakIndex].prm, index }));
+  return classwiseNms(candidates, opts.nmsIou).map((k) => scored[(k.kept as Candidate & { index: number }).index]);
+}
+
+async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: Parameters<Segmenter['decode']>[1], work: { width: number; height: number }, region: BinaryMask | null) {
+  const m = await seg.decode(emb, prompt, work);
+  const mask: BinaryMask = { width: m.width, height: m.height, data: new Uint8Array(m.width * m.height) };
+  for (let j = 0; j < mask.data.length; j++) mask.data[j] = m.logits[j] > 0 ? 1 : 0;
+  const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
+  return { mask, iou: m.iou, lowRes: m.lowRes, agreement, fit: m.iou * agreement };
+}
+
+export interface SamHostOptions {
+  files: SegmenterFiles;
+  provider: ProviderName;
+  sessionOptions: ort.InferenceSession.SessionOptions;
+  prompts?: Partial<SamPromptOptions>;
+  log?: (line: string) => void;
+}
+
+/**
+ * A worker's segmenter: opened on first use (the other methods never pay for it, and a broken segmenter
+ * fails only `sam`), with the embedding cache that batch runs, clicks and prefetches share.
+ */
+export class SamHost {
+  readonly prompts: SamPromptOptions;
+  readonly embeddings = new EmbeddingCache(EMBEDDING_CACHE_BYTES);
+  private opening: Promise<Segmenter> | null = null;
+
+  constructor(private readonly o: SamHostOptions) {
+    this.prompts = { ...DEFAULT_SAM_PROMPT_OPTIONS, ...o.prompts };
+  }
+
+  segmenter(): Promise<Segmenter> {
+    // A failed open is not kept: the next request tries again (the user may have fixed the file).
+    this.opening ??= Segmenter.open(this.o.files, this.o.provider, this.o.sessionOptions, this.o.log).catch((err) => {
+      this.opening = null;
+      throw err;
+    });
+    return this.opening;
+  }
+
+  /** The image's embedding (cached by content hash); `hit` says whether the encoder ran. */
+  async embedding(image: ImageRef, hash: string): Promise<{ embedding: SamEmbedding; hit: boolean }> {
+    const seg = await this.segmenter();
+    return this.embeddings.get(hash, () => seg.embed(image.file, image.size));
+  }
+
+  async release(): Promise<void> {
+    if (this.opening) await (await this.opening.catch(() => null))?.release();
+  }
+}
+
+/** 16 embeddings of 4 MB: a batch worker's current image plus the editor's current and prefetched ones. */
+const EMBEDDING_CACHE_BYTES = 16 * 4 * 1024 * 1024;
