@@ -10,7 +10,8 @@ export const command: CliCommand = {
   usage: `usage: peaklabel serve [--port N] [--project FILE.peaklabel] [--static DIR] [--no-engine]
 
 Serves the built renderer (npm run build; default out/renderer) at / and the API over a WebSocket at
-/api, on 127.0.0.1 only, until Ctrl-C. Prints the URL to open.
+/api, on 127.0.0.1 only, until Ctrl-C. Prints the URL to open: it carries a secret token made for this
+launch, and the page and the API refuse requests without it or for another host name.
   --port N       port (default 0: a free one)
   --project F    open this project at start
   --static DIR   the built renderer folder
