@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CSV_INVALID'
   | 'SCHEMA_TOO_NEW'
   | 'PROJECT_CORRUPT'
+  | 'NOT_A_PROJECT'
   | 'MODEL_INVALID'
   | 'MODEL_UNAVAILABLE'
   | 'PROVIDER_FAILED'

@@ -10,6 +10,7 @@ import type {
 import { PeakLabelError } from '../../common/errors';
 import { rleArea, rleToBbox } from '../../common/rle';
 import { migrate, SCHEMA_VERSION } from './migrations';
+import { checkProjectFile, markProjectFile } from './project-file';
 
 export const PROJECT_EXTENSION = '.peaklabel';
 
@@ -107,10 +108,14 @@ export class ProjectStore {
     this.schemaVersion = version;
   }
 
-  /** Opens (and migrates) a project; with create, a missing file becomes a new empty project. */
+  /**
+   * Opens (and migrates) a project; with create, a missing file becomes a new empty project. An
+   * existing file that is not a PeakLabel project is refused before anything is written to it.
+   */
   static open(path: string, opts: { create?: boolean } = {}): ProjectStore {
     const exists = existsSync(path);
     if (!exists && !opts.create) throw new PeakLabelError('NOT_FOUND', `${path} does not exist: create the project first.`, { file: path });
+    if (exists) checkProjectFile(path);
     if (!exists) {
       try {
         mkdirSync(dirname(path), { recursive: true });
@@ -131,6 +136,7 @@ export class ProjectStore {
     }
     try {
       const version = migrate(db, path);
+      markProjectFile(db);
       return new ProjectStore(path, db, version);
     } catch (err) {
       db.close();
