@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'SCHEMA_TOO_NEW'
   | 'PROJECT_CORRUPT'
   | 'NOT_A_PROJECT'
+  | 'UNDO_CONFLICT'
   | 'MODEL_INVALID'
   | 'MODEL_UNAVAILABLE'
   | 'PROVIDER_FAILED'
