@@ -124,6 +124,8 @@ export interface EngineInfo {
   modelClasses: string[];
   methods: SuggestionMethod[];
   error: ErrorInfo | null;
+  /** Present when engine-settings.json was damaged and ignored (defaults apply): the file and the problem. */
+  settingsWarning?: ErrorInfo;
 }
 
 export type EngineProviderChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';

@@ -36,7 +36,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   let opening: Promise<Engine> | null = null;
   let openError: ErrorInfo | null = null;
   // Saved choices (engine-settings.json), then the caller's explicit options (CLI flags) until the user saves.
-  let saved = readSavedEngineSettings(engineSettingsCheck);
+  const read = readSavedEngineSettings(engineSettingsCheck);
+  let saved = read.settings;
+  // Cleared once Settings are saved: the damaged file has then been replaced.
+  let settingsWarning = read.warning ?? undefined;
   let chosen: Partial<EngineSettings> = {
     ...saved,
     ...(opts.provider ? { provider: opts.provider } : {}),
@@ -113,10 +116,14 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
           modelClasses: e.bundle.manifest.classes.map((c) => c.name),
           methods: e.methods,
           error: null,
+          ...(settingsWarning ? { settingsWarning } : {}),
         };
       } catch (err) {
         const error = openError ?? toErrorInfo(err);
-        return { available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], error };
+        return {
+          available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], error,
+          ...(settingsWarning ? { settingsWarning } : {}),
+        };
       }
     },
 
@@ -215,6 +222,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
         readBundle(next.modelDir); // a folder that is not a valid bundle is refused with its reason; nothing is saved
       }
       writeEngineSettings({ ...saved, ...next });
+      settingsWarning = undefined;
       saved = { ...saved, ...next };
       chosen = { ...chosen, ...next };
       await closeEngine();

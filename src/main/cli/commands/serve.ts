@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { PeakLabelError } from '../../../common/errors';
+import { engineSettingsCheck } from '../../api/validate';
 import { startBridge } from '../../bridge/server';
+import { readSavedEngineSettings } from '../../engine/settings';
 import { parseOptions } from '../args';
 import type { CliCommand } from '../types';
 
@@ -22,6 +24,11 @@ launch, and the page and the API refuse requests without it or for another host 
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PeakLabelError('BAD_ARGUMENT', `serve: --port must be a port number, not "${values.port}".`);
     if (values.static && !existsSync(values.static)) throw new PeakLabelError('NOT_FOUND', `serve: the folder ${values.static} does not exist.`, { file: values.static });
     const engine = values['no-engine'] ? undefined : (await import('../../api/engine-methods')).engineFactory();
+    if (engine) {
+      // The page shows it too (engineInfo); a terminal user should not have to open it to learn this.
+      const { warning } = readSavedEngineSettings(engineSettingsCheck);
+      if (warning) ctx.err(`warning: ${warning.message}`);
+    }
     const bridge = await startBridge({ port, projectPath: values.project, staticDir: values.static, engine });
     ctx.out(bridge.url);
     await new Promise<void>((done) => {
