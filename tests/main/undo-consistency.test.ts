@@ -153,7 +153,7 @@ describe('a step that cannot apply', () => {
     s.db.prepare('UPDATE instances SET area = 1 WHERE id = ?').run(b.id);
     const e = caught(() => s.undo());
     expect(e.code).toBe('UNDO_CONFLICT');
-    expect(e.message).toMatch(new RegExp(`Cannot undo "edit": instance ${b.id} changed since .*Nothing was changed; that step and 1 other step on the same instances were removed from the undo history`));
+    expect(e.message).toMatch(new RegExp(`Cannot undo "edit": instance ${b.id} changed outside the undo history since .*Nothing was changed; that step and 1 other step on the same instances were removed from the undo history`));
     expect(e.file).toBe(s.path);
     expect(s.getInstance(b.id)).toMatchObject({ classId: dog, area: 1 }); // untouched
     expect(s.undo()).toBe(true); // a's creation

@@ -567,7 +567,7 @@ export class ProjectStore {
       if (!e) return false;
       const [expected, target] = (direction === 'undo' ? [e.after, e.before] : [e.before, e.after]).map((j) => JSON.parse(j) as Snapshot);
       const changed = this.changedSince(expected);
-      let why = `instance${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed since (by pre-labelling, an import or a class deletion)`;
+      let why = `instance${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed outside the undo history since (by an older PeakLabel or another program)`;
       if (!changed.length) {
         try {
           this.db.transaction(() => this.applySnapshot(target))(); // a savepoint: a failure leaves no partial write
