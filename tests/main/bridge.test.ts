@@ -86,7 +86,9 @@ function tryApi(url: string, headers: Record<string, string> = {}): Promise<'ans
 
 describe('bridge access', () => {
   it('the printed URL carries the token; the page without it or with a wrong one is refused', async () => {
-    expect((await fetch(bridge.url)).status).toBe(200);
+    const page = await fetch(bridge.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     expect((await fetch(`${origin()}/`)).status).toBe(403);
     expect((await fetch(`${origin()}/index.html`)).status).toBe(403);
     expect((await fetch(`${origin()}/?token=wrong`)).status).toBe(403);

@@ -149,6 +149,7 @@ async function serveStatic(root: string, token: string, req: IncomingMessage, re
     res.writeHead(200, {
       'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer', // the page URL carries the token
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   } catch {
