@@ -9,7 +9,7 @@ import { encodeMask } from '../../src/common/rle';
 import { SCHEMA_VERSION } from '../../src/main/store/migrations';
 import { ServiceContext } from '../../src/main/api/context';
 import { createService } from '../../src/main/api/service';
-import { PEAKLABEL_APPLICATION_ID } from '../../src/main/store/project-file';
+import { markProjectFile, PEAKLABEL_APPLICATION_ID } from '../../src/main/store/project-file';
 import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
 import { testOutput } from '../helpers/shared';
 import { caught } from '../helpers/errors';
@@ -97,6 +97,10 @@ describe('ProjectStore', () => {
     const old = new Database(path, { readonly: true });
     expect(old.pragma('application_id', { simple: true })).toBe(0);
     old.close();
+    // A read-only copy cannot take the mark and is still usable (its tables identify it).
+    const readOnly = new Database(path, { readonly: true });
+    expect(() => markProjectFile(readOnly)).not.toThrow();
+    readOnly.close();
     const again = ProjectStore.open(path);
     expect(again.listClasses().map((c) => c.name)).toEqual(['cat']);
     expect(again.db.pragma('application_id', { simple: true })).toBe(PEAKLABEL_APPLICATION_ID);

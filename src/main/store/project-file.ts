@@ -49,7 +49,15 @@ export function checkProjectFile(path: string): void {
   );
 }
 
-/** Marks a (new or pre-mark) project as PeakLabel's. */
+/**
+ * Marks a (new or pre-mark) project as PeakLabel's. A read-only pre-mark project stays unmarked and
+ * opens anyway (its tables identify it); any other failure is the caller's.
+ */
 export function markProjectFile(db: Database.Database): void {
-  if (db.pragma('application_id', { simple: true }) !== PEAKLABEL_APPLICATION_ID) db.pragma(`application_id = ${PEAKLABEL_APPLICATION_ID}`);
+  if (db.pragma('application_id', { simple: true }) === PEAKLABEL_APPLICATION_ID) return;
+  try {
+    db.pragma(`application_id = ${PEAKLABEL_APPLICATION_ID}`);
+  } catch (err) {
+    if (!String((err as { code?: string }).code).startsWith('SQLITE_READONLY')) throw err;
+  }
 }
