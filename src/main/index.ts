@@ -1,20 +1,27 @@
 // The Electron shell, and nothing else: one locked-down window, one IPC channel to the service.
 // All behaviour lives in src/main/api (shared with the CLI and the test bridge).
-import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session, shell } from 'electron';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { API_METHODS, IPC_INVOKE, IPC_PROGRESS, type ApiMethod, type ChoosePathRequest } from '../common/api';
 import { ServiceContext } from './api/context';
 import { dialogSpec } from './api/dialogs';
 import { createEngineMethods } from './api/engine-methods';
 import { createService, invokeApi } from './api/service';
+import { APP_INDEX_URL, APP_SCHEME, appFile, contentTypeOf, devServerUrl, requestAllowed, trustedSender } from './app-protocol';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const rendererIndex = join(here, '../renderer/index.html');
-const devUrl = process.env.ELECTRON_RENDERER_URL; // set by `electron-vite dev` only
+const rendererRoot = join(here, '../renderer');
+// Set by `electron-vite dev`. A packaged app never loads a page named by its environment.
+const devUrl = devServerUrl(app.isPackaged, process.env);
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; " +
   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+// app://peaklabel/… serves the built renderer folder and nothing else (app-protocol.ts); standard and
+// secure so relative URLs, 'self' in the CSP and module scripts work as on https. Before app ready.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } }]);
 
 const ctx = new ServiceContext();
 // The bundle sits beside package.json (the app path), not beside this bundled file.
@@ -33,15 +40,8 @@ async function choosePath(request: ChoosePathRequest): Promise<string | null> {
   return r.canceled ? null : (r.filePaths[0] ?? null);
 }
 
-/** Only our own page may call the API (no iframes, no navigated-away content). */
-function trustedSender(frameUrl: string | undefined): boolean {
-  if (!frameUrl) return false;
-  if (devUrl) return frameUrl.startsWith(devUrl);
-  return frameUrl === pathToFileURL(rendererIndex).href || frameUrl.startsWith(pathToFileURL(rendererIndex).href + '#');
-}
-
 ipcMain.handle(IPC_INVOKE, async (event, method: unknown, args: unknown) => {
-  if (!trustedSender(event.senderFrame?.url)) {
+  if (!trustedSender(event.senderFrame?.url, devUrl)) {
     return { ok: false, error: { code: 'BAD_ARGUMENT', message: 'API calls are only accepted from the PeakLabel window.' } };
   }
   if (typeof method !== 'string' || !API_METHODS.includes(method as ApiMethod)) {
@@ -83,8 +83,7 @@ function createWindow(): BrowserWindow {
   });
   win.webContents.on('will-attach-webview', (e) => e.preventDefault());
 
-  if (devUrl) void win.loadURL(devUrl);
-  else void win.loadFile(rendererIndex);
+  void win.loadURL(devUrl ?? APP_INDEX_URL);
   return win;
 }
 
@@ -92,12 +91,13 @@ app.enableSandbox();
 app.whenReady().then(() => {
   const ses = session.defaultSession;
   ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
-  // No remote content: only the app's own files (and the dev server while developing).
-  ses.webRequest.onBeforeRequest((details, cb) => {
-    const u = details.url;
-    const local = u.startsWith('file:') || u.startsWith('devtools:') || u.startsWith('blob:') || u.startsWith('data:') || (devUrl && (u.startsWith(devUrl) || u.startsWith(devUrl.replace(/^http/, 'ws'))));
-    cb({ cancel: !local });
+  protocol.handle(APP_SCHEME, async (request) => {
+    const file = await appFile(request.url, rendererRoot);
+    if (!file) return new Response('Not found', { status: 404, headers: { 'content-type': 'text/plain' } });
+    return new Response(await readFile(file), { headers: { 'content-type': contentTypeOf(file), 'content-security-policy': CSP } });
   });
+  // No remote content and no file: URLs: only the app's own scheme (and the dev server while developing).
+  ses.webRequest.onBeforeRequest((details, cb) => cb({ cancel: !requestAllowed(details.url, devUrl) }));
   ses.webRequest.onHeadersReceived((details, cb) => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [devUrl ? CSP.replace("connect-src 'self'", "connect-src 'self' ws:") : CSP] } });
   });

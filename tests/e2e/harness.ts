@@ -99,7 +99,7 @@ export interface E2eSession {
 export async function openSession(opts: Omit<BridgeOptions, 'staticDir'> = {}): Promise<E2eSession> {
   const staticDir = await buildRenderer();
   const bridge = await startBridge({ ...opts, staticDir });
-  const api = createBridgeClient(bridge.url.replace(/^http/, 'ws') + 'api');
+  const api = createBridgeClient(bridge.apiUrl);
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   const close = async () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +53,14 @@ describe('peaklabel CLI', () => {
     expect(await main(['export', '--project', newer, '--out', join(dir, 'o.json')], refused)).toBe(1);
     expect(refused.stderr[0]).toMatch(/newer PeakLabel/);
     expect(refused.stderr[0]).toContain(newer);
+
+    // `import` creates a missing project, but an existing file that is not one is refused, untouched.
+    const empty = join(dir, 'empty.peaklabel');
+    writeFileSync(empty, '');
+    const notProject = capture();
+    expect(await main(['import', '--project', empty, '--images', dir], notProject)).toBe(1);
+    expect(notProject.stderr[0]).toMatch(/is an empty file, not a PeakLabel project/);
+    expect(statSync(empty).size).toBe(0);
 
     const badFormat = capture();
     expect(await main(['export', '--project', newer, '--out', 'x.json', '--format', 'svg'], badFormat)).toBe(2);

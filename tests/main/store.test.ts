@@ -1,11 +1,15 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Rle } from '../../src/common/api';
 import { createMask } from '../../src/common/mask';
 import { encodeMask } from '../../src/common/rle';
 import { SCHEMA_VERSION } from '../../src/main/store/migrations';
+import { ServiceContext } from '../../src/main/api/context';
+import { createService } from '../../src/main/api/service';
+import { markProjectFile, PEAKLABEL_APPLICATION_ID } from '../../src/main/store/project-file';
 import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
 import { testOutput } from '../helpers/shared';
 import { caught } from '../helpers/errors';
@@ -13,6 +17,8 @@ import { caught } from '../helpers/errors';
 const dir = testOutput('main', 'store');
 let n = 0;
 const freshPath = () => join(dir, `p${process.pid}-${n++}.peaklabel`);
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function rect(w: number, h: number, x0: number, y0: number, x1: number, y1: number): Rle {
   const m = createMask(w, h);
@@ -37,16 +43,80 @@ describe('ProjectStore', () => {
     expect(caught(() => ProjectStore.create(path)).code).toBe('BAD_ARGUMENT');
   });
 
-  it('migrates an empty SQLite file forward and reopens without changes', () => {
+  it('marks new projects with application_id PKLB and reopens them without changes', () => {
     const path = freshPath();
-    new Database(path).close();
-    const s = ProjectStore.open(path);
+    const s = ProjectStore.create(path);
     s.saveClass({ name: 'cat' });
+    expect(s.db.pragma('application_id', { simple: true })).toBe(PEAKLABEL_APPLICATION_ID);
     s.close();
     const again = ProjectStore.open(path);
     expect(again.listClasses().map((c) => c.name)).toEqual(['cat']);
     expect((again.db.prepare('SELECT version FROM schema_version').get() as { version: number }).version).toBe(SCHEMA_VERSION);
     again.close();
+  });
+
+  it('refuses a foreign SQLite database, an empty file and a text file, leaving each byte-identical', () => {
+    const foreign = freshPath();
+    const raw = new Database(foreign);
+    raw.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep me')");
+    raw.close();
+    const otherApp = freshPath();
+    const raw2 = new Database(otherApp);
+    raw2.pragma('application_id = 1196444487'); // 'GPKG'
+    raw2.exec('CREATE TABLE schema_version (version INTEGER); CREATE TABLE images (id INTEGER)');
+    raw2.close();
+    const empty = freshPath();
+    writeFileSync(empty, '');
+    const text = freshPath();
+    writeFileSync(text, 'this is not sqlite at all, just some text long enough to have a header'.repeat(20));
+
+    for (const [path, code] of [[foreign, 'NOT_A_PROJECT'], [otherApp, 'NOT_A_PROJECT'], [empty, 'NOT_A_PROJECT'], [text, 'PROJECT_CORRUPT']] as const) {
+      const before = sha256(path);
+      const e = caught(() => ProjectStore.open(path));
+      expect(e.code).toBe(code);
+      expect(e.file).toBe(path);
+      expect(e.message).toContain(path);
+      expect(e.message).toMatch(/not a PeakLabel project/);
+      expect(sha256(path)).toBe(before);
+      expect(existsSync(`${path}-wal`)).toBe(false);
+      // create never takes over an existing file either
+      expect(caught(() => ProjectStore.create(path)).code).toBe('BAD_ARGUMENT');
+      expect(sha256(path)).toBe(before);
+    }
+    const check = new Database(foreign, { readonly: true });
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
+    check.close();
+  });
+
+  it('opens a project made before the mark (schema_version, application_id 0) and marks it', () => {
+    const path = freshPath();
+    const s = ProjectStore.create(path);
+    s.saveClass({ name: 'cat' });
+    s.db.pragma('application_id = 0'); // as every project was before the mark
+    s.close();
+    const old = new Database(path, { readonly: true });
+    expect(old.pragma('application_id', { simple: true })).toBe(0);
+    old.close();
+    // A read-only copy cannot take the mark and is still usable (its tables identify it).
+    const readOnly = new Database(path, { readonly: true });
+    expect(() => markProjectFile(readOnly)).not.toThrow();
+    readOnly.close();
+    const again = ProjectStore.open(path);
+    expect(again.listClasses().map((c) => c.name)).toEqual(['cat']);
+    expect(again.db.pragma('application_id', { simple: true })).toBe(PEAKLABEL_APPLICATION_ID);
+    again.close();
+  });
+
+  it('refuses an existing file through the API and the CLI-style create-when-missing path', async () => {
+    const path = freshPath();
+    writeFileSync(path, '');
+    const ctx = new ServiceContext();
+    const api = createService(ctx);
+    await expect(api.openProject(path)).rejects.toMatchObject({ code: 'NOT_A_PROJECT', file: path });
+    await expect(api.createProject(path)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(caught(() => ProjectStore.open(path, { create: true })).code).toBe('NOT_A_PROJECT');
+    expect(statSync(path).size).toBe(0);
+    ctx.close();
   });
 
   it('refuses a file from a newer schema, naming the file, and leaves it untouched', () => {
@@ -61,14 +131,6 @@ describe('ProjectStore', () => {
     const check = new Database(path, { readonly: true });
     expect((check.prepare('SELECT version FROM schema_version').get() as { version: number }).version).toBe(SCHEMA_VERSION + 1);
     check.close();
-  });
-
-  it('reports a file that is not a project', () => {
-    const path = freshPath();
-    writeFileSync(path, 'this is not sqlite at all, just some text long enough to have a header'.repeat(20));
-    const e = caught(() => ProjectStore.open(path));
-    expect(e.code).toBe('PROJECT_CORRUPT');
-    expect(e.message).toContain(path);
   });
 
   it('runs a batch in one transaction: a failing item leaves nothing behind', () => {

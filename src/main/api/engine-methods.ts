@@ -37,7 +37,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   let opening: Promise<Engine> | null = null;
   let openError: ErrorInfo | null = null;
   // Saved choices (engine-settings.json), then the caller's explicit options (CLI flags) until the user saves.
-  let saved = readSavedEngineSettings(engineSettingsCheck);
+  const read = readSavedEngineSettings(engineSettingsCheck);
+  let saved = read.settings;
+  // Cleared once Settings are saved: the damaged file has then been replaced.
+  let settingsWarning = read.warning ?? undefined;
   let chosen: Partial<EngineSettings> = {
     ...saved,
     ...(opts.provider ? { provider: opts.provider } : {}),
@@ -115,10 +118,14 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
           methods: e.methods,
           segmenter: e.segmenter?.source ?? null,
           error: null,
+          ...(settingsWarning ? { settingsWarning } : {}),
         };
       } catch (err) {
         const error = openError ?? toErrorInfo(err);
-        return { available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], segmenter: null, error };
+        return {
+          available: false, provider: null, fallbackReasons: error.detail ? error.detail.split('\n') : [], modelId: null, modelClasses: [], methods: [], segmenter: null, error,
+          ...(settingsWarning ? { settingsWarning } : {}),
+        };
       }
     },
 
@@ -235,6 +242,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
         segmenterFilesIn(next.segmenterDir); // likewise: a folder without the two graphs is refused
       }
       writeEngineSettings({ ...saved, ...next });
+      settingsWarning = undefined;
       saved = { ...saved, ...next };
       chosen = { ...chosen, ...next };
       await closeEngine();

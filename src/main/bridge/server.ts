@@ -1,7 +1,10 @@
 // The test/dev bridge: serves the built renderer and the real API over a local WebSocket, so the
 // renderer runs in a plain browser (playwright's Chromium, `peaklabel serve`) against the real main
-// process. Binds 127.0.0.1 only; the desktop app uses Electron IPC instead.
+// process. Binds 127.0.0.1 only; the desktop app uses Electron IPC instead. Every page load and socket
+// needs the launch's secret token and a loopback Host (guard.ts says why); the rest is refused.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,6 +13,7 @@ import { decodeWire, encodeWire } from '../../common/wire';
 import { ServiceContext, type EngineFactory } from '../api/context';
 import type { PathChooser } from '../api/dialogs';
 import { createService, invokeApi } from '../api/service';
+import { hostAllowed, newBridgeToken, originAllowed, tokenMatches } from './guard';
 
 export interface BridgeOptions {
   /** 0 (default) picks a free port. */
@@ -25,7 +29,12 @@ export interface BridgeOptions {
 }
 
 export interface Bridge {
+  /** The page to open: http://127.0.0.1:PORT/?token=… (the token is what lets it in). */
   url: string;
+  /** The API socket for non-browser clients: ws://127.0.0.1:PORT/api?token=… */
+  apiUrl: string;
+  /** This launch's secret. */
+  token: string;
   close(): Promise<void>;
 }
 
@@ -41,26 +50,35 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   if (opts.projectPath) await api.openProject(opts.projectPath);
   const staticDir = resolve(opts.staticDir ?? 'out/renderer');
 
+  const token = newBridgeToken();
+  let port = 0; // known once listening, before any request arrives
+
   const server = createServer((req, res) => {
-    serveStatic(staticDir, req, res).catch(() => {
+    if (!hostAllowed(req, port)) {
+      refuse(res, 'This server only answers requests for 127.0.0.1 or localhost.');
+      return;
+    }
+    serveStatic(staticDir, token, req, res).catch(() => {
       res.writeHead(500).end();
     });
   });
-  const wss = new WebSocketServer({ server, path: '/api', maxPayload: 256 * 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const allowed = path === '/api' && hostAllowed(req, port) && originAllowed(req, port) && tokenMatches(req, token);
+    if (!allowed) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   const clients = new Set<WebSocket>();
   const unsubscribe = api.onProgress((e) => {
     const msg = JSON.stringify({ event: 'progress', data: e } satisfies WireEvent);
     for (const c of clients) if (c.readyState === c.OPEN) c.send(msg);
   });
 
-  wss.on('connection', (ws, req) => {
-    // Only pages served by this bridge (or tools without an Origin) may talk to it.
-    const origin = req.headers.origin;
-    const host = req.headers.host;
-    if (origin && host && origin !== `http://${host}`) {
-      ws.close(1008, 'origin not allowed');
-      return;
-    }
+  wss.on('connection', (ws: WebSocket) => {
     clients.add(ws);
     ws.on('close', () => clients.delete(ws));
     ws.on('message', async (raw) => {
@@ -80,12 +98,15 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => ok());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      port = (server.address() as AddressInfo).port;
+      ok();
+    });
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    apiUrl: `ws://127.0.0.1:${port}/api?token=${token}`,
+    token,
     async close() {
       unsubscribe();
       for (const c of clients) c.terminate();
@@ -96,7 +117,15 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   };
 }
 
-async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+function refuse(res: ServerResponse, why: string): void {
+  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`Forbidden. ${why}\n`);
+}
+
+/**
+ * The built renderer. Pages (HTML) need the token; the scripts and styles they load are the public
+ * build output and only need the loopback Host (the page's relative URLs do not carry the query).
+ */
+async function serveStatic(root: string, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405).end();
     return;
@@ -109,6 +138,10 @@ async function serveStatic(root: string, req: IncomingMessage, res: ServerRespon
     res.writeHead(403).end();
     return;
   }
+  if (extname(file).toLowerCase() === '.html' && !tokenMatches(req, token)) {
+    refuse(res, 'Open the URL that `peaklabel serve` printed: it carries this launch\'s access token.');
+    return;
+  }
   try {
     const st = await stat(file);
     if (!st.isFile()) throw new Error('not a file');
@@ -116,6 +149,7 @@ async function serveStatic(root: string, req: IncomingMessage, res: ServerRespon
     res.writeHead(200, {
       'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer', // the page URL carries the token
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   } catch {

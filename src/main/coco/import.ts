@@ -77,9 +77,7 @@ export async function importCoco(store: ProjectStore, path: string, as: 'ground_
       if (as === 'prior') {
         store.replaceSuggestions(id, list);
       } else {
-        store.db.prepare("DELETE FROM instances WHERE image_id = ? AND source = 'imported'").run(id);
-        store.insertInstancesBulk(id, list);
-        store.db.prepare("UPDATE images SET status = 'done', error = NULL WHERE id = ?").run(id);
+        store.replaceImported(id, list);
       }
       instances += list.length;
     }

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUGGESTION_METHOD, type EngineSettings } from '../../common/api';
-import { PeakLabelError } from '../../common/errors';
+import { PeakLabelError, type ErrorInfo } from '../../common/errors';
 import { writeFileAtomicSync } from '../fs/atomic-write';
 import { configDir } from '../store/recent';
 import type { RetrievalParams } from './manifest';
@@ -28,18 +28,39 @@ export function defaultEngineSettings(retrieval: RetrievalParams): EngineSetting
   };
 }
 
+export interface SavedEngineSettings {
+  /** The fields the user set; none when the file is missing or damaged. */
+  settings: Partial<EngineSettings>;
+  /** Why a damaged file was ignored (SETTINGS_INVALID, naming the file); null when it was fine or missing. */
+  warning: ErrorInfo | null;
+}
+
 /**
- * The saved choices (only the fields the user set). A missing file means none; a damaged one is ignored
- * (defaults apply) after `check` rejects it, so a hand-edited file can never stop the engine.
+ * The saved choices. A missing file means none. A damaged one (unreadable, not JSON, or rejected by
+ * `check`) never stops the engine: the defaults apply, and the warning says which file and what is
+ * wrong with it, so the user learns why their choices are gone (saving Settings rewrites the file).
  */
-export function readSavedEngineSettings(check: (v: unknown) => string | null): Partial<EngineSettings> {
+export function readSavedEngineSettings(check: (v: unknown) => string | null): SavedEngineSettings {
+  const file = engineSettingsFile();
+  const ignored = (problem: string): SavedEngineSettings => ({
+    settings: {},
+    warning: { code: 'SETTINGS_INVALID', message: `The engine settings file ${file} ${problem}, so it was ignored: the defaults apply until you save Settings again.`, file },
+  });
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: {}, warning: null };
+    return ignored(`cannot be read (${(err as Error).message})`);
+  }
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(engineSettingsFile(), 'utf8'));
-  } catch {
-    return {};
+    v = JSON.parse(text);
+  } catch (err) {
+    return ignored(`is not valid JSON (${(err as Error).message})`);
   }
-  return check(v) === null ? (v as Partial<EngineSettings>) : {};
+  const bad = check(v);
+  return bad === null ? { settings: v as Partial<EngineSettings>, warning: null } : ignored(`holds settings PeakLabel cannot use (they must be ${bad})`);
 }
 
 /** Writes the saved choices atomically (temp file + rename), so a crash or a full disk never leaves half a file. */

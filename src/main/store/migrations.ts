@@ -69,6 +69,40 @@ const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 2: instance ids are never reused (AUTOINCREMENT), so an undo step that names an id can only meet the
+  // row it wrote (docs/adr/store-undo-consistency.md). The table is rebuilt with the same columns in the
+  // same order (journal snapshots are rows of it), and the counter starts above every id in the table
+  // and in the journal.
+  `
+  CREATE TABLE instances_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    rle TEXT NOT NULL,
+    mask_h INTEGER NOT NULL,
+    mask_w INTEGER NOT NULL,
+    bbox_x REAL NOT NULL, bbox_y REAL NOT NULL, bbox_w REAL NOT NULL, bbox_h REAL NOT NULL,
+    area INTEGER NOT NULL,
+    iscrowd INTEGER NOT NULL DEFAULT 0,
+    score REAL,
+    source TEXT NOT NULL CHECK (source IN ('suggested','accepted','edited','manual','imported')),
+    peak_x REAL, peak_y REAL,
+    model_id TEXT,
+    method TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  INSERT INTO instances_v2 SELECT * FROM instances;
+  DROP TABLE instances;
+  ALTER TABLE instances_v2 RENAME TO instances;
+  CREATE INDEX instances_image ON instances(image_id);
+  DELETE FROM sqlite_sequence WHERE name IN ('instances', 'instances_v2');
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'instances', MAX(m) FROM (
+    SELECT COALESCE(MAX(id), 0) AS m FROM instances
+    UNION ALL SELECT COALESCE(MAX(e.value), 0) FROM undo_journal j, json_each(j.before, '$.ids') e
+    UNION ALL SELECT COALESCE(MAX(e.value), 0) FROM undo_journal j, json_each(j.after, '$.ids') e
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,6 +10,7 @@ import type {
 import { PeakLabelError } from '../../common/errors';
 import { rleArea, rleToBbox } from '../../common/rle';
 import { migrate, SCHEMA_VERSION } from './migrations';
+import { checkProjectFile, markProjectFile } from './project-file';
 
 export const PROJECT_EXTENSION = '.peaklabel';
 
@@ -107,10 +108,14 @@ export class ProjectStore {
     this.schemaVersion = version;
   }
 
-  /** Opens (and migrates) a project; with create, a missing file becomes a new empty project. */
+  /**
+   * Opens (and migrates) a project; with create, a missing file becomes a new empty project. An
+   * existing file that is not a PeakLabel project is refused before anything is written to it.
+   */
   static open(path: string, opts: { create?: boolean } = {}): ProjectStore {
     const exists = existsSync(path);
     if (!exists && !opts.create) throw new PeakLabelError('NOT_FOUND', `${path} does not exist: create the project first.`, { file: path });
+    if (exists) checkProjectFile(path);
     if (!exists) {
       try {
         mkdirSync(dirname(path), { recursive: true });
@@ -131,6 +136,7 @@ export class ProjectStore {
     }
     try {
       const version = migrate(db, path);
+      markProjectFile(db);
       return new ProjectStore(path, db, version);
     } catch (err) {
       db.close();
@@ -220,10 +226,13 @@ export class ProjectStore {
     return c ?? this.saveClass({ name, color });
   }
 
+  /** Deletes the class and its instances; undo steps that name those instances or the class are dropped. */
   deleteClass(id: number): void {
     this.transaction(() => {
       this.getClass(id);
-      this.db.prepare('DELETE FROM classes WHERE id = ?').run(id);
+      const gone = this.db.prepare('SELECT id FROM instances WHERE class_id = ?').pluck().all(id) as number[];
+      this.forgetUndoOf({ instanceIds: gone, classId: id });
+      this.db.prepare('DELETE FROM classes WHERE id = ?').run(id); // cascades to the instances
     });
   }
 
@@ -431,42 +440,51 @@ export class ProjectStore {
 
   /**
    * Replaces an image's suggestions (source 'suggested') with new ones and marks the image
-   * 'suggested', in one transaction. Accepted/edited/manual/imported instances are kept.
+   * 'suggested', in one transaction. Accepted/edited/manual/imported instances are kept. A bulk job is
+   * not an undo step: the steps that named the removed suggestions are dropped instead.
    */
   replaceSuggestions(imageId: number, suggestions: Omit<NewInstance, 'source'>[]): number[] {
     return this.transaction(() => {
       this.imageRow(imageId);
-      this.db.prepare("DELETE FROM instances WHERE image_id = ? AND source = 'suggested'").run(imageId);
+      const gone = this.db.prepare("DELETE FROM instances WHERE image_id = ? AND source = 'suggested' RETURNING id").pluck().all(imageId) as number[];
+      this.forgetUndoOf({ instanceIds: gone });
       const ids = suggestions.map((s) => this.insertInstance(imageId, { ...s, source: 'suggested' }));
       this.db.prepare("UPDATE images SET status = 'suggested', error = NULL WHERE id = ?").run(imageId);
       return ids;
     });
   }
 
-  /** Inserts many instances without journaling (COCO import); caller wraps in a transaction. */
-  insertInstancesBulk(imageId: number, list: NewInstance[]): void {
-    for (const inst of list) this.insertInstance(imageId, inst);
+  /**
+   * Inserts many instances without journaling (COCO import). New ids never take one an undo step names
+   * (AUTOINCREMENT), so no step can later delete or overwrite them.
+   */
+  insertInstancesBulk(imageId: number, list: NewInstance[]): number[] {
+    return this.transaction(() => list.map((inst) => this.insertInstance(imageId, inst)));
+  }
+
+  /**
+   * Ground truth for one image (COCO import): its previous 'imported' instances are replaced and the
+   * image is 'done'. Undo steps that named the replaced instances are dropped.
+   */
+  replaceImported(imageId: number, list: NewInstance[]): number[] {
+    return this.transaction(() => {
+      this.imageRow(imageId);
+      const gone = this.db.prepare("DELETE FROM instances WHERE image_id = ? AND source = 'imported' RETURNING id").pluck().all(imageId) as number[];
+      this.forgetUndoOf({ instanceIds: gone });
+      const ids = this.insertInstancesBulk(imageId, list);
+      this.db.prepare("UPDATE images SET status = 'done', error = NULL WHERE id = ?").run(imageId);
+      return ids;
+    });
   }
 
   /** Undoes the last journaled action; false when there is nothing to undo. */
   undo(): boolean {
-    return this.transaction(() => {
-      const e = this.db.prepare('SELECT id, before FROM undo_journal WHERE undone = 0 ORDER BY id DESC LIMIT 1').get() as { id: number; before: string } | undefined;
-      if (!e) return false;
-      this.applySnapshot(JSON.parse(e.before) as Snapshot);
-      this.db.prepare('UPDATE undo_journal SET undone = 1 WHERE id = ?').run(e.id);
-      return true;
-    });
+    return this.step('undo');
   }
 
+  /** Redoes the last undone action; false when there is nothing to redo. */
   redo(): boolean {
-    return this.transaction(() => {
-      const e = this.db.prepare('SELECT id, after FROM undo_journal WHERE undone = 1 ORDER BY id ASC LIMIT 1').get() as { id: number; after: string } | undefined;
-      if (!e) return false;
-      this.applySnapshot(JSON.parse(e.after) as Snapshot);
-      this.db.prepare('UPDATE undo_journal SET undone = 0 WHERE id = ?').run(e.id);
-      return true;
-    });
+    return this.step('redo');
   }
 
   // ---- export ----
@@ -534,6 +552,72 @@ export class ProjectStore {
     return { ids, rows: ids.map((id) => st.get(id) as InstanceDbRow | undefined).filter((r): r is InstanceDbRow => !!r) };
   }
 
+  /**
+   * One undo or redo, written only over the rows the step wrote. When a row it names is no longer as
+   * the step left it (changed by a writer that predates this check, or by hand) or its snapshot cannot
+   * be written back (say, its class is gone), nothing changes: the step and every other step naming
+   * those rows leave the journal, and UNDO_CONFLICT says so. The next undo goes on from the step before,
+   * so one bad step never wedges the history.
+   */
+  private step(direction: 'undo' | 'redo'): boolean {
+    const outcome = this.transaction((): boolean | PeakLabelError => {
+      const e = this.db.prepare(direction === 'undo'
+        ? 'SELECT id, label, before, after FROM undo_journal WHERE undone = 0 ORDER BY id DESC LIMIT 1'
+        : 'SELECT id, label, before, after FROM undo_journal WHERE undone = 1 ORDER BY id ASC LIMIT 1').get() as JournalEntry | undefined;
+      if (!e) return false;
+      const [expected, target] = (direction === 'undo' ? [e.after, e.before] : [e.before, e.after]).map((j) => JSON.parse(j) as Snapshot);
+      const changed = this.changedSince(expected);
+      let why = `instance${changed.length > 1 ? 's' : ''} ${changed.join(', ')} changed outside the undo history since (by an older PeakLabel or another program)`;
+      if (!changed.length) {
+        try {
+          this.db.transaction(() => this.applySnapshot(target))(); // a savepoint: a failure leaves no partial write
+          this.db.prepare('UPDATE undo_journal SET undone = ? WHERE id = ?').run(direction === 'undo' ? 1 : 0, e.id);
+          return true;
+        } catch (err) {
+          why = `its instances cannot be written back (${(err as Error).message})`;
+        }
+      }
+      this.db.prepare('DELETE FROM undo_journal WHERE id = ?').run(e.id);
+      // The steps on the same rows assume the state this one could not reach: they go too.
+      const others = this.forgetUndoOf({ instanceIds: changed.length ? changed : expected.ids });
+      return new PeakLabelError('UNDO_CONFLICT',
+        `Cannot ${direction} "${e.label}": ${why}. Nothing was changed; that step` +
+        `${others ? ` and ${others} other step${others > 1 ? 's' : ''} on the same instances were` : ' was'} removed from the undo history.`,
+        { file: this.path });
+    });
+    if (outcome instanceof PeakLabelError) throw outcome;
+    return outcome;
+  }
+
+  /** Ids in the snapshot whose row differs from it now (present, absent or different). */
+  private changedSince(s: Snapshot): number[] {
+    const st = this.db.prepare('SELECT * FROM instances WHERE id = ?');
+    const recorded = new Map(s.rows.map((r) => [r.id, JSON.stringify(r)]));
+    return s.ids.filter((id) => {
+      const now = st.get(id);
+      return now === undefined ? recorded.has(id) : JSON.stringify(now) !== recorded.get(id);
+    });
+  }
+
+  /**
+   * Drops every undo and redo step that names one of these instances or holds a row of this class.
+   * Writers that are not undo steps call it for what they delete, so no step can later write over rows
+   * it did not write, or fail for a class that is gone. Returns how many steps were dropped.
+   */
+  private forgetUndoOf(what: { instanceIds?: number[]; classId?: number }): number {
+    let n = 0;
+    if (what.instanceIds?.length) {
+      n += this.db.prepare(`DELETE FROM undo_journal WHERE id IN (SELECT j.id FROM undo_journal j, json_each(j.before, '$.ids') e
+        WHERE e.value IN (SELECT value FROM json_each(?)))`).run(JSON.stringify(what.instanceIds)).changes;
+    }
+    if (what.classId !== undefined) {
+      n += this.db.prepare(`DELETE FROM undo_journal WHERE id IN (
+        SELECT j.id FROM undo_journal j, json_each(j.before, '$.rows') r WHERE json_extract(r.value, '$.class_id') = @c
+        UNION SELECT j.id FROM undo_journal j, json_each(j.after, '$.rows') r WHERE json_extract(r.value, '$.class_id') = @c)`).run({ c: what.classId }).changes;
+    }
+    return n;
+  }
+
   /** Sets each instance named in the snapshot to its recorded state (absent = deleted). */
   private applySnapshot(s: Snapshot): void {
     const del = this.db.prepare('DELETE FROM instances WHERE id = ?');
@@ -566,6 +650,13 @@ export class ProjectStore {
 interface Snapshot {
   ids: number[];
   rows: InstanceDbRow[];
+}
+
+interface JournalEntry {
+  id: number;
+  label: string;
+  before: string;
+  after: string;
 }
 
 function emptyCounts(): InstanceCounts {

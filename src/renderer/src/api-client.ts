@@ -1,5 +1,6 @@
 // The renderer's one way to reach main: window.peaklabel under Electron (preload), otherwise the
 // WebSocket bridge at ws://<same host>/api speaking the same PeakLabelApi (tests and `peaklabel serve`).
+// The bridge admits only holders of its launch token, which the page got in its own URL (?token=).
 import { API_METHODS, type ApiMethod, type PeakLabelApi, type WireEvent, type WireRequest, type WireResponse } from '../../common/api';
 import type { ProgressEvent } from '../../common/progress';
 import { decodeWire, encodeWire } from '../../common/wire';
@@ -13,7 +14,8 @@ declare global {
 export function connectApi(): PeakLabelApi {
   if (window.peaklabel) return window.peaklabel;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return createBridgeClient(`${proto}//${location.host}/api`);
+  const token = new URLSearchParams(location.search).get('token') ?? '';
+  return createBridgeClient(`${proto}//${location.host}/api?token=${encodeURIComponent(token)}`);
 }
 
 /** A PeakLabelApi over the bridge; requests made before the socket opens wait for it. */
@@ -28,7 +30,8 @@ export function createBridgeClient(url: string): PeakLabelApi {
     socket = new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject({ code: 'INTERNAL', message: `Cannot reach the PeakLabel service at ${url}.` });
+      // The token stays out of the sentence; a refused socket (no or wrong token) lands here too.
+      ws.onerror = () => reject({ code: 'INTERNAL', message: `Cannot reach the PeakLabel service at ${url.split('?')[0]} (open the exact URL that \`peaklabel serve\` printed).` });
       ws.onclose = () => {
         socket = null;
         for (const [id, p] of pending) {

@@ -90,6 +90,7 @@ async function prelabelProject(path: string, method: SuggestionMethod, force: bo
   const stop = onInterrupt(() => service.jobs.running().forEach((id) => service.jobs.cancel(id)), ctx);
   try {
     const info = await methods.engineInfo();
+    if (info.settingsWarning) ctx.err(`warning: ${info.settingsWarning.message}`);
     if (!info.available) throw info.error ? new PeakLabelError(info.error.code, info.error.message, { file: info.error.file }) : new PeakLabelError('MODEL_UNAVAILABLE', 'The model could not be opened.');
     ctx.err(`model ${info.modelId} on ${info.provider}${info.fallbackReasons.length ? ` (not used: ${info.fallbackReasons.join('; ')})` : ''}`);
     const r = await methods.prelabel({ method, force });

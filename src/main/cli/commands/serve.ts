@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { PeakLabelError } from '../../../common/errors';
+import { engineSettingsCheck } from '../../api/validate';
 import { startBridge } from '../../bridge/server';
+import { readSavedEngineSettings } from '../../engine/settings';
 import { parseOptions } from '../args';
 import type { CliCommand } from '../types';
 
@@ -10,7 +12,8 @@ export const command: CliCommand = {
   usage: `usage: peaklabel serve [--port N] [--project FILE.peaklabel] [--static DIR] [--no-engine]
 
 Serves the built renderer (npm run build; default out/renderer) at / and the API over a WebSocket at
-/api, on 127.0.0.1 only, until Ctrl-C. Prints the URL to open.
+/api, on 127.0.0.1 only, until Ctrl-C. Prints the URL to open: it carries a secret token made for this
+launch, and the page and the API refuse requests without it or for another host name.
   --port N       port (default 0: a free one)
   --project F    open this project at start
   --static DIR   the built renderer folder
@@ -21,6 +24,11 @@ Serves the built renderer (npm run build; default out/renderer) at / and the API
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PeakLabelError('BAD_ARGUMENT', `serve: --port must be a port number, not "${values.port}".`);
     if (values.static && !existsSync(values.static)) throw new PeakLabelError('NOT_FOUND', `serve: the folder ${values.static} does not exist.`, { file: values.static });
     const engine = values['no-engine'] ? undefined : (await import('../../api/engine-methods')).engineFactory();
+    if (engine) {
+      // The page shows it too (engineInfo); a terminal user should not have to open it to learn this.
+      const { warning } = readSavedEngineSettings(engineSettingsCheck);
+      if (warning) ctx.err(`warning: ${warning.message}`);
+    }
     const bridge = await startBridge({ port, projectPath: values.project, staticDir: values.static, engine });
     ctx.out(bridge.url);
     await new Promise<void>((done) => {

@@ -7,7 +7,7 @@ import { PALETTE } from '../canvas/color';
 
 export interface Notice {
   id: number;
-  kind: 'error' | 'info';
+  kind: 'error' | 'warning' | 'info';
   text: string;
   file?: string;
 }
@@ -77,6 +77,15 @@ export class AppState {
     setTimeout(() => this.dismiss(id), 6000);
   }
 
+  /** A problem the user should know about that stopped nothing; it stays until dismissed, shown once. */
+  warn(info: ErrorInfo): void {
+    if (this.warned.has(info.message)) return;
+    this.warned.add(info.message);
+    this.notices = [...this.notices, { id: this.noticeId++, kind: 'warning', text: info.message, file: info.file }];
+  }
+
+  private warned = new Set<string>();
+
   dismiss(id: number): void {
     this.notices = this.notices.filter((n) => n.id !== id);
   }
@@ -92,6 +101,7 @@ export class AppState {
   async refreshEngine(): Promise<void> {
     try {
       this.engine = await this.api.engineInfo();
+      if (this.engine.settingsWarning) this.warn(this.engine.settingsWarning);
     } catch (err) {
       const info = toErrorInfo(err);
       this.engine = { available: false, provider: null, fallbackReasons: [], modelId: null, modelClasses: [], methods: [], segmenter: null, error: info };
