@@ -280,7 +280,8 @@ export interface PeakLabelApi {
   snapToProposal(imageId: number, mask: Rle): Promise<{ mask: Rle; iou: number } | null>;
   /** The smallest reasonably sized segment proposal containing the image point, at image size (null: none). */
   proposalAt(imageId: number, x: number, y: number): Promise<Rle | null>;
-  prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean }>;
+  /** finishedAfterStop: the images that were in progress when the job was stopped (each finished and saved). */
+  prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean; finishedAfterStop?: string[] }>;
 
   // Jobs
   cancelJob(jobId: string): Promise<void>;

@@ -64,13 +64,19 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
   },
 };
 
-/** Ctrl-C cancels the run (finished images stay); a second Ctrl-C exits at once. */
-function onInterrupt(cancel: () => void, ctx: CliContext): () => void {
+/**
+ * The first Ctrl-C (or SIGTERM, as a cluster sends before it kills) asks the run to stop: the images in
+ * progress finish and are saved, no new one starts. Before the run has started there is nothing to keep,
+ * so it quits at once, and so does a second Ctrl-C.
+ */
+function onInterrupt(stop: () => boolean, ctx: CliContext): () => void {
   let count = 0;
   const handler = () => {
-    if (++count > 1) process.exit(130);
-    ctx.err('Stopping after the images in progress are dropped; finished images are kept. Press Ctrl-C again to quit now.');
-    cancel();
+    if (++count > 1 || !stop()) {
+      ctx.err('Stopped at once: images in progress were not saved.');
+      process.exit(130);
+    }
+    ctx.err('Stopping: finishing the images in progress (they are saved), starting no new one. Press Ctrl-C again to quit now.');
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -80,18 +86,31 @@ function onInterrupt(cancel: () => void, ctx: CliContext): () => void {
   };
 }
 
+/** What a stopped run says about the images it finished after Ctrl-C. */
+function stoppedLine(finished: string[], where: string): string {
+  const names = finished.map((f) => basename(f)).join(', ');
+  return finished.length
+    ? `Stopped on request after finishing the ${finished.length} image${finished.length > 1 ? 's' : ''} in progress (${names}); ${finished.length > 1 ? 'they are' : 'it is'} ${where}.`
+    : `Stopped on request; no image was in progress.`;
+}
+
 async function prelabelProject(path: string, method: SuggestionMethod, force: boolean, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
   const service = new ServiceContext();
   service.setProject(ProjectStore.open(path));
   const methods = createEngineMethods(service, engineOpts);
   const off = service.progress.on((e) => ctx.progress(e));
-  const stop = onInterrupt(() => service.jobs.running().forEach((id) => service.jobs.cancel(id)), ctx);
+  const stop = onInterrupt(() => {
+    const jobs = service.jobs.running();
+    jobs.forEach((id) => service.jobs.stop(id));
+    return jobs.length > 0;
+  }, ctx);
   try {
     const info = await methods.engineInfo();
     if (!info.available) throw info.error ? new PeakLabelError(info.error.code, info.error.message, { file: info.error.file }) : new PeakLabelError('MODEL_UNAVAILABLE', 'The model could not be opened.');
     ctx.err(`model ${info.modelId} on ${info.provider}${info.fallbackReasons.length ? ` (not used: ${info.fallbackReasons.join('; ')})` : ''}`);
     const r = await methods.prelabel({ method, force });
     for (const f of r.failed) ctx.err(`skipped: ${f.message}`);
+    if (r.cancelled && r.finishedAfterStop) ctx.err(stoppedLine(r.finishedAfterStop, `saved in ${basename(path)}`));
     ctx.out(`${r.images} images pre-labelled, ${r.instances} suggestions${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.cancelled ? ' (cancelled: run again to continue)' : ''}`);
     return r.cancelled ? 130 : 0;
   } finally {
@@ -124,16 +143,16 @@ async function prelabelFolder(
   if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
   if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
 
-  const controller = new AbortController();
+  const stopper = new AbortController();
   const tracker = new ProgressTracker(`prelabel-${randomUUID().slice(0, 8)}`, 'prelabel', items.length, (e) => ctx.progress(e));
-  const stop = onInterrupt(() => controller.abort(), ctx);
+  const stop = onInterrupt(() => (stopper.abort(), true), ctx);
   const images: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
   const failed: ErrorInfo[] = [];
   try {
-    const complete = await runPrelabel(engine, items, {
+    const { complete, finishedAfterStop } = await runPrelabel(engine, items, {
       method,
-      signal: controller.signal,
+      stop: stopper.signal,
       onResult: (item, result) => {
         images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
         for (const inst of result.instances) {
@@ -177,6 +196,7 @@ async function prelabelFolder(
       categories: m.classes.map((c, i) => ({ id: i + 1, name: c.name, supercategory: 'object' })),
     };
     writeJsonAtomic(out, dataset);
+    if (stopper.signal.aborted && !complete) ctx.err(stoppedLine(finishedAfterStop.map((k) => k.file), `in ${basename(out)}`));
     ctx.out(`${images.length} images, ${annotations.length} instances written to ${out}${failed.length ? ` (${failed.length} images skipped)` : ''}${complete ? '' : ' (cancelled: partial)'}`);
     return complete ? 0 : 130;
   } finally {
