@@ -2,7 +2,7 @@
 // or a one-shot run over a folder writing a COCO instances file with a score on every annotation.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
@@ -12,7 +12,10 @@ import { writeFileAtomicSync } from '../../fs/atomic-write';
 import { createEngineMethods } from '../../api/engine-methods';
 import { Engine, type EngineOptions } from '../../engine/engine';
 import { listImageFiles, runPrelabel, type PrelabelItem } from '../../engine/prelabel';
+import type { ImageResult } from '../../engine/protocol';
+import { parseShard, shardOf, type Shard } from '../../engine/shard';
 import { readTagsFile, resolveTags } from '../../engine/tags-file';
+import { writePreview, type PreviewClass } from '../../images/preview';
 import { ProjectStore } from '../../store/project-store';
 import { parseOptions } from '../args';
 import type { CliCommand, CliContext } from '../types';
@@ -23,7 +26,7 @@ export const command: CliCommand = {
   name: 'prelabel',
   summary: 'Suggest instance masks for a project, or for a folder of images into a COCO file',
   usage: `peaklabel prelabel --project P.peaklabel [--method M] [--crf] [--force] [--provider P] [--workers N]
-peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--provider P] [--workers N]
+peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [--shard I/N] [--method M] [--provider P] [--workers N]
 
   --project P     store suggestions in this project (images already suggested are skipped unless --force;
                   each image is committed on its own, so an interrupted run resumes where it stopped)
@@ -31,6 +34,9 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
   --out FILE      ... and write a COCO instances file (categories of the model, a score on every annotation)
   --tags FILE     one-shot: image-level tags, a CSV "file,tag;tag" or a COCO file (categories per image);
                   tagged images get peaks only for their classes, the others use the model's class scores
+  --preview DIR   one-shot: also draw each image's suggestions (masks, peaks, class and score) into DIR as PNGs
+  --shard I/N     one-shot: only the images of shard I of N (0-based), split by a hash of the file name, for
+                  cluster job arrays; join the outputs with peaklabel merge-coco (docs/cluster.md)
   --method M      prm (proposal retrieval, default), iam, threshold, rect, ellipse
   --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
@@ -42,6 +48,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       images: { type: 'string' },
       out: { type: 'string' },
       tags: { type: 'string' },
+      preview: { type: 'string' },
+      shard: { type: 'string' },
       method: { type: 'string', default: DEFAULT_SUGGESTION_METHOD },
       force: { type: 'boolean' },
       provider: { type: 'string' },
@@ -56,11 +64,24 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
     const engineOpts = { bundleDir: values.model, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
     if (values.project) {
-      if (values.images || values.out || values.tags) throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out or --tags (project images have their own tags).');
+      if (values.images || values.out || values.tags || values.preview || values.shard) {
+        throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out, --tags, --preview or --shard (they are for one-shot runs; project images have their own tags).');
+      }
       return prelabelProject(resolve(values.project), method, Boolean(values.force), engineOpts, ctx);
     }
     if (!values.images || !values.out) throw new PeakLabelError('BAD_ARGUMENT', 'Give --project P.peaklabel, or --images DIR with --out coco.json.');
-    return prelabelFolder(resolve(values.images), resolve(values.out), values.tags ? resolve(values.tags) : null, method, engineOpts, ctx);
+    return prelabelFolder(
+      {
+        dir: resolve(values.images),
+        out: resolve(values.out),
+        tagsFile: values.tags ? resolve(values.tags) : null,
+        previewDir: values.preview ? resolve(values.preview) : null,
+        shard: values.shard ? parseShard(values.shard) : null,
+        method,
+      },
+      engineOpts,
+      ctx,
+    );
   },
 };
 
@@ -121,24 +142,29 @@ async function prelabelProject(path: string, method: SuggestionMethod, force: bo
   }
 }
 
-async function prelabelFolder(
-  dir: string,
-  out: string,
-  tagsFile: string | null,
-  method: SuggestionMethod,
-  engineOpts: EngineOptions,
-  ctx: CliContext,
-): Promise<number> {
-  const files = listImageFiles(dir);
-  if (!files.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
+interface FolderRun {
+  dir: string;
+  out: string;
+  tagsFile: string | null;
+  previewDir: string | null;
+  shard: Shard | null;
+  method: SuggestionMethod;
+}
+
+async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method }: FolderRun, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
+  const allFiles = listImageFiles(dir);
+  if (!allFiles.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
+  // Image ids are positions in the whole folder, so shard outputs never share an id.
+  const numbered = allFiles.map((file, i) => ({ id: i + 1, file })).filter((f) => !shard || shardOf(relative(dir, f.file), shard.count) === shard.index);
+  if (shard) ctx.err(`shard ${shard.index}/${shard.count}: ${numbered.length} of ${allFiles.length} images`);
   const tags = tagsFile ? readTagsFile(tagsFile) : null;
   const engine = await Engine.open(engineOpts);
   const m = engine.bundle.manifest;
   ctx.err(`model ${m.modelId} on ${engine.provider}${engine.opened.fallbackReasons.length ? ` (not used: ${engine.opened.fallbackReasons.join('; ')})` : ''}`);
   const unknown = new Set<string>();
-  const items: PrelabelItem<{ id: number; file: string }>[] = files.map((file, i) => {
+  const items: PrelabelItem<{ id: number; file: string }>[] = numbered.map(({ id, file }) => {
     const t = tags?.tags.get(basename(file));
-    return { key: { id: i + 1, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
+    return { key: { id, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
   });
   if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
   if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
@@ -153,7 +179,8 @@ async function prelabelFolder(
     const { complete, finishedAfterStop } = await runPrelabel(engine, items, {
       method,
       stop: stopper.signal,
-      onResult: (item, result) => {
+      onResult: async (item, result) => {
+        if (previewDir) await drawPreview(item.key.file, result, m.classes, previewDir, ctx);
         images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
         for (const inst of result.instances) {
           annotations.push({
@@ -188,6 +215,7 @@ async function prelabelFolder(
         method,
         date_created: new Date().toISOString(),
         complete,
+        ...(shard ? { shard } : {}),
         failed: failed.map((f) => ({ file: f.file, code: f.code, message: f.message })),
       },
       licenses: [],
@@ -202,6 +230,17 @@ async function prelabelFolder(
   } finally {
     stop();
     await engine.close();
+  }
+}
+
+/** The preview PNG of one image; a failure is reported and the run goes on (the COCO file is the result). */
+async function drawPreview(file: string, result: ImageResult, classes: PreviewClass[], previewDir: string, ctx: CliContext): Promise<void> {
+  const out = join(previewDir, `${basename(file)}.png`);
+  try {
+    await writePreview(file, result.width, result.height, result.instances, classes, out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    ctx.err(`preview not written: ${out} (${err instanceof PeakLabelError ? err.message : (code ?? (err as Error).message)})`);
   }
 }
 
