@@ -11,7 +11,7 @@ import { writeJsonAtomic } from './prelabel';
 export const command: CliCommand = {
   name: 'merge-coco',
   summary: 'Merge COCO files of one model (e.g. the outputs of prelabel --shard) into one',
-  usage: `peaklabel merge-coco --out coco.json PART.json [PART.json …]
+  usage: `usage: peaklabel merge-coco --out coco.json PART.json [PART.json …]
 
   --out FILE      the merged COCO file: images sorted by file name, image and annotation ids renumbered
   PART.json       COCO files with the same categories and no image in common; when every part is a
