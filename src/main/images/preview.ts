@@ -5,9 +5,10 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
+import { PeakLabelError } from '../../common/errors';
 import { decodeRle } from '../../common/rle';
 import { writeFileAtomic } from '../fs/atomic-write';
-import { imageError, openImage } from './decode';
+import { HUGE_PIXELS, imageError, openImage } from './decode';
 
 export interface PreviewInstance {
   /** Index into `classes`. */
@@ -84,6 +85,10 @@ function labelLayer(width: number, height: number, instances: PreviewInstance[],
 
 /** Writes `out` (PNG, the image's displayed size) showing the suggestions on the image. */
 export async function writePreview(file: string, width: number, height: number, instances: PreviewInstance[], classes: PreviewClass[], out: string): Promise<void> {
+  // Drawn at full size, one byte per pixel per mask: a huge scan would need gigabytes for a picture.
+  if (width * height > HUGE_PIXELS) {
+    throw new PeakLabelError('IMAGE_TOO_LARGE', `${file} is ${width}×${height} pixels: previews are drawn only up to ${HUGE_PIXELS / 1e6} megapixels.`, { file });
+  }
   let base: { data: Buffer; info: { channels: number } };
   try {
     // Greyscale photos become three channels, so the class colours show.
