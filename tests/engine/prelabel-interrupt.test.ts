@@ -91,7 +91,7 @@ describe('Ctrl-C during prelabel', () => {
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stdout).toMatch(new RegExp(`^${COUNT - saved.size} images pre-labelled`, 'm'));
     expect(suggested(project).size).toBe(COUNT);
-  });
+  }, 600_000);
 
   it('one-shot: the images in progress are in the --out file, marked incomplete', async () => {
     const out = join(root, 'oneshot.json');
@@ -108,7 +108,7 @@ describe('Ctrl-C during prelabel', () => {
     const written = coco.images.map((i: { file_name: string }) => i.file_name);
     for (const name of inFlight) expect(written).toContain(name);
     expect(written.length).toBeLessThan(COUNT);
-  });
+  }, 300_000);
 
   it('a second Ctrl-C quits at once', async () => {
     const out = join(root, 'twice.json');
@@ -119,5 +119,5 @@ describe('Ctrl-C during prelabel', () => {
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(130);
     expect(run.stderr()).toMatch(/Stopped at once/);
-  });
+  }, 300_000);
 });

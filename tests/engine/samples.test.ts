@@ -55,7 +55,7 @@ describe('the README first command (one-shot prelabel of the samples, with --pre
       env: { ...process.env, PEAKLABEL_SHARED: join(work, 'no-shared-here'), PEAKLABEL_CACHE_DIR: join(work, 'cache') },
       timeout: 600_000,
     });
-  });
+  }, 600_000);
 
   it('writes a COCO file with every sample and suggestions of the tagged classes', () => {
     expect(r.status, String(r.stderr)).toBe(0);

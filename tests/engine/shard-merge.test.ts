@@ -47,7 +47,7 @@ beforeAll(async () => {
     const s = prelabel(parts[i], ['--shard', `${i}/${N}`]);
     expect(s.code, s.stderr).toBe(0);
   }
-});
+}, 900_000); // four CLI runs, each loading the model: minutes on a loaded 2-core machine
 
 describe('prelabel --shard and merge-coco', () => {
   it('splits the images by a hash of the file name: disjoint shards that cover the folder', () => {
