@@ -297,7 +297,8 @@ export interface PeakLabelApi {
   segmentPrompt(imageId: number, prompt: SegmentPrompt): Promise<{ mask: Rle; score: number } | null>;
   /** Computes the image's segmenter embedding now (the editor's open and prefetch), so the first click is quick. */
   prepareImage(imageId: number): Promise<{ cached: boolean }>;
-  prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean }>;
+  /** finishedAfterStop: the images that were in progress when the job was stopped (each finished and saved). */
+  prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean; finishedAfterStop?: string[] }>;
 
   // Jobs
   cancelJob(jobId: string): Promise<void>;

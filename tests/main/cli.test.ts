@@ -19,7 +19,7 @@ describe('peaklabel CLI', () => {
   it('lists the commands and prints --help for each', async () => {
     const c = capture();
     expect(await main(['--help'], c)).toBe(0);
-    for (const name of ['create', 'import', 'import-coco', 'tags', 'export', 'serve', 'bench']) {
+    for (const name of ['create', 'import', 'import-coco', 'tags', 'export', 'serve', 'bench', 'merge-coco']) {
       expect(c.stdout.join('\n')).toContain(name);
       const h = capture();
       expect(await main([name, '--help'], h)).toBe(0);

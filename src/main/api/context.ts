@@ -35,6 +35,8 @@ export class ProgressHub {
 export interface Job {
   readonly id: string;
   readonly signal: AbortSignal;
+  /** Fired by stop(id): take no new items, finish the ones in progress (Ctrl-C in the CLI). */
+  readonly stopSignal: AbortSignal;
   readonly tracker: ProgressTracker;
   /** Throws CANCELLED when cancelJob(id) was called; call between items. */
   throwIfCancelled(): void;
@@ -43,7 +45,7 @@ export interface Job {
 }
 
 export class JobRegistry {
-  private readonly jobs = new Map<string, AbortController>();
+  private readonly jobs = new Map<string, { cancel: AbortController; stop: AbortController }>();
   private next = 1;
 
   constructor(private readonly progress: ProgressHub) {}
@@ -51,13 +53,15 @@ export class JobRegistry {
   start(kind: string, total: number, signal?: AbortSignal): Job {
     const id = `${kind}-${Date.now().toString(36)}-${this.next++}`;
     const controller = new AbortController();
+    const stopper = new AbortController();
     if (signal) signal.addEventListener('abort', () => controller.abort(), { once: true });
-    this.jobs.set(id, controller);
+    this.jobs.set(id, { cancel: controller, stop: stopper });
     const tracker = new ProgressTracker(id, kind, total, (e) => this.progress.emit(e));
     const jobs = this.jobs;
     return {
       id,
       signal: controller.signal,
+      stopSignal: stopper.signal,
       tracker,
       throwIfCancelled() {
         if (controller.signal.aborted) throw new PeakLabelError('CANCELLED', `The ${kind} job was cancelled.`);
@@ -71,7 +75,12 @@ export class JobRegistry {
 
   /** Cancels a running job; unknown ids (already finished) are ignored. */
   cancel(id: string): void {
-    this.jobs.get(id)?.abort();
+    this.jobs.get(id)?.cancel.abort();
+  }
+
+  /** Asks a running job to finish the items in progress and take no more; unknown ids are ignored. */
+  stop(id: string): void {
+    this.jobs.get(id)?.stop.abort();
   }
 
   running(): string[] {

@@ -197,9 +197,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       let images = 0;
       const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), classes: tagClasses(e, src) }));
       try {
-        const complete = await runPrelabel(e, items, {
+        const { complete, finishedAfterStop } = await runPrelabel(e, items, {
           method,
           signal: job.signal,
+          stop: job.stopSignal,
           onResult: (item, result) => {
             // One transaction per image: an interrupted run keeps every finished image.
             const ids = store.replaceSuggestions(item.key.id, result.instances.map((i) => toNewInstance(store, e, i)));
@@ -214,7 +215,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
           },
         });
         job.finish(complete ? 'done' : 'cancelled');
-        return { images, instances, failed, cancelled: !complete };
+        return { images, instances, failed, cancelled: !complete, finishedAfterStop: finishedAfterStop.map((src) => src.path) };
       } catch (err) {
         job.finish('failed', toErrorInfo(err).message);
         throw err;

@@ -7,7 +7,7 @@ import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { ExportOptions, ExportResult, InstanceSource } from '../../common/api';
 import { PeakLabelError } from '../../common/errors';
 import type { Job } from '../api/context';
-import { tempPathFor } from '../fs/atomic-write';
+import { fsyncFolder, tempPathFor } from '../fs/atomic-write';
 import type { ProjectStore } from '../store/project-store';
 import type { NumberedInstance } from './annotation-json';
 import { createJsonPool } from './export-pool';
@@ -108,7 +108,7 @@ function commonFolder(a: string, b: string): string {
   return pa.slice(0, i).join(sep) || sep;
 }
 
-/** Buffered writes to `<out>.<pid>.tmp`, renamed onto `out` by commit(); abort() removes the temp file. */
+/** Buffered writes to a temporary file (tempPathFor), renamed onto `out` by commit(); abort() removes the temp file. */
 export class AtomicWriter {
   private chunks: string[] = [];
   private size = 0;
@@ -150,6 +150,7 @@ export class AtomicWriter {
       await this.fh.sync();
       await this.fh.close();
       await rename(this.tmp, this.out);
+      await fsyncFolder(dirname(this.out));
     } catch (err) {
       throw writeError(err, this.out);
     }

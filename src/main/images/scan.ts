@@ -1,5 +1,8 @@
 // Finds image files under a folder, recursively. Folders that cannot be read are reported and skipped.
-import { readdir, stat } from 'node:fs/promises';
+// Links are followed, but every folder and every file is visited once, keyed by its real path: a link
+// back to an ancestor (`a/l -> .`) would otherwise recurse until ELOOP, and two such links make the
+// walk exponential. An image reached through several links is listed once, by the first path found.
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { PeakLabelError, type ErrorInfo } from '../../common/errors';
 import { IMAGE_EXTENSIONS } from './decode';
@@ -21,7 +24,8 @@ export async function scanImageFolder(folder: string): Promise<ScanResult> {
   const files: string[] = [];
   const problems: ErrorInfo[] = [];
   const seenDirs = new Set<string>();
-  const walk = async (dir: string): Promise<void> => {
+  const seenFiles = new Set<string>();
+  const walk = async (dir: string, realDir: string): Promise<void> => {
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -35,29 +39,36 @@ export async function scanImageFolder(folder: string): Promise<ScanResult> {
       const p = join(dir, e.name);
       let isDir = e.isDirectory();
       let isFile = e.isFile();
+      const isImage = IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase());
       if (e.isSymbolicLink()) {
         try {
           const t = await stat(p);
           isDir = t.isDirectory();
           isFile = t.isFile();
-        } catch {
-          if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
-            problems.push({ code: 'UNREADABLE', message: `Cannot read ${p}: it is a broken link.`, file: p });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (isImage || code === 'ELOOP') {
+            const why = code === 'ELOOP' ? 'a link that points back to itself' : 'a broken link';
+            problems.push({ code: 'UNREADABLE', message: `Cannot read ${p}: it is ${why}.`, file: p });
           }
           continue;
         }
       }
       if (isDir) {
-        const key = resolve(p);
-        if (seenDirs.has(key)) continue; // link loops
-        seenDirs.add(key);
-        await walk(p);
-      } else if (isFile && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+        const real = await realpath(p).catch(() => null);
+        if (real === null || seenDirs.has(real)) continue; // already walked (link loop or second link)
+        seenDirs.add(real);
+        await walk(p, real);
+      } else if (isFile && isImage) {
+        const real = e.isSymbolicLink() ? await realpath(p).catch(() => p) : join(realDir, e.name);
+        if (seenFiles.has(real)) continue;
+        seenFiles.add(real);
         files.push(p);
       }
     }
   };
-  seenDirs.add(root);
-  await walk(root);
+  const realRoot = await realpath(root);
+  seenDirs.add(realRoot);
+  await walk(root, realRoot);
   return { files, problems };
 }

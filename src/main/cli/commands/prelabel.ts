@@ -2,7 +2,7 @@
 // or a one-shot run over a folder writing a COCO instances file with a score on every annotation.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
@@ -12,7 +12,10 @@ import { writeFileAtomicSync } from '../../fs/atomic-write';
 import { createEngineMethods } from '../../api/engine-methods';
 import { Engine, type EngineOptions } from '../../engine/engine';
 import { listImageFiles, runPrelabel, type PrelabelItem } from '../../engine/prelabel';
+import type { ImageResult } from '../../engine/protocol';
+import { parseShard, shardOf, type Shard } from '../../engine/shard';
 import { readTagsFile, resolveTags } from '../../engine/tags-file';
+import { writePreview, type PreviewClass } from '../../images/preview';
 import { ProjectStore } from '../../store/project-store';
 import { parseOptions } from '../args';
 import type { CliCommand, CliContext } from '../types';
@@ -23,7 +26,7 @@ export const command: CliCommand = {
   name: 'prelabel',
   summary: 'Suggest instance masks for a project, or for a folder of images into a COCO file',
   usage: `peaklabel prelabel --project P.peaklabel [--method M] [--crf] [--force] [--provider P] [--workers N]
-peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--provider P] [--workers N]
+peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [--shard I/N] [--method M] [--provider P] [--workers N]
 
   --project P     store suggestions in this project (images already suggested are skipped unless --force;
                   each image is committed on its own, so an interrupted run resumes where it stopped)
@@ -31,6 +34,9 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
   --out FILE      ... and write a COCO instances file (categories of the model, a score on every annotation)
   --tags FILE     one-shot: image-level tags, a CSV "file,tag;tag" or a COCO file (categories per image);
                   tagged images get peaks only for their classes, the others use the model's class scores
+  --preview DIR   one-shot: also draw each image's suggestions (masks, peaks, class and score) into DIR as PNGs
+  --shard I/N     one-shot: only the images of shard I of N (0-based), split by a hash of the file name, for
+                  cluster job arrays; join the outputs with peaklabel merge-coco (docs/cluster.md)
   --method M      prm (proposal retrieval, default), iam, sam (segment-anything masks), threshold, rect, ellipse
   --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
@@ -43,6 +49,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
       images: { type: 'string' },
       out: { type: 'string' },
       tags: { type: 'string' },
+      preview: { type: 'string' },
+      shard: { type: 'string' },
       method: { type: 'string', default: DEFAULT_SUGGESTION_METHOD },
       force: { type: 'boolean' },
       provider: { type: 'string' },
@@ -58,21 +66,40 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--method M] [--pr
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
     const engineOpts = { bundleDir: values.model, segmenterDir: values.segmenter, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
     if (values.project) {
-      if (values.images || values.out || values.tags) throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out or --tags (project images have their own tags).');
+      if (values.images || values.out || values.tags || values.preview || values.shard) {
+        throw new PeakLabelError('BAD_ARGUMENT', '--project cannot be combined with --images, --out, --tags, --preview or --shard (they are for one-shot runs; project images have their own tags).');
+      }
       return prelabelProject(resolve(values.project), method, Boolean(values.force), engineOpts, ctx);
     }
     if (!values.images || !values.out) throw new PeakLabelError('BAD_ARGUMENT', 'Give --project P.peaklabel, or --images DIR with --out coco.json.');
-    return prelabelFolder(resolve(values.images), resolve(values.out), values.tags ? resolve(values.tags) : null, method, engineOpts, ctx);
+    return prelabelFolder(
+      {
+        dir: resolve(values.images),
+        out: resolve(values.out),
+        tagsFile: values.tags ? resolve(values.tags) : null,
+        previewDir: values.preview ? resolve(values.preview) : null,
+        shard: values.shard ? parseShard(values.shard) : null,
+        method,
+      },
+      engineOpts,
+      ctx,
+    );
   },
 };
 
-/** Ctrl-C cancels the run (finished images stay); a second Ctrl-C exits at once. */
-function onInterrupt(cancel: () => void, ctx: CliContext): () => void {
+/**
+ * The first Ctrl-C (or SIGTERM, as a cluster sends before it kills) asks the run to stop: the images in
+ * progress finish and are saved, no new one starts. Before the run has started there is nothing to keep,
+ * so it quits at once, and so does a second Ctrl-C.
+ */
+function onInterrupt(stop: () => boolean, ctx: CliContext): () => void {
   let count = 0;
   const handler = () => {
-    if (++count > 1) process.exit(130);
-    ctx.err('Stopping after the images in progress are dropped; finished images are kept. Press Ctrl-C again to quit now.');
-    cancel();
+    if (++count > 1 || !stop()) {
+      ctx.err('Stopped at once: images in progress were not saved.');
+      process.exit(130);
+    }
+    ctx.err('Stopping: finishing the images in progress (they are saved), starting no new one. Press Ctrl-C again to quit now.');
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -82,12 +109,24 @@ function onInterrupt(cancel: () => void, ctx: CliContext): () => void {
   };
 }
 
+/** What a stopped run says about the images it finished after Ctrl-C. */
+function stoppedLine(finished: string[], where: string): string {
+  const names = finished.map((f) => basename(f)).join(', ');
+  return finished.length
+    ? `Stopped on request after finishing the ${finished.length} image${finished.length > 1 ? 's' : ''} in progress (${names}); ${finished.length > 1 ? 'they are' : 'it is'} ${where}.`
+    : `Stopped on request; no image was in progress.`;
+}
+
 async function prelabelProject(path: string, method: SuggestionMethod, force: boolean, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
   const service = new ServiceContext();
   service.setProject(ProjectStore.open(path));
   const methods = createEngineMethods(service, engineOpts);
   const off = service.progress.on((e) => ctx.progress(e));
-  const stop = onInterrupt(() => service.jobs.running().forEach((id) => service.jobs.cancel(id)), ctx);
+  const stop = onInterrupt(() => {
+    const jobs = service.jobs.running();
+    jobs.forEach((id) => service.jobs.stop(id));
+    return jobs.length > 0;
+  }, ctx);
   try {
     const info = await methods.engineInfo();
     if (info.settingsWarning) ctx.err(`warning: ${info.settingsWarning.message}`);
@@ -95,6 +134,7 @@ async function prelabelProject(path: string, method: SuggestionMethod, force: bo
     ctx.err(`model ${info.modelId} on ${info.provider}${info.fallbackReasons.length ? ` (not used: ${info.fallbackReasons.join('; ')})` : ''}`);
     const r = await methods.prelabel({ method, force });
     for (const f of r.failed) ctx.err(`skipped: ${f.message}`);
+    if (r.cancelled && r.finishedAfterStop) ctx.err(stoppedLine(r.finishedAfterStop, `saved in ${basename(path)}`));
     ctx.out(`${r.images} images pre-labelled, ${r.instances} suggestions${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.cancelled ? ' (cancelled: run again to continue)' : ''}`);
     return r.cancelled ? 130 : 0;
   } finally {
@@ -105,39 +145,45 @@ async function prelabelProject(path: string, method: SuggestionMethod, force: bo
   }
 }
 
-async function prelabelFolder(
-  dir: string,
-  out: string,
-  tagsFile: string | null,
-  method: SuggestionMethod,
-  engineOpts: EngineOptions,
-  ctx: CliContext,
-): Promise<number> {
-  const files = listImageFiles(dir);
-  if (!files.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
+interface FolderRun {
+  dir: string;
+  out: string;
+  tagsFile: string | null;
+  previewDir: string | null;
+  shard: Shard | null;
+  method: SuggestionMethod;
+}
+
+async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method }: FolderRun, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
+  const allFiles = listImageFiles(dir);
+  if (!allFiles.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
+  // Image ids are positions in the whole folder, so shard outputs never share an id.
+  const numbered = allFiles.map((file, i) => ({ id: i + 1, file })).filter((f) => !shard || shardOf(relative(dir, f.file), shard.count) === shard.index);
+  if (shard) ctx.err(`shard ${shard.index}/${shard.count}: ${numbered.length} of ${allFiles.length} images`);
   const tags = tagsFile ? readTagsFile(tagsFile) : null;
   const engine = await Engine.open(engineOpts);
   const m = engine.bundle.manifest;
   ctx.err(`model ${m.modelId} on ${engine.provider}${engine.opened.fallbackReasons.length ? ` (not used: ${engine.opened.fallbackReasons.join('; ')})` : ''}`);
   const unknown = new Set<string>();
-  const items: PrelabelItem<{ id: number; file: string }>[] = files.map((file, i) => {
+  const items: PrelabelItem<{ id: number; file: string }>[] = numbered.map(({ id, file }) => {
     const t = tags?.tags.get(basename(file));
-    return { key: { id: i + 1, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
+    return { key: { id, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
   });
   if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
   if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
 
-  const controller = new AbortController();
+  const stopper = new AbortController();
   const tracker = new ProgressTracker(`prelabel-${randomUUID().slice(0, 8)}`, 'prelabel', items.length, (e) => ctx.progress(e));
-  const stop = onInterrupt(() => controller.abort(), ctx);
+  const stop = onInterrupt(() => (stopper.abort(), true), ctx);
   const images: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
   const failed: ErrorInfo[] = [];
   try {
-    const complete = await runPrelabel(engine, items, {
+    const { complete, finishedAfterStop } = await runPrelabel(engine, items, {
       method,
-      signal: controller.signal,
-      onResult: (item, result) => {
+      stop: stopper.signal,
+      onResult: async (item, result) => {
+        if (previewDir) await drawPreview(item.key.file, result, m.classes, previewDir, ctx);
         images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
         for (const inst of result.instances) {
           annotations.push({
@@ -172,6 +218,7 @@ async function prelabelFolder(
         method,
         date_created: new Date().toISOString(),
         complete,
+        ...(shard ? { shard } : {}),
         failed: failed.map((f) => ({ file: f.file, code: f.code, message: f.message })),
       },
       licenses: [],
@@ -180,11 +227,23 @@ async function prelabelFolder(
       categories: m.classes.map((c, i) => ({ id: i + 1, name: c.name, supercategory: 'object' })),
     };
     writeJsonAtomic(out, dataset);
+    if (stopper.signal.aborted && !complete) ctx.err(stoppedLine(finishedAfterStop.map((k) => k.file), `in ${basename(out)}`));
     ctx.out(`${images.length} images, ${annotations.length} instances written to ${out}${failed.length ? ` (${failed.length} images skipped)` : ''}${complete ? '' : ' (cancelled: partial)'}`);
     return complete ? 0 : 130;
   } finally {
     stop();
     await engine.close();
+  }
+}
+
+/** The preview PNG of one image; a failure is reported and the run goes on (the COCO file is the result). */
+async function drawPreview(file: string, result: ImageResult, classes: PreviewClass[], previewDir: string, ctx: CliContext): Promise<void> {
+  const out = join(previewDir, `${basename(file)}.png`);
+  try {
+    await writePreview(file, result.width, result.height, result.instances, classes, out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    ctx.err(`preview not written: ${out} (${err instanceof PeakLabelError ? err.message : (code ?? (err as Error).message)})`);
   }
 }
 

@@ -72,6 +72,8 @@ export class EditorSession {
   /** Area (pixels) of the proposal outlined under the cursor, shown beside its layer toggle. */
   proposalArea = $state<number | null>(null);
   heatClassId = $state<number | null>(null);
+  /** The class whose heat map is on the canvas (null: none yet); the UI and tests read that it arrived. */
+  heatShownClassId = $state<number | null>(null);
   busy = $state<string | null>(null);
   zoom = $state(1);
   level = $state(0);
@@ -141,6 +143,7 @@ export class EditorSession {
     this.decoded.clear();
     this.timings = { image: null, peaks: null, edit: null };
     this.engine?.setHeatmap(null);
+    this.heatShownClassId = null;
     this.clearActivation();
     this.proposalKey = null;
     this.engine?.setProposalRings(null);
@@ -680,6 +683,7 @@ export class EditorSession {
       const bmp = await pixelsBitmap(map);
       if (id !== this.imageId) return;
       this.engine?.setHeatmap(colorize(bmp));
+      this.heatShownClassId = cls;
     } catch (err) {
       const info = toErrorInfo(err);
       this.app.error(info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `No heat map: ${info.message}` } : info);
