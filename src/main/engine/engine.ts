@@ -163,7 +163,7 @@ export class Engine {
   }
 
   /** Full pipeline for one image on the least busy worker. */
-  processImage(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult> {
+  async processImage(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult> {
     this.checkMethod(req.method);
     return this.leastBusy().call<ImageResult>('image', req, signal);
   }
@@ -179,7 +179,7 @@ export class Engine {
   }
 
   /** The instance at an image point (original pixel coordinates) for one class. */
-  suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, signal?: AbortSignal): Promise<EngineInstance | null> {
+  async suggestAt(image: ImageRef, classIndex: number, x: number, y: number, method: SuggestionMethod, signal?: AbortSignal): Promise<EngineInstance | null> {
     this.checkMethod(method);
     this.checkClass(classIndex);
     return this.workers[0].call<EngineInstance | null>('suggest', { image, classIndex, x, y, method }, signal);
@@ -198,7 +198,7 @@ export class Engine {
   }
 
   /** Method sam's refinement: a person's positive/negative points and box → one instance of a class. */
-  segmentPrompt(image: ImageRef, classIndex: number, prompt: SamPrompt, signal?: AbortSignal): Promise<EngineInstance | null> {
+  async segmentPrompt(image: ImageRef, classIndex: number, prompt: SamPrompt, signal?: AbortSignal): Promise<EngineInstance | null> {
     this.checkMethod('sam');
     this.checkClass(classIndex);
     return this.workers[0].call<EngineInstance | null>('segmentPrompt', { image, classIndex, prompt }, signal);
@@ -216,7 +216,7 @@ export class Engine {
   }
 
   /** Computes the image's segmenter embedding ahead of the first click (the editor's open and prefetch); true when cached. */
-  prepare(image: ImageRef, signal?: AbortSignal): Promise<boolean> {
+  async prepare(image: ImageRef, signal?: AbortSignal): Promise<boolean> {
     this.checkMethod('sam');
     return this.workers[0].call<boolean>('prepare', { image }, signal);
   }
@@ -241,7 +241,7 @@ export class Engine {
 
   private checkMethod(method: SuggestionMethod): void {
     if (!this.methods.includes(method)) {
-      const why = this.unavailable.find((u) => u.includes(method)) ?? `the engine does not support it`;
+      const why = this.unavailable.find((u) => u.includes(method))?.replace(/^[\w, ]+: /, '').replace(/\.$/, '') ?? 'the engine does not support it';
       throw new PeakLabelError('MODEL_UNAVAILABLE', `Method ${method} is unavailable: ${why}.`);
     }
   }

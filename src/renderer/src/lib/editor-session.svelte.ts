@@ -544,8 +544,9 @@ export class EditorSession {
   async accept(): Promise<void> {
     const s = this.selected;
     if (!s) return;
-    await this.prompts.commit();
-    if (s.source === 'suggested') await this.act('Accepting…', () => this.app.api.acceptInstances([s.id]));
+    // A saved refinement already made the suggestion the person's edited instance (one undo step).
+    const refined = await this.prompts.commit();
+    if (!refined && s.source === 'suggested') await this.act('Accepting…', () => this.app.api.acceptInstances([s.id]));
     // On to the next suggestion; with none left the accepted one stays selected for touch-ups.
     const next = nextSuggestion(this.instances, s.id);
     this.select(next && next.id !== s.id ? next.id : s.id);

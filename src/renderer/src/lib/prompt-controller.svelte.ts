@@ -30,8 +30,11 @@ export class PromptController {
   box = $state<Box | null>(null);
   /** The embedding of the open image: being computed (the canvas says so), ready, or unavailable. */
   embedding = $state<'computing' | 'ready' | null>(null);
-  private target: PromptTarget | null = null;
+  /** Points of the shown preview (it lags `points` while the segmenter answers). */
+  shownPoints = $state(0);
+  private target = $state.raw<PromptTarget | null>(null);
   private pending: Rle | null = null;
+  private inflight: Promise<void> | null = null;
   /** Each re-segmentation gets a number: a slow answer to an older prompt never replaces a newer one. */
   private seq = 0;
 
@@ -71,21 +74,27 @@ export class PromptController {
   async addPoint(t: PromptTarget, x: number, y: number, label: 0 | 1): Promise<void> {
     this.retarget(t);
     this.points = [...this.points, { x, y, label }];
-    await this.segment();
+    await (this.inflight = this.segment());
   }
 
   async setBox(t: PromptTarget, box: Box): Promise<void> {
     this.retarget(t);
     this.box = box;
-    await this.segment();
+    await (this.inflight = this.segment());
   }
 
-  /** Saves the preview (one undo step) and ends the refinement. */
-  async commit(): Promise<void> {
+  /**
+   * Saves the preview (one undo step) and ends the refinement; a prompt still being answered is waited for.
+   * True when a mask was saved (the instance is then the person's edit).
+   */
+  async commit(): Promise<boolean> {
+    await this.inflight;
     const t = this.target;
     const mask = this.pending;
     this.reset();
-    if (t && mask) await this.host.save(t.id, mask);
+    if (!t || !mask) return false;
+    await this.host.save(t.id, mask);
+    return true;
   }
 
   /** Drops the preview: the saved mask shows again. */
@@ -108,6 +117,8 @@ export class PromptController {
     this.pending = null;
     this.points = [];
     this.box = null;
+    this.shownPoints = 0;
+    this.inflight = null;
     this.seq++;
     this.host.marksChanged({ points: [], box: null });
   }
@@ -124,6 +135,7 @@ export class PromptController {
       if (seq !== this.seq) return;
       if (!r) return this.app.info('That prompt gives an empty mask: add a point inside the object.');
       this.pending = r.mask;
+      this.shownPoints = points.length + (box ? 1 : 0);
       this.host.preview(t.id, r.mask);
     } catch (err) {
       if (seq === this.seq) this.app.error(toErrorInfo(err));
