@@ -217,7 +217,7 @@ export interface PrelabelOptions {
 }
 
 /** What a path is for; each picks its own native dialog (folder or file, open or save, filters). */
-export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder', 'model-folder'] as const;
+export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder', 'model-folder', 'segmenter-folder'] as const;
 export type PathPurpose = (typeof PATH_PURPOSES)[number];
 
 export interface ChoosePathRequest {

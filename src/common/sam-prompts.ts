@@ -19,6 +19,8 @@ export interface SamPromptOptions {
   refine: boolean;
   /** Class-wise mask NMS IoU. */
   nmsIou: number;
+  /** A mask lying this much (intersection / its own area) inside a better one of its class is a part of it: dropped. */
+  containment: number;
   /** Score = iouPred^a · agreement^b · peakValue(normalised)^c · (1 + support)^d. */
   score: { iou: number; agreement: number; peak: number; support: number };
   /** Masks smaller than this fraction of the image are dropped (specks from a click on an edge). */
@@ -30,6 +32,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   mergeInside: true,
   refine: false,
   nmsIou: 0.5,
+  containment: 1.01,
   score: { iou: 1, agreement: 1, peak: 1, support: 0 },
   minAreaFraction: 0.0005,
 };

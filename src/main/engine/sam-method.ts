@@ -2,7 +2,7 @@
 // Each peak, strongest first, becomes one positive click (placed by src/common/sam-prompts.ts); a peak
 // falling inside a mask already drawn for its class only supports that mask, so the decoder runs about
 // once per instance rather than once per peak. Masks are scored and suppressed class-wise.
-import { maskArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
+import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
 import type * as ort from 'onnxruntime-node';
@@ -76,7 +76,15 @@ export function rankInstances(found: readonly SamInstance[], peaks: readonly Sam
   const scored = found.map((f) => ({ ...f, score: combineScore(f.parts, opts.score) }));
   if (!nms) return scored.sort((a, b) => b.score - a.score);
   const candidates: (Candidate & { index: number })[] = scored.map((f, index) => ({ classId: f.classIndex, score: f.score, mask: maskToSpans(f.mask), peakIndex: f.peakIndex, prm: peaks[f.peakIndex].prm, index }));
-  return classwiseNms(candidates, opts.nmsIou).map((k) => scored[(k.kept as Candidate & { index: number }).index]);
+  const kept = classwiseNms(candidates, opts.nmsIou).map((k) => scored[(k.kept as Candidate & { index: number }).index]);
+  if (opts.containment > 1) return kept;
+  // Parts (a head, a bag) inside a better mask of the same class: NMS keeps them, since their IoU is small.
+  const out: SamInstance[] = [];
+  for (const k of kept) {
+    const area = maskArea(k.mask);
+    if (!out.some((o) => o.classIndex === k.classIndex && maskIntersectionArea(o.mask, k.mask) >= opts.containment * area)) out.push(k);
+  }
+  return out;
 }
 
 async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: Parameters<Segmenter['decode']>[1], work: { width: number; height: number }, region: BinaryMask | null) {
