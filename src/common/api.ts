@@ -17,7 +17,12 @@ export const SUGGESTION_METHODS = ['prm', 'iam', 'sam', 'threshold', 'rect', 'el
 export type SuggestionMethod = (typeof SUGGESTION_METHODS)[number];
 export const isSuggestionMethod = (m: string): m is SuggestionMethod => (SUGGESTION_METHODS as readonly string[]).includes(m);
 /** PRM retrieval: better than IAM at IoU ≥ 0.5 on the mixed-class dev set; IAM is ~5× faster (README). */
-export const DEFAULT_SUGGESTION_METHOD: SuggestionMethod = 'prm';
+export const DEFAULT_SUGGESTION_METHOD: SuggestionMethod = 'sam';
+
+/** The method used when none was chosen: the default when the engine offers it, else PRM retrieval, else any. */
+export function preferredMethod(available: readonly SuggestionMethod[]): SuggestionMethod {
+  return available.includes(DEFAULT_SUGGESTION_METHOD) ? DEFAULT_SUGGESTION_METHOD : available.includes('prm') ? 'prm' : (available[0] ?? DEFAULT_SUGGESTION_METHOD);
+}
 
 export interface ProjectInfo {
   path: string;

@@ -15,6 +15,8 @@ export interface SamPromptOptions {
   click: ClickPlacement;
   /** A peak inside an already segmented instance of its class adds no new instance (it supports that one). */
   mergeInside: boolean;
+  /** Likewise a peak whose IAM region lies at least this much (fraction of its area) inside one (> 1: off). */
+  regionInside: number;
   /** Also decode the click refined by its own first mask (SAM's iterative mask prompt) and keep the better fit. */
   refine: boolean;
   /** Class-wise mask NMS IoU. */
@@ -28,12 +30,13 @@ export interface SamPromptOptions {
 }
 
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
-  click: 'innermost',
+  click: 'peak',
   mergeInside: true,
+  regionInside: 1.01,
   refine: false,
   nmsIou: 0.5,
   containment: 1.01,
-  score: { iou: 1, agreement: 1, peak: 1, support: 0 },
+  score: { iou: 1, agreement: 1, peak: 1, support: 0.5 },
   minAreaFraction: 0.0005,
 };
 

@@ -29,7 +29,9 @@ const withModel = process.env.PEAKLABEL_E2E_ENGINE !== '0';
 beforeAll(async () => {
   freshWorkDir(work);
   // PEAKLABEL_E2E_ENGINE=0 runs the flow as a machine without the model bundle would (brush path).
-  session = await openSession({ engine: withModel ? engineFactory() : undefined });
+  // PRM retrieval, as this flow (PRM/IAM activation overlays, threshold slider) was written for; method
+  // sam's editor flow is tests/e2e/sam.e2e.test.ts.
+  session = await openSession({ engine: withModel ? engineFactory({ method: 'prm' }) : undefined });
   ({ bridge, api, page, errors } = session);
 });
 

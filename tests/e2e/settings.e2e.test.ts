@@ -49,8 +49,8 @@ test('change the peak threshold in Settings, save, and see it after reopening', 
   await page.getByTestId('save-settings').click();
   await expect.poll(() => page.getByTestId('settings-error').textContent().catch(() => '')).toContain('maxPeaks is an integer from 1 to 100');
   await page.getByTestId('setting-max-peaks').fill('24');
-  // The suggestion method: the bundle's methods are offered, PRM retrieval first; IAM is saved like the rest.
-  expect(await page.getByTestId('setting-method').inputValue()).toBe('prm');
+  // The suggestion method: the engine's methods are offered, sam by default; IAM is saved like the rest.
+  expect(await page.getByTestId('setting-method').inputValue()).toBe('sam');
   expect(await page.getByTestId('setting-method').locator('option').allTextContents()).toContain('IAM (instance activation maps, ~5× faster)');
   await page.getByTestId('setting-method').selectOption('iam');
   await page.getByTestId('save-settings').click();

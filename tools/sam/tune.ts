@@ -38,6 +38,7 @@ function parseConfig(spec: string): Partial<SamPromptOptions> {
     else if (k === 'refine') o.refine = v === '1';
     else if (k === 'nms') o.nmsIou = Number(v);
     else if (k === 'contain') o.containment = Number(v);
+    else if (k === 'region') o.regionInside = Number(v);
     else if (k === 'minarea') o.minAreaFraction = Number(v);
     else if (k === 'score') {
       const [iou, agreement, peak, support] = v.split('/').map(Number);

@@ -3,7 +3,7 @@
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_SUGGESTION_METHOD, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod } from '../../common/api';
+import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
@@ -48,8 +48,8 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     ...(opts.method ? { method: opts.method } : {}),
   };
 
-  // The method without reading the bundle (settings() does, for the tuned thresholds): clicks call it.
-  const currentMethod = (): SuggestionMethod => chosen.method ?? DEFAULT_SUGGESTION_METHOD;
+  // The chosen method, else the default when this engine offers it (a missing segmenter falls back to PRM retrieval).
+  const currentMethod = (e: Engine): SuggestionMethod => chosen.method ?? preferredMethod(e.methods);
   // The bundle chosen in Settings, else the app's (PEAKLABEL_MODEL_DIR, --model, resources/models).
   const bundleDir = (): string | undefined => chosen.modelDir || opts.bundleDir;
   const settings = (): EngineSettings => {
@@ -181,7 +181,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engine();
       const src = store.imageSource(imageId);
-      const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? currentMethod());
+      const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? currentMethod(e));
       if (!inst) throw new PeakLabelError('NOT_FOUND', `No instance of that class was found at (${Math.round(peak.x)}, ${Math.round(peak.y)}) in ${src.path}.`, { file: src.path });
       return store.createInstance(imageId, { ...toNewInstance(store, e, inst), classId: peak.classId, source: 'suggested' });
     },
@@ -189,7 +189,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     async prelabel(o: PrelabelOptions) {
       const store = ctx.store();
       const e = await engine();
-      const method = o.method ?? currentMethod();
+      const method = o.method ?? currentMethod(e);
       const todo = store.imagesNeedingSuggestions({ imageIds: o.imageIds, force: o.force });
       const job = ctx.jobs.start('prelabel', todo.length);
       const failed: ErrorInfo[] = [];

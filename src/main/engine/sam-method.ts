@@ -50,7 +50,9 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     const p = peaks[i];
     const at = toWork(p.point);
     if (opts.mergeInside) {
-      const holder = out.find((o) => o.classIndex === p.classIndex && maskHas(o.mask, at));
+      const regionArea = p.region && opts.regionInside <= 1 ? maskArea(p.region) : 0;
+      const covers = (o: SamInstance) => regionArea > 0 && maskIntersectionArea(o.mask, p.region!) >= opts.regionInside * regionArea;
+      const holder = out.find((o) => o.classIndex === p.classIndex && (maskHas(o.mask, at) || covers(o)));
       if (holder) {
         holder.parts.support++;
         continue;

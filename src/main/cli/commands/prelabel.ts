@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
+import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, preferredMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
@@ -37,7 +37,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
   --preview DIR   one-shot: also draw each image's suggestions (masks, peaks, class and score) into DIR as PNGs
   --shard I/N     one-shot: only the images of shard I of N (0-based), split by a hash of the file name, for
                   cluster job arrays; join the outputs with peaklabel merge-coco (docs/cluster.md)
-  --method M      prm (proposal retrieval, default), iam, sam (segment-anything masks), threshold, rect, ellipse
+  --method M      sam (segment-anything masks, default; prm when no segmenter is installed), prm (proposal
+                  retrieval), iam (fast), threshold, rect, ellipse
   --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
   --workers N     engine worker threads (default 1)
@@ -51,7 +52,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
       tags: { type: 'string' },
       preview: { type: 'string' },
       shard: { type: 'string' },
-      method: { type: 'string', default: DEFAULT_SUGGESTION_METHOD },
+      method: { type: 'string' },
       force: { type: 'boolean' },
       provider: { type: 'string' },
       workers: { type: 'string', default: '1' },
@@ -60,8 +61,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
       crf: { type: 'boolean' },
       'no-crf': { type: 'boolean' },
     });
-    const method = values.method as SuggestionMethod;
-    if (!isSuggestionMethod(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
+    const method = values.method as SuggestionMethod | undefined;
+    if (method !== undefined && !isSuggestionMethod(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
     const engineOpts = { bundleDir: values.model, segmenterDir: values.segmenter, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
@@ -117,7 +118,7 @@ function stoppedLine(finished: string[], where: string): string {
     : `Stopped on request; no image was in progress.`;
 }
 
-async function prelabelProject(path: string, method: SuggestionMethod, force: boolean, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
+async function prelabelProject(path: string, method: SuggestionMethod | undefined, force: boolean, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
   const service = new ServiceContext();
   service.setProject(ProjectStore.open(path));
   const methods = createEngineMethods(service, engineOpts);
@@ -151,10 +152,10 @@ interface FolderRun {
   tagsFile: string | null;
   previewDir: string | null;
   shard: Shard | null;
-  method: SuggestionMethod;
+  method: SuggestionMethod | undefined;
 }
 
-async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method }: FolderRun, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
+async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: chosen }: FolderRun, engineOpts: EngineOptions, ctx: CliContext): Promise<number> {
   const allFiles = listImageFiles(dir);
   if (!allFiles.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
   // Image ids are positions in the whole folder, so shard outputs never share an id.
@@ -163,6 +164,8 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method }:
   const tags = tagsFile ? readTagsFile(tagsFile) : null;
   const engine = await Engine.open(engineOpts);
   const m = engine.bundle.manifest;
+  const method = chosen ?? preferredMethod(engine.methods);
+  if (!chosen && method !== DEFAULT_SUGGESTION_METHOD) ctx.err(`method ${method}: ${DEFAULT_SUGGESTION_METHOD} is unavailable (${engine.unavailable.find((u) => u.startsWith(DEFAULT_SUGGESTION_METHOD)) ?? 'not offered'})`);
   ctx.err(`model ${m.modelId} on ${engine.provider}${engine.opened.fallbackReasons.length ? ` (not used: ${engine.opened.fallbackReasons.join('; ')})` : ''}`);
   const unknown = new Set<string>();
   const items: PrelabelItem<{ id: number; file: string }>[] = numbered.map(({ id, file }) => {
