@@ -130,6 +130,9 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods, pathC
     },
     proposalAt: (id, x, y) => engineApi.proposalAt(id, x, y),
     prelabel: (opts) => engineApi.prelabel(opts),
+    trainHead: (opts) => engineApi.trainHead(opts),
+    cancelTraining: () => engineApi.cancelTraining(),
+    headStatus: () => engineApi.headStatus(),
 
     async cancelJob(jobId) { ctx.jobs.cancel(jobId); },
     onProgress(listener) { return ctx.progress.on(listener); },

@@ -9,8 +9,11 @@ import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import { readBundle, withRetrieval, type Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
+import { effectiveBundle, type HeadOverride } from './project-head';
 import type {
   EngineInstance,
+  FeatureRequest,
+  FeatureResult,
   ImageRef,
   ImageRequest,
   ImageResult,
@@ -108,11 +111,37 @@ function cancelled(): PeakLabelError {
 }
 
 export class Engine {
+  /** The bundle as the engine uses it: with a project head applied (setHead), its classes and head. */
+  bundle: Bundle;
+
   private constructor(
-    readonly bundle: Bundle,
+    /** The bundle as read, with its own head. */
+    readonly baseBundle: Bundle,
     private readonly workers: EngineWorker[],
     readonly opened: OpenResult,
-  ) {}
+  ) {
+    this.bundle = baseBundle;
+  }
+
+  /**
+   * Feeds a project's trained head to every worker in place of the bundle's (null: back to the bundle's).
+   * Class indices of later requests refer to `bundle.manifest.classes` as it is afterwards.
+   */
+  async setHead(head: HeadOverride | null): Promise<void> {
+    const next = effectiveBundle(this.baseBundle, head); // refuses a head of another backbone before any worker sees it
+    await Promise.all(this.workers.map((w) => w.call('setHead', { head })));
+    this.bundle = next;
+  }
+
+  /** Key of the project head in use (null: the bundle's own head). */
+  get headKey(): string | null {
+    return this.bundle.projectHead?.key ?? null;
+  }
+
+  /** Backbone features of one image into the training cache file `out` (least busy worker). */
+  cacheFeatures(req: FeatureRequest, signal?: AbortSignal): Promise<FeatureResult> {
+    return this.leastBusy().call<FeatureResult>('features', req, signal);
+  }
 
   /** Reads and checks the bundle, then opens sessions in each worker (first failure stops everything). */
   static async open(opts: EngineOptions = {}): Promise<Engine> {

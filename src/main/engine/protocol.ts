@@ -3,6 +3,7 @@ import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
 import type { ErrorInfo } from '../../common/errors';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
+import type { HeadOverride } from './project-head';
 
 export interface OpenRequest {
   bundleDir: string;
@@ -13,6 +14,24 @@ export interface OpenRequest {
   iamCrf?: boolean;
   /** Overrides of the bundle's retrieval parameters (user settings). */
   retrieval?: Partial<RetrievalParams>;
+  /** A project's trained class head in place of the bundle's (src/main/engine/project-head.ts). */
+  head?: HeadOverride | null;
+}
+
+/** Features for the training cache: one image through the backbone, stored as float16 cell-major at `out`. */
+export interface FeatureRequest {
+  image: ImageRef;
+  out: string;
+}
+
+export interface FeatureResult {
+  D: number;
+  h: number;
+  w: number;
+  origWidth: number;
+  origHeight: number;
+  width: number;
+  height: number;
 }
 
 export interface OpenResult {
@@ -99,6 +118,8 @@ export type WorkerRequest =
   | { id: number; op: 'peakMap'; args: { image: ImageRef; classIndex: number; x: number; y: number; kind: ActivationKind } }
   | { id: number; op: 'snap'; args: { image: ImageRef; mask: Rle } }
   | { id: number; op: 'proposalAt'; args: { image: ImageRef; x: number; y: number } }
+  | { id: number; op: 'features'; args: FeatureRequest }
+  | { id: number; op: 'setHead'; args: { head: HeadOverride | null } }
   | { id: number; op: 'cancel'; args: { target: number } }
   | { id: number; op: 'status'; args: Record<string, never> }
   | { id: number; op: 'close'; args: Record<string, never> };

@@ -10,5 +10,6 @@ import { command as bench } from './bench';
 import { command as prelabel } from './prelabel';
 import { command as info } from './info';
 import { command as evalCmd } from './eval';
+import { command as train } from './train';
 
-export const commands: CliCommand[] = [create, importImages, importCoco, tags, exportCoco, serve, bench, prelabel, info, evalCmd];
+export const commands: CliCommand[] = [create, importImages, importCoco, tags, exportCoco, serve, bench, prelabel, train, info, evalCmd];
