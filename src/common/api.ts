@@ -233,6 +233,8 @@ export interface HeadClassReport {
   heldOutNegatives: number;
   /** Instances used as point labels. */
   points: number;
+  /** Where the trained row started (a built-in class of the same name, the nearest built-in class, or centroids). */
+  initFrom?: string;
   /** Held-out classification AP of the row in use before (built-in or previous head) and of the new row. */
   apBefore: number | null;
   apAfter: number | null;

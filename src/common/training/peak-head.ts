@@ -63,7 +63,7 @@ export interface TrainOptions {
   l2: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.01, seed: 0, lambdaLoc: 0.5, l2: 1e-3 };
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.001, seed: 0, lambdaLoc: 0.5, l2: 1e-3 };
 
 export interface EpochStats {
   epoch: number;

@@ -24,6 +24,11 @@ export interface TrainJob {
   init: { weight: Float32Array; bias: Float32Array; fromBuiltin: boolean[] };
   /** Norm of a centroid-initialised row. */
   initNorm: number;
+  /**
+   * The bundle's rows: a new class starts from the one that best separates its training images (AP ≥
+   * minCandidateAp), e.g. "person" for "pedestrian", keeping that row's localisation; else from centroids.
+   */
+  candidates: { names: string[]; weight: Float32Array; bias: Float32Array; minAp: number };
   /** Rows in use before this training (built-in or a previous head), evaluated on the same held-out images. */
   before: ({ k: number; weight: Float32Array; bias: number } | null)[];
   options: Partial<TrainOptions>;
@@ -32,6 +37,8 @@ export interface TrainJob {
 }
 
 export interface WorkerClassResult {
+  /** Where the row started: the built-in class of the same name, the nearest built-in class, or centroids. */
+  initFrom: string;
   apBefore: number | null;
   apAfter: number | null;
   pointwiseBefore: number | null;

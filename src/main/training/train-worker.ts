@@ -36,11 +36,19 @@ function run(job: TrainJob): void {
   const loadSeconds = (performance.now() - t0) / 1000;
   const { K, D } = job;
   const init: Head = { K, D, weight: Float32Array.from(job.init.weight), bias: Float32Array.from(job.init.bias) };
-  const initFromCentroid = job.init.fromBuiltin.map((b) => !b);
-  initFromCentroid.forEach((yes, k) => {
-    if (!yes) return;
-    init.weight.set(centroidInit(train, k, D, job.initNorm), k * D);
-    init.bias[k] = 0;
+  const initFrom: string[] = job.init.fromBuiltin.map((b) => (b ? 'built-in row of the same name' : ''));
+  job.init.fromBuiltin.forEach((builtin, k) => {
+    if (builtin) return;
+    const near = nearestBuiltin(job, train, k);
+    if (near) {
+      init.weight.set(job.candidates.weight.subarray(near.row * D, (near.row + 1) * D), k * D);
+      init.bias[k] = job.candidates.bias[near.row];
+      initFrom[k] = `built-in "${job.candidates.names[near.row]}" (training AP ${(near.ap * 100).toFixed(1)})`;
+    } else {
+      init.weight.set(centroidInit(train, k, D, job.initNorm), k * D);
+      init.bias[k] = 0;
+      initFrom[k] = 'feature centroids';
+    }
     // start with the separating threshold at 0, where the loss is steepest
     calibrateBias(init, train, k, 0);
   });
@@ -59,6 +67,7 @@ function run(job: TrainJob): void {
     // the engine decides untagged images with one threshold: put this class's best one there
     const shift = calibrateBias(head, train, k, job.calibrateTo);
     classes.push({
+      initFrom: initFrom[k],
       apBefore: be ? be.ap[0] : null,
       apAfter: after.ap[k],
       pointwiseBefore: be && be.pointwiseTotal[0] ? be.pointwiseHits[0] / be.pointwiseTotal[0] : null,
@@ -71,6 +80,21 @@ function run(job: TrainJob): void {
     type: 'done',
     result: { weight: head.weight, bias: head.bias, curve, classes, mAP: after.mAP, pointwise: after.pointwise, trainSeconds, loadSeconds, trainImages: train.length, heldOutImages: val.length },
   });
+}
+
+/** The bundle row whose class scores best rank class k's training images (on ≤ 300 of them), if good enough. */
+function nearestBuiltin(job: TrainJob, train: Sample[], k: number): { row: number; ap: number } | null {
+  const { names, weight, bias, minAp } = job.candidates;
+  const labelled = train.filter((s) => s.labels[k] >= 0);
+  const step = Math.max(1, Math.ceil(labelled.length / 300));
+  const subset = labelled.filter((_, i) => i % step === 0).map((s) => oneClass(s, k));
+  let best: { row: number; ap: number } | null = null;
+  for (let r = 0; r < names.length; r++) {
+    const ev = evaluateHead({ K: 1, D: job.D, weight: weight.subarray(r * job.D, (r + 1) * job.D) as Float32Array, bias: bias.subarray(r, r + 1) as Float32Array }, subset);
+    const ap = ev.ap[0];
+    if (ap !== null && ap >= minAp && (!best || ap > best.ap)) best = { row: r, ap };
+  }
+  return best;
 }
 
 /** A sample restricted to class k (as class 0), for evaluating one stored row. */

@@ -23,6 +23,8 @@ export const MIN_NEGATIVES = 5;
 const LABEL_SOURCES = ['accepted', 'edited', 'manual'];
 /** Norm of a new class's starting row (feature-centroid difference). */
 const INIT_NORM = 0.05;
+/** A new class starts from the built-in row that ranks its training images at least this well. */
+const NEAREST_MIN_AP = 0.85;
 /** Guess of the training thread's speed (multiply-adds per second) until the first epoch is timed. */
 const GUESS_MACS_PER_SECOND = 4e8;
 
@@ -264,6 +266,7 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
     centerOffset: m.crmGeometry.centerOffset,
     init,
     initNorm: INIT_NORM,
+    candidates: { names: m.classes.map((c) => c.name), weight: bundle.headWeight, bias: bundle.headBias, minAp: NEAREST_MIN_AP },
     before,
     options: { epochs },
     calibrateTo: bundle.retrieval.classScoreThreshold,
@@ -294,7 +297,7 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
   trainable.forEach((p, k) => {
     const r = reports.find((x) => x.name === p.name)!;
     const c = result.classes[k];
-    Object.assign(r, { apBefore: c.apBefore, apAfter: c.apAfter, pointwiseBefore: c.pointwiseBefore, pointwiseAfter: c.pointwiseAfter });
+    Object.assign(r, { initFrom: c.initFrom, apBefore: c.apBefore, apAfter: c.apAfter, pointwiseBefore: c.pointwiseBefore, pointwiseAfter: c.pointwiseAfter });
     if (p.builtin >= 0 && c.apBefore !== null && c.apAfter !== null && c.apAfter < c.apBefore) {
       r.use = 'builtin';
       r.reason = `The trained "${p.name}" scored ${(c.apAfter * 100).toFixed(1)} held-out AP against ${(c.apBefore * 100).toFixed(1)} for the row in use before, so the built-in "${m.classes[p.builtin].name}" stays.`;
