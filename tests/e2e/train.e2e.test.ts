@@ -39,7 +39,7 @@ async function importTags(file: string): Promise<void> {
   await page.getByTestId('import-kind-tags-coco').check();
   await page.getByTestId('import-path').fill(file);
   await page.getByTestId('import-run').click();
-  await expect.poll(() => page.getByTestId('import-result').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/tagged/);
+  await expect.poll(() => page.getByTestId('import-result').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/Tags imported: \d+ images matched/);
   await page.getByTestId('import-dialog').getByRole('button', { name: 'Close', exact: true }).click();
   await expect.poll(() => page.getByTestId('import-dialog').count()).toBe(0);
 }
