@@ -2,7 +2,9 @@
 // balloon commands (`npx tsx tools/train-sweep.ts /tmp/b.peaklabel`): for "balloon" (balloon images vs
 // PennFudan) and "pedestrian" (PennFudan vs balloon), trained on three quarters of the dev images and
 // scored on the model kit's held-out quarter: classification AP and pointwise localisation (the class
-// map's maximum inside a ground-truth box), per start row, learning rate and L2 pull.
+// map's maximum inside a ground-truth box), per start row, learning rate and L2 pull; then the
+// localisation loss with the training images' ground-truth instances as point labels (their mask
+// centroid's box centre), standing in for instances an annotator accepted.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -37,9 +39,15 @@ function samples(pos: string) {
       const gy = (y: number) => (((y + 0.5) * f.height) / f.origHeight - 0.5 - m.crmGeometry.centerOffset) / m.stride;
       const isPos = s.name === pos;
       const boxes = isPos ? s.gt.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { bbox: number[] }) => ({ k: 0, x0: gx(a.bbox[0]), y0: gy(a.bbox[1]), x1: gx(a.bbox[0] + a.bbox[2]), y1: gy(a.bbox[1] + a.bbox[3]) })) : [];
+      const cell = (a: { bbox: number[] }) => {
+        const x = Math.min(Math.max(Math.round(gx(a.bbox[0] + a.bbox[2] / 2)), 0), f.w - 1);
+        const y = Math.min(Math.max(Math.round(gy(a.bbox[1] + a.bbox[3] / 2)), 0), f.h - 1);
+        return y * f.w + x;
+      };
+      const points = isPos ? s.gt.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { bbox: number[] }) => ({ k: 0, cell: cell(a) })) : [];
       const sample: Sample = { features: f.features, labels: Int8Array.from([isPos ? 1 : 0]) };
       if (heldOut(s.name, basename(r.path))) val.push({ ...sample, boxes });
-      else train.push(sample);
+      else train.push({ ...sample, points });
     }
   }
   return { train, val };
@@ -71,12 +79,23 @@ for (const [pos, label] of [['balloon', 'balloon'], ['pennfudan', 'pedestrian']]
     const e0 = evaluateHead(h0, val);
     console.log(`  init ${name}: AP ${(e0.mAP! * 100).toFixed(1)}, pointwise ${(e0.pointwise! * 100).toFixed(1)}`);
     for (const lr of [0.01, 0.003, 0.001]) {
+      if (process.env.SWEEP_LOC_ONLY) continue;
       for (const l2 of [1e-3, 1e-1]) {
         const t0 = performance.now();
         const { head } = trainHead(h0, train, [], { epochs: 30, lr, l2, lambdaLoc: 0 });
         const e = evaluateHead(head, val);
         console.log(`    lr ${lr} l2 ${l2}: AP ${(e.mAP! * 100).toFixed(1)}, pointwise ${(e.pointwise! * 100).toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       }
+    }
+    // the localisation loss: all, or a quarter of, the training images' instances as point labels
+    for (const T of (process.env.SWEEP_T ?? '1').split(',').map(Number))
+    for (const share of [0, 0.25, 1]) {
+      let seen = 0;
+      const withPoints = train.map((s) => (s.points?.length && seen++ % Math.round(1 / (share || 1)) === 0 && share > 0 ? s : { ...s, points: [] }));
+      const n = withPoints.reduce((a, s) => a + (s.points?.length ?? 0), 0);
+      const { head } = trainHead(h0, withPoints, [], { epochs: 30, lr: 0.001, l2: 1e-3, lambdaLoc: 0.5, locTemperature: T });
+      const e = evaluateHead(head, val);
+      console.log(`    lr 0.001, localisation loss (T ${T}) on ${n} instances: AP ${(e.mAP! * 100).toFixed(1)}, pointwise ${(e.pointwise! * 100).toFixed(1)}`);
     }
   }
 }

@@ -64,7 +64,7 @@ describe('peak stimulation gradient', () => {
       const head = randomHead(5, 2, 8);
       const gw = new Float32Array(head.weight.length);
       const gb = new Float32Array(head.bias.length);
-      const opts = { lambdaLoc: 0.7 };
+      const opts = { lambdaLoc: 0.7, locTemperature: 3 };
       lossAndGradient(head, set, opts, { weight: gw, bias: gb });
       const eps = 1e-4;
       const lossAt = (h: Head) => lossAndGradient(h, set, opts).loss;

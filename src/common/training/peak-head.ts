@@ -59,11 +59,13 @@ export interface TrainOptions {
   seed: number;
   /** Weight of the localisation loss (0 = image labels only). */
   lambdaLoc: number;
+  /** Temperature of the localisation loss's spatial softmax (map values are divided by it). */
+  locTemperature: number;
   /** L2 pull towards the initial head: λ/2 · ‖w − w₀‖². */
   l2: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.001, seed: 0, lambdaLoc: 0.5, l2: 1e-3 };
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.001, seed: 0, lambdaLoc: 0.5, locTemperature: 20, l2: 1e-3 };
 
 export interface EpochStats {
   epoch: number;
@@ -151,7 +153,7 @@ export function classBalance(samples: readonly Sample[], K: number): { pos: Floa
 export function lossAndGradient(
   head: Head,
   batch: readonly Sample[],
-  opts: { lambdaLoc: number; balance?: { pos: Float32Array; neg: Float32Array } },
+  opts: { lambdaLoc: number; locTemperature?: number; balance?: { pos: Float32Array; neg: Float32Array } },
   grad?: { weight: Float32Array; bias: Float32Array },
 ): { loss: number; cls: number; loc: number } {
   const { K, D } = head;
@@ -175,20 +177,21 @@ export function lossAndGradient(
         if (grad && cells.length) contributions.push({ s, k, kind: 'cls', cells, coef: bw * (sigmoid(score) - y) });
       }
       if (pts.length && opts.lambdaLoc > 0) {
-        // Spatial softmax cross-entropy: −(1/P) Σ_p log softmax(M)[p].
+        // Spatial softmax cross-entropy: −(1/P) Σ_p log softmax(M/T)[p].
+        const T = opts.locTemperature ?? 1;
         let max = -Infinity;
-        for (const v of map) if (v > max) max = v;
+        for (const v of map) if (v / T > max) max = v / T;
         let z = 0;
-        for (let i = 0; i < map.length; i++) z += Math.exp(map[i] - max);
+        for (let i = 0; i < map.length; i++) z += Math.exp(map[i] / T - max);
         const logZ = max + Math.log(z);
         let l = 0;
-        for (const p of pts) l -= map[p.cell] - logZ;
+        for (const p of pts) l -= map[p.cell] / T - logZ;
         loc += l / pts.length;
         locTerms++;
         if (grad) {
           const g = new Float32Array(map.length);
-          for (let i = 0; i < map.length; i++) g[i] = Math.exp(map[i] - logZ);
-          for (const p of pts) g[p.cell] -= 1 / pts.length;
+          for (let i = 0; i < map.length; i++) g[i] = Math.exp(map[i] / T - logZ) / T;
+          for (const p of pts) g[p.cell] -= 1 / pts.length / T;
           contributions.push({ s, k, kind: 'loc', cells: [], coef: g });
         }
       }
@@ -280,7 +283,7 @@ export function trainHead(
       const batch = order.slice(start, start + o.batchSize).map((i) => train[i]);
       gw.fill(0);
       gb.fill(0);
-      const { loss } = lossAndGradient(head, batch, { lambdaLoc: o.lambdaLoc, balance }, { weight: gw, bias: gb });
+      const { loss } = lossAndGradient(head, batch, { lambdaLoc: o.lambdaLoc, locTemperature: o.locTemperature, balance }, { weight: gw, bias: gb });
       if (o.l2 > 0) for (let j = 0; j < gw.length; j++) gw[j] += o.l2 * (head.weight[j] - w0[j]);
       adam.step([gw, gb], lr);
       lossSum += loss;
