@@ -203,7 +203,7 @@ export interface PrelabelOptions {
   force?: boolean;
 }
 
-/** `trainHead` options (defaults: 30 epochs; accepted instances used as point labels). */
+/** `trainHead` options (defaults: 30 epochs up to 160 training images, fewer (≥ 8) above; accepted instances used as point labels). */
 export interface TrainRequest {
   epochs?: number;
   /** Use accepted, edited and hand-made instances as point labels for their class's peaks (default true). */

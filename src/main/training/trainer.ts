@@ -23,6 +23,14 @@ export const MIN_NEGATIVES = 5;
 const LABEL_SOURCES = ['accepted', 'edited', 'manual'];
 /** Norm of a new class's starting row (feature-centroid difference). */
 const INIT_NORM = 0.05;
+/**
+ * Epochs by default: about 4,800 image passes (30 epochs up to 160 training images, then fewer, at least
+ * 8): a large project gets as many optimiser steps per epoch as a small one gets in all (batch 16).
+ */
+export function defaultEpochs(trainImages: number): number {
+  return Math.min(30, Math.max(8, Math.ceil(4800 / Math.max(1, trainImages))));
+}
+
 /** A new class starts from the built-in row that ranks its training images at least this well. */
 const NEAREST_MIN_AP = 0.85;
 /** Guess of the training thread's speed (multiply-adds per second) until the first epoch is timed. */
@@ -168,8 +176,8 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
   const bundle = engine.baseBundle;
   const m = bundle.manifest;
   const D = m.head.channels;
-  const epochs = request.epochs ?? 30;
   const { plans, images, instances } = planClasses(store, bundle, request.useInstances !== false);
+  const epochs = request.epochs ?? defaultEpochs(Math.round(images.length * 0.8));
   const trainable = plans.filter((p) => p.trainable);
   if (!trainable.length) {
     const why = plans.length ? plans.map((p) => p.report.reason).join(' ') : 'The project has no classes: add the classes to learn (create --class NAME, or the class editor).';

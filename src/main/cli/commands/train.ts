@@ -21,7 +21,7 @@ cached in <project>.cache/features/. A fifth of the tagged images (stable, by co
 to report classification AP and, where there are accepted instances, pointwise localisation. The head
 is stored in the project file and used for every suggestion method from then on. Ctrl-C cancels and
 keeps the previous head.
-  --epochs N       training epochs (default 30)
+  --epochs N       training epochs (default 30 up to 160 training images, then about 4,800 image passes, ≥ 8)
   --no-instances   do not use accepted/edited/hand-made instances as point labels
   --status         print the head in use and what training would do, without training
   --provider P, --workers N, --model DIR   as for prelabel (features are computed by the engine)`,
