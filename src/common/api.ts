@@ -235,6 +235,8 @@ export interface HeadClassReport {
   points: number;
   /** Where the trained row started (a built-in class of the same name, the nearest built-in class, or centroids). */
   initFrom?: string;
+  /** The built-in class it matches by name or alias (its suggestions when it is not trained), or null. */
+  builtinMatch?: string | null;
   /** Held-out classification AP of the row in use before (built-in or previous head) and of the new row. */
   apBefore: number | null;
   apAfter: number | null;

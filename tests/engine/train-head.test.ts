@@ -222,5 +222,10 @@ describe('project heads: training through the service', () => {
     expect(await main(['train', '--project', p2, '--epochs', '1'], err)).toBe(2);
     expect(err.stderr.join('\n')).toMatch(/Cannot train "balloon": it needs negatives: at least 5 tagged images that do not show it \(it has none/);
     expect(existsSync(`${p2}.cache/features`)).toBe(false);
+    const st = capture();
+    expect(await main(['train', '--project', p2, '--status'], st)).toBe(0);
+    expect(st.stdout[0]).toBe('no trained head: the built-in classes only');
+    expect(st.stdout[1]).toMatch(/^ {2}balloon: no suggestions; cannot be trained \(16 tagged, 0 negatives, 0 instances\)$/);
+    expect(st.stdout[2]).toMatch(/needs negatives/);
   }, 120_000);
 });

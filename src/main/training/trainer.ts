@@ -140,6 +140,7 @@ export function planClasses(store: ProjectStore, bundle: Bundle, useInstances = 
         name: c.name,
         use: trainable ? 'trained' : builtin >= 0 ? 'builtin' : 'none',
         reason,
+        builtinMatch: builtinName,
         positives,
         negatives,
         heldOutPositives,

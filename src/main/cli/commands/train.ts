@@ -1,7 +1,7 @@
 // `peaklabel train`: learns a head for the project's own classes from its image tags (and the accepted
 // instances as point labels), stores it in the project file and makes it the one the engine uses.
 import { resolve } from 'node:path';
-import type { HeadClassReport, HeadSummary } from '../../../common/api';
+import type { HeadSummary } from '../../../common/api';
 import { PeakLabelError } from '../../../common/errors';
 import { ServiceContext } from '../../api/context';
 import { createEngineMethods } from '../../api/engine-methods';
@@ -55,8 +55,14 @@ keeps the previous head.
     try {
       if (values.status) {
         const st = await methods.headStatus();
-        ctx.out(st.active ? `head ${st.active.id} (${st.active.createdAt}) for ${st.active.trainedClasses.join(', ') || 'no class'}${st.applied ? '' : `: ${st.notApplied}`}` : 'no trained head: the built-in classes only');
-        printClasses(ctx, st.readiness, 'if trained now');
+        ctx.out(st.active ? `head ${st.active.id} (${st.active.createdAt}) for ${st.active.trainedClasses.join(', ') || 'no class'}${st.applied ? ' is in use' : `: ${st.notApplied}`}` : 'no trained head: the built-in classes only');
+        const inHead = new Set(st.applied && st.active ? st.active.trainedClasses : []);
+        for (const c of st.readiness) {
+          const now = inHead.has(c.name) ? `trained (head ${st.active!.id}, held-out AP ${pct(c.apBefore)} → ${pct(c.apAfter)})` : c.builtinMatch ? `built-in "${c.builtinMatch}"` : 'no suggestions';
+          const next = c.use === 'trained' ? 'can be trained' : 'cannot be trained';
+          ctx.out(`  ${c.name}: ${now}; ${next} (${c.positives} tagged, ${c.negatives} negatives, ${c.points} instances)`);
+          if (c.reason) ctx.out(`    ${c.reason}`);
+        }
         return 0;
       }
       const r = await methods.trainHead({ epochs, useInstances: !values['no-instances'] });
@@ -77,14 +83,6 @@ keeps the previous head.
 };
 
 const pct = (v: number | null) => (v === null ? '–' : (v * 100).toFixed(1));
-
-function printClasses(ctx: CliContext, classes: HeadClassReport[], label: string): void {
-  for (const c of classes) {
-    const counts = `${c.positives} tagged, ${c.negatives} negatives, ${c.points} instances`;
-    ctx.out(`  ${c.name}: ${c.use} (${label}; ${counts})${c.use === 'trained' && (c.apAfter !== null || c.apBefore !== null) ? `, held-out AP ${pct(c.apBefore)} → ${pct(c.apAfter)}` : ''}`);
-    if (c.reason) ctx.out(`    ${c.reason}`);
-  }
-}
 
 function printHead(ctx: CliContext, h: HeadSummary): void {
   ctx.out(`head ${h.id} stored and in use: ${h.trainedClasses.join(', ') || 'no class (built-in rows kept)'} on ${h.modelId} (D=${h.featureDim})`);
