@@ -8,7 +8,7 @@ import type { ServiceContext } from '../api/context';
 import type { Engine } from '../engine/engine';
 import { headMismatch, type HeadOverride } from '../engine/project-head';
 import type { ProjectStore } from '../store/project-store';
-import { activeHead, activeHeadId, getHead, headHistory } from './head-store';
+import { activeHead, activeHeadId, getHead, headHistory, type StoredHead } from './head-store';
 import { planClasses, trainProjectHead, type TrainingState } from './trainer';
 
 export interface TrainingMethods {
@@ -21,11 +21,18 @@ export interface TrainingMethods {
   reset(): void;
 }
 
+/** Stored heads never change, so each store keeps the last one read (engine requests check it every time). */
+const lastRead = new WeakMap<ProjectStore, StoredHead>();
+
 /** The override for a store's active head, or null with the reason it cannot be used. */
 export function headOverrideFor(store: ProjectStore, e: Engine): { head: HeadOverride | null; notApplied: string | null } {
   const id = activeHeadId(store);
   if (id === null) return { head: null, notApplied: null };
-  const h = getHead(store, id)!;
+  let h = lastRead.get(store);
+  if (h?.summary.id !== id) {
+    h = getHead(store, id)!;
+    lastRead.set(store, h);
+  }
   const why = headMismatch(e.baseBundle, { modelId: h.summary.modelId, featureDim: h.summary.featureDim });
   if (why) return { head: null, notApplied: `The project's head ${h.summary.id} is not used: ${why}. Train again for this model.` };
   // Rows of classes the project no longer has are left out: a row is only ever used for its own class.
