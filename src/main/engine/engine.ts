@@ -220,6 +220,10 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    // A cancelled request may still be inside ORT in its worker (cancelling rejects at once); terminating
+    // the thread then aborts the process (Napi::Error). Each worker answers requests in order, so a status
+    // call returns once it is idle: wait for that, at most a few seconds.
+    await Promise.race([Promise.all(this.workers.map((w) => w.call('status', {}).catch(() => undefined))), new Promise((r) => setTimeout(r, 5000).unref())]);
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 
