@@ -2,6 +2,7 @@
 // stored (versioned, active), applied to every method; classes without enough data are named with what
 // they need; a cancelled run keeps the previous head; a head of another backbone is never applied;
 // accepted instances become point labels; the feature cache is reused.
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +196,25 @@ describe('project heads: training through the service', () => {
     expect(again.head!.instancesUsed).toBe(1);
     expect((await api.headStatus()).history.map((x) => x.active)).toEqual([true, false]);
   }, 600_000);
+
+  it('Ctrl-C on `peaklabel train` cancels cleanly (exit 130) and keeps the previous head', async () => {
+    const before = headHistory(ctx.store());
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'peaklabel.mjs'), 'train', '--project', project, '--epochs', '500'], { cwd: repoRoot, env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const started = new Promise<void>((resolve) => child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/train \d+\/\d+/.test(stderr)) resolve();
+    }));
+    await started;
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/Aborted|Napi::Error/);
+    expect(code).toBe(130);
+    expect(stdout).toContain('training cancelled: the previous head stays in use');
+    expect(headHistory(ctx.store())).toEqual(before);
+  }, 300_000);
 
   it('never applies a head of another backbone, and says why', async () => {
     const store = ctx.store();
