@@ -27,10 +27,15 @@ export default defineConfig({
       outDir: resolve(root, 'out/main'),
       externalizeDeps: true,
       rollupOptions: {
-        // The engine's worker thread is its own entry: engine.ts starts `./worker-entry.mjs` beside the bundle
-        // (in development that file registers tsx and loads worker.ts instead).
-        input: { index: resolve(root, 'src/main/index.ts'), 'worker-entry': resolve(root, 'src/main/engine/worker.ts') },
-        output: { entryFileNames: (chunk) => (chunk.name === 'worker-entry' ? '[name].mjs' : '[name].js') },
+        // The engine's and the training's worker threads are their own entries: engine.ts and trainer.ts start
+        // `./worker-entry.mjs` / `./train-worker-entry.mjs` beside the bundle (in development those files
+        // register tsx and load worker.ts / train-worker.ts instead).
+        input: {
+          index: resolve(root, 'src/main/index.ts'),
+          'worker-entry': resolve(root, 'src/main/engine/worker.ts'),
+          'train-worker-entry': resolve(root, 'src/main/training/train-worker.ts'),
+        },
+        output: { entryFileNames: (chunk) => (chunk.name.endsWith('worker-entry') ? '[name].mjs' : '[name].js') },
         external: nativeModules,
       },
     },

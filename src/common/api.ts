@@ -221,6 +221,95 @@ export interface PrelabelOptions {
   force?: boolean;
 }
 
+/** `trainHead` options (defaults: 30 epochs up to 160 training images, fewer (≥ 8) above; accepted instances used as point labels). */
+export interface TrainRequest {
+  epochs?: number;
+  /** Use accepted, edited and hand-made instances as point labels for their class's peaks (default true). */
+  useInstances?: boolean;
+}
+
+/** One epoch of a training run: mean loss and the held-out metrics (null where undefined). */
+export interface TrainCurvePoint {
+  epoch: number;
+  loss: number;
+  valAp: number | null;
+  valPointwise: number | null;
+}
+
+/**
+ * How one project class gets suggestions: 'trained' (the project head's row), 'builtin' (the model's own
+ * class of that name or alias), or 'none' (no suggestions; `reason` says why and what is needed).
+ */
+export interface HeadClassReport {
+  name: string;
+  use: 'trained' | 'builtin' | 'none';
+  reason: string | null;
+  /** Tagged images with the class, and tagged images without it (negatives), over the whole project. */
+  positives: number;
+  negatives: number;
+  heldOutPositives: number;
+  heldOutNegatives: number;
+  /** Instances used as point labels. */
+  points: number;
+  /** Where the trained row started (a built-in class of the same name, the nearest built-in class, or centroids). */
+  initFrom?: string;
+  /** The built-in class it matches by name or alias (its suggestions when it is not trained), or null. */
+  builtinMatch?: string | null;
+  /** Held-out classification AP of the row in use before (built-in or previous head) and of the new row. */
+  apBefore: number | null;
+  apAfter: number | null;
+  pointwiseBefore: number | null;
+  pointwiseAfter: number | null;
+}
+
+/** A stored head version. */
+export interface HeadSummary {
+  id: number;
+  createdAt: string;
+  /** Bundle modelId and feature dimension whose backbone it was trained on. */
+  modelId: string;
+  featureDim: number;
+  /** Rows of the head (the classes marked 'trained' in `classes`). */
+  trainedClasses: string[];
+  classes: HeadClassReport[];
+  tags: string[];
+  trainImages: number;
+  heldOutImages: number;
+  instancesUsed: number;
+  mAPBefore: number | null;
+  mAPAfter: number | null;
+  pointwiseBefore: number | null;
+  pointwiseAfter: number | null;
+  curve: TrainCurvePoint[];
+  /** Seconds: whole run, feature caching, and images whose features were computed (rest were cached). */
+  seconds: number;
+  featureSeconds: number;
+  featuresComputed: number;
+  active: boolean;
+}
+
+export interface HeadStatus {
+  /** The engine's bundle (null when it cannot be opened). */
+  modelId: string | null;
+  featureDim: number | null;
+  /** The project's active head, and whether the engine can use it (else why not). */
+  active: HeadSummary | null;
+  applied: boolean;
+  notApplied: string | null;
+  /** Every stored version, newest first. */
+  history: { id: number; createdAt: string; mAPAfter: number | null; active: boolean }[];
+  /** What training now would do with each project class (or why it cannot). */
+  readiness: HeadClassReport[];
+  /** The run in progress. */
+  training: { jobId: string; phase: 'features' | 'loading' | 'training' | 'saving'; epochs: number; curve: TrainCurvePoint[] } | null;
+}
+
+export interface TrainResult {
+  /** The stored head, or null when cancelled. */
+  head: HeadSummary | null;
+  cancelled: boolean;
+}
+
 /** What a path is for; each picks its own native dialog (folder or file, open or save, filters). */
 export const PATH_PURPOSES = ['open-project', 'new-project', 'image-folder', 'coco-file', 'tags-csv', 'export-coco', 'relink-folder', 'model-folder', 'segmenter-folder'] as const;
 export type PathPurpose = (typeof PATH_PURPOSES)[number];
@@ -305,6 +394,13 @@ export interface PeakLabelApi {
   /** finishedAfterStop: the images that were in progress when the job was stopped (each finished and saved). */
   prelabel(opts: PrelabelOptions): Promise<{ images: number; instances: number; failed: ErrorInfo[]; cancelled: boolean; finishedAfterStop?: string[] }>;
 
+  // Project heads (issue 12): learn the project's classes from its tags (and accepted instances)
+  /** Trains, stores and activates a head (a long job of kind 'train'); a cancelled run keeps the previous head. */
+  trainHead(opts?: TrainRequest): Promise<TrainResult>;
+  /** Cancels the training in progress (no-op when none runs). */
+  cancelTraining(): Promise<void>;
+  headStatus(): Promise<HeadStatus>;
+
   // Jobs
   cancelJob(jobId: string): Promise<void>;
   /** Subscribe to progress of long jobs; returns an unsubscribe function. */
@@ -327,6 +423,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'listInstances', 'createInstance', 'editInstance', 'acceptInstances', 'deleteInstances', 'undo', 'redo', 'changeInstances',
   'importCoco', 'exportCoco',
   'engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'segmentPrompt', 'prepareImage', 'prelabel',
+  'trainHead', 'cancelTraining', 'headStatus',
   'cancelJob',
   'appInfo', 'choosePath',
 ] as const;

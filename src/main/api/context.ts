@@ -7,9 +7,9 @@ import { ProgressTracker, type ProgressEvent, type ProgressListener } from '../.
 import type { ProjectStore } from '../store/project-store';
 
 /** The engine's part of the API; without it these methods reject with MODEL_UNAVAILABLE. */
-export type EngineMethodName = 'engineInfo' | 'engineSettings' | 'saveEngineSettings' | 'findPeaks' | 'classResponse' | 'suggestForPeak' | 'peakMap' | 'snapToProposal' | 'proposalAt' | 'segmentPrompt' | 'prepareImage' | 'prelabel';
+export type EngineMethodName = 'engineInfo' | 'engineSettings' | 'saveEngineSettings' | 'findPeaks' | 'classResponse' | 'suggestForPeak' | 'peakMap' | 'snapToProposal' | 'proposalAt' | 'segmentPrompt' | 'prepareImage' | 'prelabel' | 'trainHead' | 'cancelTraining' | 'headStatus';
 export type EngineMethods = Pick<PeakLabelApi, EngineMethodName>;
-export const ENGINE_METHOD_NAMES: readonly EngineMethodName[] = ['engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'segmentPrompt', 'prepareImage', 'prelabel'];
+export const ENGINE_METHOD_NAMES: readonly EngineMethodName[] = ['engineInfo', 'engineSettings', 'saveEngineSettings', 'findPeaks', 'classResponse', 'suggestForPeak', 'peakMap', 'snapToProposal', 'proposalAt', 'segmentPrompt', 'prepareImage', 'prelabel', 'trainHead', 'cancelTraining', 'headStatus'];
 
 /** Fan-out of progress events to every subscriber (CLI bar, IPC, bridge clients). */
 export class ProgressHub {

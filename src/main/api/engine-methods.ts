@@ -3,7 +3,7 @@
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod } from '../../common/api';
+import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod, type TrainRequest } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
@@ -16,6 +16,7 @@ import { engineSettingsCheck } from './validate';
 import { runPrelabel, type PrelabelItem } from '../engine/prelabel';
 import type { EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
 import { resolveTags } from '../engine/tags-file';
+import { createTrainingMethods } from '../training/train-methods';
 
 export interface EngineMethodsOptions extends EngineOptions {
   /** Suggestion method until the user saves one in Settings (default: the saved one, else PRM retrieval). */
@@ -75,6 +76,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     return opening;
   };
 
+  // The project's trained head (when it fits the bundle) replaces the bundle's for every method.
+  const training = createTrainingMethods(ctx, engine);
+  const engineFor = async (store: ProjectStore): Promise<Engine> => training.withHead(store, await engine());
+
   /** Model class index ↔ project class (created on first use with the model's colour). */
   const projectClassId = (store: ProjectStore, e: Engine, classIndex: number): number => {
     const c = e.bundle.manifest.classes[classIndex];
@@ -94,7 +99,8 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     mask: inst.mask,
     score: inst.score,
     peak: inst.peak,
-    modelId: e.bundle.manifest.modelId,
+    // a class served by the project's head is marked with the head's version
+    modelId: e.bundle.projectHead?.rows.includes(inst.classIndex) ? `${e.bundle.manifest.modelId}+head${e.bundle.projectHead.key.split('#')[1]}` : e.bundle.manifest.modelId,
     method: inst.method,
   });
 
@@ -107,7 +113,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   const methods = {
     async engineInfo(): Promise<EngineInfo> {
       try {
-        const e = await engine();
+        const e = ctx.project ? await engineFor(ctx.project) : await engine();
         const st = await e.status();
         return {
           available: true,
@@ -131,7 +137,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
 
     async findPeaks(imageId: number): Promise<Peak[]> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       const src = store.imageSource(imageId);
       const peaks = await e.findPeaks(imageRef(src), tagClasses(e, src));
       return peaks.map((p) => ({ classId: projectClassId(store, e, p.classIndex), x: p.x, y: p.y, score: p.score }));
@@ -139,33 +145,33 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
 
     async classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       const src = store.imageSource(imageId);
       return grayPng(await e.classResponse(imageRef(src), modelClassIndex(store, e, classId)), src.width);
     },
 
     async peakMap(imageId: number, peak: { classId: number; x: number; y: number }, kind: ActivationKind = 'prm'): Promise<GrayMap> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       const src = store.imageSource(imageId);
       return grayPng(await e.peakMap(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, kind), src.width);
     },
 
     async snapToProposal(imageId: number, mask: Rle): Promise<{ mask: Rle; iou: number } | null> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       return e.snapToProposal(imageRef(store.imageSource(imageId)), mask);
     },
 
     async proposalAt(imageId: number, x: number, y: number): Promise<Rle | null> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       return e.proposalAt(imageRef(store.imageSource(imageId)), x, y);
     },
 
     async segmentPrompt(imageId: number, prompt: SegmentPrompt): Promise<{ mask: Rle; score: number } | null> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store); // the project's head decides which classes exist
       const src = store.imageSource(imageId);
       const inst = await e.segmentPrompt(imageRef(src), modelClassIndex(store, e, prompt.classId), { points: prompt.points, box: prompt.box });
       return inst && { mask: inst.mask, score: inst.score };
@@ -179,7 +185,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
 
     async suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow> {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       const src = store.imageSource(imageId);
       const inst = await e.suggestAt(imageRef(src), modelClassIndex(store, e, peak.classId), peak.x, peak.y, method ?? currentMethod(e));
       if (!inst) throw new PeakLabelError('NOT_FOUND', `No instance of that class was found at (${Math.round(peak.x)}, ${Math.round(peak.y)}) in ${src.path}.`, { file: src.path });
@@ -188,7 +194,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
 
     async prelabel(o: PrelabelOptions) {
       const store = ctx.store();
-      const e = await engine();
+      const e = await engineFor(store);
       const method = o.method ?? currentMethod(e);
       const todo = store.imagesNeedingSuggestions({ imageIds: o.imageIds, force: o.force });
       const job = ctx.jobs.start('prelabel', todo.length);
@@ -230,8 +236,8 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     async saveEngineSettings(changes: Partial<EngineSettings>): Promise<EngineInfo> {
       const bad = engineSettingsCheck(changes);
       if (bad) throw new PeakLabelError('BAD_ARGUMENT', `saveEngineSettings: the settings must be ${bad}.`);
-      if (ctx.jobs.running().some((id) => id.startsWith('prelabel-'))) {
-        throw new PeakLabelError('BAD_ARGUMENT', 'The engine settings cannot change while pre-labelling runs: cancel it or wait for it to finish.');
+      if (ctx.jobs.running().some((id) => id.startsWith('prelabel-') || id.startsWith('train-'))) {
+        throw new PeakLabelError('BAD_ARGUMENT', 'The engine settings cannot change while pre-labelling or training runs: cancel it or wait for it to finish.');
       }
       const next = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as Partial<EngineSettings>;
       if (next.modelDir) {
@@ -250,6 +256,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       openError = null;
       return methods.engineInfo();
     },
+
+    trainHead: (opts?: TrainRequest) => training.trainHead(opts),
+    cancelTraining: () => training.cancelTraining(),
+    headStatus: () => training.headStatus(),
 
     closeEngine,
   };

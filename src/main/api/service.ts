@@ -132,6 +132,9 @@ export function createService(ctx: ServiceContext, engine?: EngineMethods, pathC
     segmentPrompt: (id, prompt) => engineApi.segmentPrompt(id, prompt),
     prepareImage: (id) => engineApi.prepareImage(id),
     prelabel: (opts) => engineApi.prelabel(opts),
+    trainHead: (opts) => engineApi.trainHead(opts),
+    cancelTraining: () => engineApi.cancelTraining(),
+    headStatus: () => engineApi.headStatus(),
 
     async cancelJob(jobId) { ctx.jobs.cancel(jobId); },
     onProgress(listener) { return ctx.progress.on(listener); },

@@ -19,6 +19,8 @@ export interface Bundle {
   methods: SuggestionMethod[];
   /** Why a method is unavailable (e.g. "iam: the bundle has no iam graph"). */
   unavailable: string[];
+  /** Set when a project's trained head is applied (project-head.ts): its key and the class rows it supplies. */
+  projectHead?: { key: string; rows: number[] };
 }
 
 /** resources/models of this checkout (or PEAKLABEL_MODEL_DIR). */

@@ -10,8 +10,11 @@ import { readBundle, withRetrieval, type Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
 import { defaultSegmenterFiles, segmenterFilesIn, type SamPrompt, type SegmenterFiles } from './segmenter';
+import { effectiveBundle, type HeadOverride } from './project-head';
 import type {
   EngineInstance,
+  FeatureRequest,
+  FeatureResult,
   ImageRef,
   ImageRequest,
   ImageResult,
@@ -120,15 +123,41 @@ function cancelled(): PeakLabelError {
 }
 
 export class Engine {
+  /** The bundle as the engine uses it: with a project head applied (setHead), its classes and head. */
+  bundle: Bundle;
+
   private constructor(
-    readonly bundle: Bundle,
+    /** The bundle as read, with its own head. */
+    readonly baseBundle: Bundle,
     private readonly workers: EngineWorker[],
     readonly opened: OpenResult,
     /** The segmenter method sam uses, or null with the reason in `unavailable`. */
     readonly segmenter: SegmenterFiles | null,
     /** Why a method is unavailable: the bundle's reasons and the segmenter's. */
     readonly unavailable: string[],
-  ) {}
+  ) {
+    this.bundle = baseBundle;
+  }
+
+  /**
+   * Feeds a project's trained head to every worker in place of the bundle's (null: back to the bundle's).
+   * Class indices of later requests refer to `bundle.manifest.classes` as it is afterwards.
+   */
+  async setHead(head: HeadOverride | null): Promise<void> {
+    const next = effectiveBundle(this.baseBundle, head); // refuses a head of another backbone before any worker sees it
+    await Promise.all(this.workers.map((w) => w.call('setHead', { head })));
+    this.bundle = next;
+  }
+
+  /** Key of the project head in use (null: the bundle's own head). */
+  get headKey(): string | null {
+    return this.bundle.projectHead?.key ?? null;
+  }
+
+  /** Backbone features of one image into the training cache file `out` (least busy worker). */
+  cacheFeatures(req: FeatureRequest, signal?: AbortSignal): Promise<FeatureResult> {
+    return this.leastBusy().call<FeatureResult>('features', req, signal);
+  }
 
   /** Reads and checks the bundle, then opens sessions in each worker (first failure stops everything). */
   static async open(opts: EngineOptions = {}): Promise<Engine> {
@@ -232,6 +261,10 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    // A cancelled request may still be inside ORT in its worker (cancelling rejects at once); terminating
+    // the thread then aborts the process (Napi::Error). Each worker answers requests in order, so a status
+    // call returns once it is idle: wait for that, at most a few seconds.
+    await Promise.race([Promise.all(this.workers.map((w) => w.call('status', {}).catch(() => undefined))), new Promise((r) => setTimeout(r, 5000).unref())]);
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 

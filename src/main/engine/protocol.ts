@@ -4,6 +4,7 @@ import type { ErrorInfo } from '../../common/errors';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
 import type { SamPrompt, SegmenterFiles } from './segmenter';
+import type { HeadOverride } from './project-head';
 
 export interface OpenRequest {
   bundleDir: string;
@@ -16,6 +17,24 @@ export interface OpenRequest {
   iamCrf?: boolean;
   /** Overrides of the bundle's retrieval parameters (user settings). */
   retrieval?: Partial<RetrievalParams>;
+  /** A project's trained class head in place of the bundle's (src/main/engine/project-head.ts). */
+  head?: HeadOverride | null;
+}
+
+/** Features for the training cache: one image through the backbone, stored as float16 cell-major at `out`. */
+export interface FeatureRequest {
+  image: ImageRef;
+  out: string;
+}
+
+export interface FeatureResult {
+  D: number;
+  h: number;
+  w: number;
+  origWidth: number;
+  origHeight: number;
+  width: number;
+  height: number;
 }
 
 export interface OpenResult {
@@ -110,6 +129,8 @@ export type WorkerRequest =
   | { id: number; op: 'prepare'; args: { image: ImageRef } }
   | { id: number; op: 'segmenter'; args: Record<string, never> }
   | { id: number; op: 'proposalAt'; args: { image: ImageRef; x: number; y: number } }
+  | { id: number; op: 'features'; args: FeatureRequest }
+  | { id: number; op: 'setHead'; args: { head: HeadOverride | null } }
   | { id: number; op: 'cancel'; args: { target: number } }
   | { id: number; op: 'status'; args: Record<string, never> }
   | { id: number; op: 'close'; args: Record<string, never> };

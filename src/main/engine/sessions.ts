@@ -31,8 +31,8 @@ export class ModelSessions {
   private backbone: ort.InferenceSession;
   private prm: ort.InferenceSession | null;
   private iam: IamModel | null;
-  private readonly headW: ort.Tensor;
-  private readonly headB: ort.Tensor;
+  private headW: ort.Tensor;
+  private headB: ort.Tensor;
   /** Milliseconds spent inside session.run since the last reset (for bench: app overhead vs ORT). */
   ortMs = 0;
 
@@ -92,6 +92,24 @@ export class ModelSessions {
     const [, C, h, w] = crm.dims as number[];
     const features = this.iam ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
     return { crm: crm.data as Float32Array, C, h, w, features };
+  }
+
+  /** The head's input features [1,D,h,w] only (training's feature cache; any head gives the same features). */
+  async runFeatures(image: Float32Array, H: number, W: number): Promise<{ data: Float32Array; D: number; h: number; w: number }> {
+    const out = await this.run('backbone', { image: new ort.Tensor('float32', image, [1, 3, H, W]), head_weight: this.headW, head_bias: this.headB }, ['features']);
+    const [, D, h, w] = out.features.dims as number[];
+    return { data: out.features.data as Float32Array, D, h, w };
+  }
+
+  /** Replaces the class head fed to every graph (a project's trained head: weight [C,D], bias [C]). */
+  setHead(weight: Float32Array, bias: Float32Array): void {
+    const D = this.bundle.manifest.head.channels;
+    const C = bias.length;
+    if (C < 1 || weight.length !== C * D) {
+      throw new PeakLabelError('MODEL_INVALID', `A class head of ${weight.length} weights and ${C} biases does not fit this bundle's ${D} features.`);
+    }
+    this.headW = new ort.Tensor('float32', weight, [C, D]);
+    this.headB = new ort.Tensor('float32', bias, [C]);
   }
 
   /** The IAM graph as an IamRunner whose calls count as ORT time and fall back like the others. */

@@ -2,16 +2,27 @@
 // Cancellation: a 'cancel' message marks the request; the pipeline checks the mark between stages.
 import { parentPort } from 'node:worker_threads';
 import { PeakLabelError, toErrorInfo } from '../../common/errors';
-import { readBundle, withRetrieval } from './bundle';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { readBundle, withRetrieval, type Bundle } from './bundle';
 import { Pipeline } from './pipeline';
 import { ProposalCache } from './proposal-cache';
-import type { OpenRequest, OpenResult, WorkerReply, WorkerRequest } from './protocol';
+import type { FeatureRequest, FeatureResult, OpenRequest, OpenResult, WorkerReply, WorkerRequest } from './protocol';
 import { SamHost } from './sam-method';
 import { ModelSessions, sessionOptions } from './sessions';
+import { effectiveBundle, type HeadOverride } from './project-head';
+import { decodeOriented, preprocess } from './preprocess';
+import { writeFeatures } from '../training/feature-file';
 
 const port = parentPort!;
 let sessions: ModelSessions | null = null;
 let pipeline: Pipeline | null = null;
+/** The bundle as read (its own head), and what a pipeline needs to be rebuilt when the head changes. */
+let base: Bundle | null = null;
+let proposalCache: ProposalCache | null = null;
+let iamCrf: boolean | undefined;
+let sam: SamHost | null = null;
 const cancelled = new Set<number>();
 // Requests run one at a time: ORT already uses the worker's share of the cores.
 let queue: Promise<void> = Promise.resolve();
@@ -20,11 +31,43 @@ const send = (m: WorkerReply) => port.postMessage(m);
 const log = (line: string) => send({ log: line });
 
 async function open(args: OpenRequest): Promise<OpenResult> {
-  const bundle = withRetrieval(readBundle(args.bundleDir), args.retrieval);
-  sessions = await ModelSessions.open(bundle, { provider: args.provider, threads: args.threads, log });
-  const sam = args.segmenter ? new SamHost({ files: args.segmenter, provider: sessions.provider, sessionOptions: sessionOptions(args.threads ?? 0), log }) : null;
-  pipeline = new Pipeline(bundle, sessions, new ProposalCache(args.cacheDir ?? null), args.iamCrf, sam);
+  base = withRetrieval(readBundle(args.bundleDir), args.retrieval);
+  sessions = await ModelSessions.open(base, { provider: args.provider, threads: args.threads, log });
+  proposalCache = new ProposalCache(args.cacheDir ?? null);
+  iamCrf = args.iamCrf;
+  // The segmenter does not depend on the head: one per worker, its embeddings kept across head changes.
+  sam = args.segmenter ? new SamHost({ files: args.segmenter, provider: sessions.provider, sessionOptions: sessionOptions(args.threads ?? 0), log }) : null;
+  pipeline = new Pipeline(base, sessions, proposalCache, iamCrf, sam);
+  if (args.head) setHead(args.head);
   return { provider: sessions.provider, fallbackReasons: sessions.fallbackReasons };
+}
+
+/** Feeds a project head (or the bundle's own, for null) to every graph; cached analyses are dropped. */
+function setHead(head: HeadOverride | null): null {
+  if (!sessions || !base || !proposalCache) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The engine worker has no model open.');
+  const bundle = effectiveBundle(base, head);
+  sessions.setHead(bundle.headWeight, bundle.headBias);
+  pipeline = new Pipeline(bundle, sessions, proposalCache, iamCrf, sam);
+  return null;
+}
+
+/** One image's head-input features into the training cache (float16, cell-major). */
+async function cacheFeatures(req: FeatureRequest, check: () => void): Promise<FeatureResult> {
+  if (!sessions || !base) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The engine worker has no model open.');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(req.image.file);
+  } catch (err) {
+    throw new PeakLabelError('UNREADABLE', `The image ${req.image.file} cannot be read (${(err as Error).message}).`, { file: req.image.file });
+  }
+  const img = await decodeOriented(bytes, req.image.file);
+  const pre = await preprocess(img, base.manifest, req.image.size);
+  check();
+  const f = await sessions.runFeatures(pre.tensor, pre.geometry.height, pre.geometry.width);
+  const header = { D: f.D, h: f.h, w: f.w, ...pre.geometry };
+  mkdirSync(dirname(req.out), { recursive: true });
+  writeFeatures(req.out, f.data, header);
+  return header;
 }
 
 function ready(): Pipeline {
@@ -60,6 +103,10 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return ready().segmenterProvider();
     case 'proposalAt':
       return ready().proposalAt(req.args.image, req.args.x, req.args.y, check);
+    case 'features':
+      return cacheFeatures(req.args, check);
+    case 'setHead':
+      return setHead(req.args.head);
     case 'status':
       return { provider: sessions?.provider ?? null, fallbackReasons: sessions?.fallbackReasons ?? [] };
     case 'close':

@@ -103,6 +103,21 @@ const MIGRATIONS: string[] = [
     UNION ALL SELECT COALESCE(MAX(e.value), 0) FROM undo_journal j, json_each(j.after, '$.ids') e
   );
   `,
+  // 3: project class heads learnt by `train` (src/main/training): versioned rows, at most one active.
+  // Self-contained (IF NOT EXISTS, no reference to other migrations' tables) so it can be ordered after others.
+  `
+  CREATE TABLE IF NOT EXISTS heads (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    model_id TEXT NOT NULL,          -- the bundle's modelId whose backbone features it was trained on
+    feature_dim INTEGER NOT NULL,    -- D: weights are [classes, D] then bias [classes], little-endian float32
+    classes TEXT NOT NULL,           -- JSON: class names, one per row of the weights
+    weights BLOB NOT NULL,
+    metrics TEXT NOT NULL,           -- JSON: split, images and tags used, per-class AP before/after, curve
+    active INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS heads_active ON heads(active);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -11,7 +11,7 @@ export interface BenchSuite {
   run(args: string[], ctx: CliContext): Promise<number>;
 }
 
-const SUITES = ['engine', 'import', 'export'];
+const SUITES = ['engine', 'import', 'export', 'train'];
 const DEFAULT_SUITE = 'engine';
 
 function suiteFile(name: string): string {
@@ -20,12 +20,14 @@ function suiteFile(name: string): string {
 
 export const command: CliCommand = {
   name: 'bench',
-  summary: 'run a benchmark suite (engine [default], import, export) and print a table',
-  usage: `usage: peaklabel bench [engine|import|export] [suite options]   (npm run bench -- import)
+  summary: 'run a benchmark suite (engine [default], import, export, train) and print a table',
+  usage: `usage: peaklabel bench [engine|import|export|train] [suite options]   (npm run bench -- import)
 
   engine   inference speed of the model bundle (the default)
   import   imports generated 1024×768 JPEGs (--images N, default 2000): images/s and peak RSS
   export   exports a generated project (--images N --instances M, default 10000/100000): seconds, RSS
+  train    trains a project head on generated 1024×768 JPEGs (--images N, default 2000; --workers W, default 2):
+           feature caching images/s, seconds from an empty cache and from a warm one, peak RSS
 Run "peaklabel bench <suite> --help" for a suite's options.`,
   async run(args, ctx) {
     const name = args[0] && !args[0].startsWith('-') ? args[0] : DEFAULT_SUITE;

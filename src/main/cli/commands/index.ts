@@ -11,5 +11,6 @@ import { command as prelabel } from './prelabel';
 import { command as info } from './info';
 import { command as evalCmd } from './eval';
 import { command as mergeCoco } from './merge-coco';
+import { command as train } from './train';
 
-export const commands: CliCommand[] = [create, importImages, importCoco, tags, exportCoco, serve, bench, prelabel, mergeCoco, info, evalCmd];
+export const commands: CliCommand[] = [create, importImages, importCoco, tags, exportCoco, serve, bench, prelabel, mergeCoco, train, info, evalCmd];

@@ -1,0 +1,168 @@
+// Measures project-head training (issue 12) on the dev data, the way a user would run it, through the
+// service API: `npx tsx tools/train-eval.ts [--out report.json] [--methods prm,iam] [--shared ../shared]`.
+//
+// Held-out quarter: sha1("<dataset>/<file>")[:8] % 4 == 0, the model kit's split (the built-in head never
+// saw those images either). Training uses only the other three quarters (only they are tagged while
+// training; the app then holds out its own fifth of them for its in-app metrics).
+//   1. balloon: class "balloon" from balloon's images, PennFudan's images (tagged "person") as negatives.
+//   2. pedestrian: PennFudan's people tagged "pedestrian" (a name no built-in head has), balloon images
+//      as negatives; compared with the built-in "person" head on the same held-out images.
+// For each: training time (empty feature cache), features/s, held-out classification AP (class score of
+// the trained head on the held-out images of both sets) and mAP^r at IoU 0.25/0.5/0.75 per method, tagged.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { PeakLabelApi, SuggestionMethod } from '../src/common/api';
+import { parseCoco } from '../src/common/coco/parse';
+import type { CocoDataset } from '../src/common/coco/types';
+import { evaluateInstances } from '../src/common/eval';
+import { averagePrecision } from '../src/common/training/peak-head';
+import { ServiceContext } from '../src/main/api/context';
+import { createEngineMethods } from '../src/main/api/engine-methods';
+import { createService } from '../src/main/api/service';
+import { Engine } from '../src/main/engine/engine';
+import { headOverrideFor } from '../src/main/training/train-methods';
+
+const { values } = parseArgs({ options: { out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
+const shared = resolve(values.shared!);
+const methods = values.methods!.split(',') as SuggestionMethod[];
+
+const heldOut = (dataset: string, file: string) => parseInt(createHash('sha1').update(`${dataset}/${file}`).digest('hex').slice(0, 8), 16) % 4 === 0;
+
+interface DataSet {
+  name: string;
+  dir: string;
+  gt: CocoDataset;
+}
+function dataset(name: string): DataSet {
+  const file = join(shared, 'data', name, 'instances.json');
+  return { name, dir: join(shared, 'data', name, 'images'), gt: parseCoco(JSON.parse(readFileSync(file, 'utf8')), file).dataset };
+}
+
+/** Ground truth restricted to the held-out images, its category optionally renamed. */
+function heldOutGt(d: DataSet, rename?: string): CocoDataset {
+  const images = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)));
+  const ids = new Set(images.map((im) => im.id));
+  return { ...d.gt, images, annotations: d.gt.annotations.filter((a) => ids.has(a.image_id)), categories: d.gt.categories.map((c) => ({ ...c, name: rename ?? c.name })) };
+}
+
+interface Session {
+  api: PeakLabelApi;
+  ctx: ServiceContext;
+  close(): Promise<void>;
+  dir: string;
+}
+async function session(): Promise<Session> {
+  const dir = mkdtempSync(join(tmpdir(), 'peaklabel-train-eval-'));
+  const ctx = new ServiceContext();
+  const engine = createEngineMethods(ctx, { cacheDir: null });
+  const api = createService(ctx, engine);
+  await api.createProject(join(dir, 'p.peaklabel'));
+  return { api, ctx, dir, close: async () => { await engine.closeEngine(); ctx.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Image ids by file name, per data set folder. */
+async function imageIds(api: PeakLabelApi): Promise<Map<string, number>> {
+  const page = await api.listImages({ offset: 0, limit: 10_000 });
+  return new Map(page.items.map((im) => [im.path, im.id]));
+}
+
+async function tag(api: PeakLabelApi, ids: Map<string, number>, d: DataSet, which: 'train' | 'heldout', name: string): Promise<number[]> {
+  const chosen = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)) === (which === 'heldout')).map((im) => ids.get(join(d.dir, basename(im.file_name)))!);
+  await api.setTags(chosen, [name], []);
+  return chosen;
+}
+
+async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number[], gt: CocoDataset, cls: string) {
+  const out: Record<string, { mAP: number[]; abo: number; seconds: number }> = {};
+  for (const method of methods) {
+    const t0 = performance.now();
+    await api.prelabel({ imageIds: imageIdsToRun, method, force: true });
+    const seconds = (performance.now() - t0) / 1000;
+    const file = join(dir, `${method}.json`);
+    await api.exportCoco({ out: file, format: 'rle', sources: ['suggested'], imageIds: imageIdsToRun });
+    const pred = parseCoco(JSON.parse(readFileSync(file, 'utf8')), file).dataset;
+    const r = evaluateInstances(gt, pred, { classes: [cls] });
+    out[method] = { mAP: r.mAP.map((v) => +(v * 100).toFixed(1)), abo: +(r.abo * 100).toFixed(1), seconds: +seconds.toFixed(1) };
+    console.log(`  ${cls} ${method}: mAP^r 0.25/0.5/0.75 = ${out[method].mAP.join(' / ')}, ABO ${out[method].abo} (${seconds.toFixed(0)} s)`);
+  }
+  return out;
+}
+
+/** Held-out classification AP of the trained class: its class score (mean peak response) on every held-out image. */
+async function classificationAp(s: Session, cls: string, pos: number[], neg: number[]): Promise<number | null> {
+  const store = s.ctx.store();
+  const e = await Engine.open({ cacheDir: null });
+  try {
+    const { head } = headOverrideFor(store, e);
+    await e.setHead(head);
+    const k = e.bundle.manifest.classes.findIndex((c) => c.name === cls);
+    const scores: number[] = [];
+    const labels: number[] = [];
+    for (const [ids, y] of [[pos, 1], [neg, 0]] as const) {
+      for (const id of ids) {
+        const src = store.imageSource(id);
+        const r = await e.processImage({ image: { file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } }, classes: [], method: 'iam' });
+        scores.push(r.classScores[k]);
+        labels.push(y);
+      }
+    }
+    return averagePrecision(scores, labels);
+  } finally {
+    await e.close();
+  }
+}
+
+async function experiment(name: string, cls: string, posSet: DataSet, negSet: DataSet, negTag: string) {
+  console.log(`\n== ${name}: "${cls}" from ${posSet.name}, ${negSet.name} as negatives`);
+  const s = await session();
+  try {
+    await s.api.saveClass({ name: cls });
+    await s.api.addImageFolder(posSet.dir);
+    await s.api.addImageFolder(negSet.dir);
+    const ids = await imageIds(s.api);
+    await tag(s.api, ids, posSet, 'train', cls);
+    await tag(s.api, ids, negSet, 'train', negTag);
+    const t0 = performance.now();
+    const r = await s.api.trainHead();
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const h = r.head!;
+    console.log(`  trained in ${trainSeconds.toFixed(1)} s from an empty cache (${h.featuresComputed} feature maps in ${h.featureSeconds.toFixed(1)} s = ${(h.featuresComputed / h.featureSeconds).toFixed(1)} images/s); in-app held-out AP ${h.mAPAfter === null ? '–' : (h.mAPAfter * 100).toFixed(1)}`);
+    const posHeld = await tag(s.api, ids, posSet, 'heldout', cls);
+    const negHeld = await tag(s.api, ids, negSet, 'heldout', negTag);
+    const ap = await classificationAp(s, cls, posHeld, negHeld);
+    console.log(`  held-out quarter classification AP: ${ap === null ? '–' : (ap * 100).toFixed(1)} (${posHeld.length} positives, ${negHeld.length} negatives)`);
+    const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+    return { class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
+  } finally {
+    await s.close();
+  }
+}
+
+/** The built-in head's "person" on PennFudan's held-out quarter (tagged "person"). */
+async function builtinPerson(pennfudan: DataSet) {
+  console.log('\n== built-in "person" on the PennFudan held-out quarter');
+  const s = await session();
+  try {
+    await s.api.addImageFolder(pennfudan.dir);
+    const ids = await imageIds(s.api);
+    const held = await tag(s.api, ids, pennfudan, 'heldout', 'person');
+    return await evalMethods(s.api, s.dir, held, heldOutGt(pennfudan), 'person');
+  } finally {
+    await s.close();
+  }
+}
+
+const balloon = dataset('balloon');
+const pennfudan = dataset('pennfudan');
+const report = {
+  date: new Date().toISOString(),
+  split: 'held out: sha1("<dataset>/<file>")[:8] % 4 == 0',
+  balloon: await experiment('balloon', 'balloon', balloon, pennfudan, 'person'),
+  pedestrian: await experiment('pedestrian', 'pedestrian', pennfudan, balloon, 'balloon'),
+  builtinPerson: await builtinPerson(pennfudan),
+};
+console.log(`\n${JSON.stringify(report, null, 2)}`);
+if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2));
