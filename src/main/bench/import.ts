@@ -15,10 +15,13 @@ import type { BenchSuite } from '../cli/commands/bench';
 import type { CliContext } from '../cli/types';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
-const W = 1024, H = 768;
+export const W = 1024, H = 768;
 
-/** A smooth, photo-like base (blurred noise); every image is a different window of it, so no duplicates. */
-async function generate(dir: string, n: number, ctx: CliContext): Promise<void> {
+/**
+ * A smooth, photo-like base (blurred noise); every image is a different window of it, so no duplicates.
+ * `overlay(i)` may draw on image i (an SVG the image's size), e.g. objects for the training bench.
+ */
+export async function generateImages(dir: string, n: number, ctx: CliContext, overlay?: (i: number) => Buffer | null): Promise<void> {
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jpg')).length : 0;
   if (have >= n) return;
   mkdirSync(dir, { recursive: true });
@@ -29,11 +32,12 @@ async function generate(dir: string, n: number, ctx: CliContext): Promise<void> 
   const smooth = await sharp(base, { raw: { width: BW, height: BH, channels: 3 } }).modulate({ saturation: 2 }).raw().toBuffer();
   for (let i = have; i < n; i++) {
     const left = (i * 7) % 256, top = Math.floor(i / 37) % 192;
-    await sharp(smooth, { raw: { width: BW, height: BH, channels: 3 } })
+    let img = sharp(smooth, { raw: { width: BW, height: BH, channels: 3 } })
       .extract({ left, top, width: W, height: H })
-      .modulate({ brightness: 0.8 + (i % 40) / 100 })
-      .jpeg({ quality: 85 })
-      .toFile(join(dir, `gen-${String(i).padStart(5, '0')}.jpg`));
+      .modulate({ brightness: 0.8 + (i % 40) / 100 });
+    const svg = overlay?.(i);
+    if (svg) img = sharp(await img.raw().toBuffer(), { raw: { width: W, height: H, channels: 3 } }).composite([{ input: svg }]);
+    await img.jpeg({ quality: 85 }).toFile(join(dir, `gen-${String(i).padStart(5, '0')}.jpg`));
   }
 }
 
@@ -86,7 +90,7 @@ export const suite: BenchSuite = {
     const n = Number(values.images ?? 2000);
     if (!Number.isInteger(n) || n <= 0) throw new PeakLabelError('BAD_ARGUMENT', `bench import: --images must be a positive integer, not "${values.images}".`);
     const dir = resolve(values.dir ?? join(repoRoot, 'test-output', 'bench', `import-${n}`));
-    await generate(dir, n, ctx);
+    await generateImages(dir, n, ctx);
     const project = join(repoRoot, 'test-output', 'bench', 'import-bench.peaklabel');
     const child = spawnSync(process.execPath, [join(repoRoot, 'bin', 'peaklabel.mjs'), 'bench', 'import', '--measure-child', dir, '--project', project], {
       encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PEAKLABEL_CONFIG_DIR: join(repoRoot, 'test-output', 'bench', 'config') },

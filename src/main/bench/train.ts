@@ -2,10 +2,9 @@
 // a few discs of the class "disc", half only the background texture (tagged "texture", so negatives).
 // Prints the feature caching rate (target ≥ 10 images/s), the training time from an empty feature cache
 // (target ≤ 10 min for 2,000 images), a second run on the warm cache, and peak RSS.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
 import { seededRandom } from '../../common/random';
 import { ServiceContext } from '../api/context';
@@ -13,36 +12,21 @@ import { createEngineMethods } from '../api/engine-methods';
 import { createService } from '../api/service';
 import { parseOptions } from '../cli/args';
 import type { BenchSuite } from '../cli/commands/bench';
-import type { CliContext } from '../cli/types';
-import { formatTable, peakRssMb } from './import';
+import { formatTable, generateImages, H, peakRssMb, W } from './import';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
-const W = 1024, H = 768;
 
 const isPositive = (i: number) => i % 2 === 0;
 
-async function generate(dir: string, n: number, ctx: CliContext): Promise<void> {
-  const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jpg')).length : 0;
-  if (have >= n) return;
-  mkdirSync(dir, { recursive: true });
-  ctx.err(`generating ${n} JPEGs of ${W}×${H} in ${dir} (once)…`);
-  const BW = W + 256, BH = H + 192;
-  const base = await sharp({ create: { width: BW, height: BH, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).blur(1.2).raw().toBuffer();
-  const smooth = await sharp(base, { raw: { width: BW, height: BH, channels: 3 } }).modulate({ saturation: 2 }).raw().toBuffer();
-  for (let i = have; i < n; i++) {
-    const rand = seededRandom(i + 1);
-    const left = (i * 7) % 256, top = Math.floor(i / 37) % 192;
-    let img = sharp(smooth, { raw: { width: BW, height: BH, channels: 3 } }).extract({ left, top, width: W, height: H }).modulate({ brightness: 0.8 + (i % 40) / 100 });
-    if (isPositive(i)) {
-      const discs = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
-        const r = 40 + rand() * 80;
-        return `<circle cx="${(r + rand() * (W - 2 * r)).toFixed(0)}" cy="${(r + rand() * (H - 2 * r)).toFixed(0)}" r="${r.toFixed(0)}" fill="#d02020" stroke="#ffffff" stroke-width="6"/>`;
-      });
-      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${discs.join('')}</svg>`);
-      img = sharp(await img.raw().toBuffer(), { raw: { width: W, height: H, channels: 3 } }).composite([{ input: svg }]);
-    }
-    await img.jpeg({ quality: 85 }).toFile(join(dir, `gen-${String(i).padStart(5, '0')}.jpg`));
-  }
+/** Positive images (even i) get 1–3 red discs, the class the bench trains. */
+function discs(i: number): Buffer | null {
+  if (!isPositive(i)) return null;
+  const rand = seededRandom(i + 1);
+  const circles = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
+    const r = 40 + rand() * 80;
+    return `<circle cx="${(r + rand() * (W - 2 * r)).toFixed(0)}" cy="${(r + rand() * (H - 2 * r)).toFixed(0)}" r="${r.toFixed(0)}" fill="#d02020" stroke="#ffffff" stroke-width="6"/>`;
+  });
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${circles.join('')}</svg>`);
 }
 
 export const suite: BenchSuite = {
@@ -53,7 +37,7 @@ export const suite: BenchSuite = {
     const n = Number(values.images ?? 2000);
     if (!Number.isInteger(n) || n < 20) throw new PeakLabelError('BAD_ARGUMENT', `bench train: --images must be an integer ≥ 20, not "${values.images}".`);
     const dir = resolve(values.dir ?? join(repoRoot, 'test-output', 'bench', `train-${n}`));
-    await generate(dir, n, ctx);
+    await generateImages(dir, n, ctx, discs);
     const out = join(repoRoot, 'test-output', 'bench', 'train');
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
