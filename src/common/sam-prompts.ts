@@ -32,11 +32,11 @@ export interface SamPromptOptions {
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   click: 'peak',
   mergeInside: true,
-  regionInside: 1.01,
+  regionInside: 0.5,
   refine: false,
   nmsIou: 0.5,
-  containment: 1.01,
-  score: { iou: 1, agreement: 1, peak: 1, support: 0.5 },
+  containment: 0.8,
+  score: { iou: 1, agreement: 1, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
 };
 
