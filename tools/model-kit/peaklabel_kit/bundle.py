@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .classes import VOC, ALIASES, COLORS
-from .data import POLICY, MEAN_BGR, input_size, load_rgb, to_input
+from .data import POLICY, MEAN_BGR, PREPROCESS_SQUEEZENET, input_size, load_rgb, to_input
 from .onnx_export import export_backbone, export_prm, OPSET
 from .prm import PrmNet, find_peak_mask, prm_autograd
 
@@ -42,20 +42,23 @@ def read_head(path: str, n_cls: int = len(VOC), channels: int = 512):
     return raw[: n_cls * channels].reshape(n_cls, channels), raw[n_cls * channels:]
 
 
-def _graph_io():
+def _graph_io(spec=None):
+    d = spec.channels if spec else 512
+    s8, s4 = (spec.s8, spec.s4) if spec else ((256, "fire5 output"), (128, "fire3 output"))
+    fdoc = spec.feature_doc if spec else "fire9 output (the class head's input)"
     img = {"name": "image", "dtype": "float32", "shape": [1, 3, "H", "W"]}
-    hw = {"name": "head_weight", "dtype": "float32", "shape": ["C", 512]}
+    hw = {"name": "head_weight", "dtype": "float32", "shape": ["C", d]}
     hb = {"name": "head_bias", "dtype": "float32", "shape": ["C"]}
     return {
         "backbone": {"file": "backbone.onnx", "opset": OPSET, "inputs": [img, hw, hb], "outputs": [
             {"name": "crm", "dtype": "float32", "shape": [1, "C", "h", "w"], "stride": 16,
              "doc": "class response maps"},
-            {"name": "features", "dtype": "float32", "shape": [1, 512, "h", "w"], "stride": 16,
-             "doc": "fire9 output (the class head's input)"},
-            {"name": "features_s8", "dtype": "float32", "shape": [1, 256, "h8", "w8"], "stride": 8,
-             "doc": "fire5 output"},
-            {"name": "features_s4", "dtype": "float32", "shape": [1, 128, "h4", "w4"], "stride": 4,
-             "doc": "fire3 output"}]},
+            {"name": "features", "dtype": "float32", "shape": [1, d, "h", "w"], "stride": 16,
+             "doc": fdoc},
+            {"name": "features_s8", "dtype": "float32", "shape": [1, s8[0], "h8", "w8"], "stride": 8,
+             "doc": s8[1]},
+            {"name": "features_s4", "dtype": "float32", "shape": [1, s4[0], "h4", "w4"], "stride": 4,
+             "doc": s4[1]}]},
         "prm": {"file": "prm.onnx", "opset": OPSET, "inputs": [img, hw, hb, {
             "name": "peaks", "dtype": "float32", "shape": ["K", 3],
             "doc": "(class index, y, x) in CRM-grid coordinates; fractional positions spread the one-hot bilinearly; K ≥ 1"}],
@@ -64,7 +67,7 @@ def _graph_io():
     }
 
 
-def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]]):
+def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]], pre: dict | None = None):
     """CRMs, peaks and PRMs (autograd reference) for small versions of dev images."""
     os.makedirs(out_dir, exist_ok=True)
     net = PrmNet(backbone).eval()
@@ -75,7 +78,7 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
         w0, h0 = Image.open(path).size
         size = input_size(w0, h0, GOLDEN_POLICY)
         rgb = load_rgb(path, size)
-        x = torch.from_numpy(to_input(rgb))
+        x = torch.from_numpy(to_input(rgb, pre))
         with torch.no_grad():
             crm = net(x, hw, hb)[0]
         mask = find_peak_mask(crm)[0]
@@ -100,33 +103,37 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
                       "prm": {"file": f"{name}.prm.bin", "dtype": "float32", "shape": list(prm.shape)}})
     index = {"doc": "Golden outputs of the PyTorch model (PRMs from the autograd reference of the "
                     "pr_conv2d rule) for the bundle's head.bin. Input = rgb (HWC, RGB uint8) converted "
-                    "per manifest.preprocess (BGR, minus mean, NCHW).",
-             "mean": MEAN_BGR.tolist(), "tolerance": "max abs error ≤ 1e-4 × map max", "cases": cases}
+                    "per manifest.preprocess (channel order, minus mean, times scale, NCHW).",
+             "mean": (pre or {"mean": MEAN_BGR.tolist()})["mean"], "preprocess": pre or PREPROCESS_SQUEEZENET, "tolerance": "max abs error ≤ 1e-4 × map max", "cases": cases}
     json.dump(index, open(os.path.join(out_dir, "index.json"), "w"), indent=1)
 
 
 def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray, *, provenance: dict,
-                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]]):
+                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]], spec=None):
     os.makedirs(out_dir, exist_ok=True)
+    name = spec.name if spec else "squeezenet1.1"
+    pre = spec.preprocess if spec else dict(PREPROCESS_SQUEEZENET)
+    d = spec.channels if spec else 512
     export_backbone(backbone, os.path.join(out_dir, "backbone.onnx"), len(VOC))
     export_prm(backbone, os.path.join(out_dir, "prm.onnx"), len(VOC))
     write_head(os.path.join(out_dir, "head.bin"), head_w, head_b)
-    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images)
-    graphs = _graph_io()
+    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images, pre)
+    graphs = _graph_io(spec)
     for g in graphs.values():
         g["sha256"] = sha256(os.path.join(out_dir, g["file"]))
     manifest = {
         "format": "peaklabel-bundle", "version": BUNDLE_VERSION,
-        "modelId": f"prm-squeezenet1.1-voc20-{provenance.get('stage', 'trained')}",
+        "modelId": f"prm-{name}-voc20-{provenance.get('stage', 'trained')}",
+        "backbone": {"name": name, "channels": d, "description": provenance.get("backbone", "")},
         "classes": [{"name": n, "aliases": ALIASES.get(n, []), "color": COLORS[n]} for n in VOC],
-        "preprocess": {"channelOrder": "BGR", "mean": MEAN_BGR.tolist(), "scale": 1, "layout": "NCHW",
+        "preprocess": {"channelOrder": pre["channelOrder"], "mean": list(pre["mean"]), "scale": pre["scale"], "layout": "NCHW",
                        "resize": "bilinear", "inputPolicy": dict(POLICY)},
         "stride": 16,
         "crmGeometry": {"centerOffset": CRM_CENTER_OFFSET,
-                        "doc": "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
+                        "doc": spec.crm_doc if spec else "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
                                "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 ceil-mode max-pools"},
-        "head": {"file": "head.bin", "channels": 512, "classes": len(VOC), "dtype": "float32",
-                 "layout": "little-endian float32: weight [C,512] row-major, then bias [C]",
+        "head": {"file": "head.bin", "channels": d, "classes": len(VOC), "dtype": "float32",
+                 "layout": f"little-endian float32: weight [C,{d}] row-major, then bias [C]",
                  "sha256": sha256(os.path.join(out_dir, "head.bin"))},
         "graphs": graphs,
         "peaks": peaks_cfg,

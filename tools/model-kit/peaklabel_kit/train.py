@@ -21,9 +21,14 @@ CRM_OFFSET, STRIDE = 15.5, 16
 
 
 class FeatureCache:
-    """fire9 features [512,h,w] (float16) per dev image, plain and mirrored, on disk and in memory."""
+    """The head's input features [D,h,w] (float16) per dev image, plain and mirrored, on disk and in memory.
+    `backbone(x)[0]` gives them for an input tensor made per `pre` (manifest.preprocess); `name` keeps
+    caches of different backbones apart."""
 
-    def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False):
+    def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False,
+                 pre: dict | None = None, name: str = ""):
+        if name:
+            cache_dir = os.path.join(cache_dir, name)
         os.makedirs(cache_dir, exist_ok=True)
         self.feats: dict[tuple[str, bool], torch.Tensor] = {}
         self.sizes: dict[str, tuple[int, int]] = {}
@@ -41,15 +46,15 @@ class FeatureCache:
                     if flip:
                         rgb = rgb[:, ::-1]
                     with torch.no_grad():
-                        f = backbone(torch.from_numpy(to_input(rgb)))[0][0].numpy().astype(np.float16)
+                        f = np.asarray(backbone(torch.from_numpy(to_input(rgb, pre)))[0][0]).astype(np.float16)
                     np.save(path, f)
                     n_new += 1
-                self.feats[(im.key, flip)] = torch.from_numpy(f.astype(np.float32))
+                self.feats[(im.key, flip)] = torch.from_numpy(np.asarray(f, np.float16))
         if n_new:
             print(f"features: {n_new} computed in {time.time() - t0:.0f} s")
 
     def get(self, im: DevImage, flip: bool = False) -> torch.Tensor:
-        return self.feats[(im.key, flip)]
+        return self.feats[(im.key, flip)].float()
 
 
 def _crm(f, hw, hb):
@@ -95,14 +100,14 @@ def _class_scores(m):
 
 
 def train_head(net, images: list[DevImage], hw0, hb0, cache: str, epochs: int = 8, lr: float = 0.01,
-               seed: int = 0, lam: float = 0.1):
+               seed: int = 0, lam: float = 0.1, fc: "FeatureCache | None" = None):
     """Trains the head on the training split, then keeps, class by class, the trained or the ImageNet-group
     row, whichever scored better in 3-fold cross-validation on the training split (few classes have
     enough labelled images to beat the init). Reports the held-out split."""
     from .build import print_metrics
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    fc = FeatureCache(net.backbone, images, cache, flips=True)
+    fc = fc or FeatureCache(net.backbone, images, cache, flips=True)
     hw0, hb0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     gain = {c: [] for c in VOC}
