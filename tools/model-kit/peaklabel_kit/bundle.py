@@ -224,6 +224,7 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
             cmp_rows.append(f"| {om.get('backbone', {}).get('name', 'squeezenet1.1')} (`{os.path.relpath(other, os.path.dirname(os.path.normpath(out_dir)))}`), bundle head | "
                             f"{_pct(oh.get('mAP'))} ({oh.get('apClasses')} classes) | {_pct(oh.get('pointwise'))} of "
                             f"{oh.get('pointwisePairs')} | {_pct(oh.get('pointwiseTol18'))} |")
+    lines += [
         "## Data and training",
         f"* Dev splits of ../shared/data (PennFudan = person; coco-mini COCO categories mapped to VOC-20 by name "
         f"and alias; balloon images have no VOC class → all-negative). {met.get('split', '')}: "
