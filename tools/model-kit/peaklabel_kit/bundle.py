@@ -233,7 +233,8 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
         "read; boxes are read only to score pointwise localisation.",
         f"* Head initialised from ImageNet class groups ({prov.get('headInit', '')}).",
         f"* Trained: {tr.get('what', 'nothing (stage ' + prov.get('stage', '?') + ')')}. "
-        f"Loss: {tr.get('loss', '-')}. Optimiser: {tr.get('optimizer', '-')}.",
+        f"Loss: {tr.get('loss', '-')}. Optimiser: {tr.get('optimizer', '-')}."
+        + (f" Calibration: {tr['calibration']}." if tr.get("calibration") else ""),
         "* Not trained: the backbone (frozen ImageNet weights); no instance-level supervision of any kind.", "",
         "## Metrics (held-out dev images)",
         "| head | classification mAP (VOC classes present) | pointwise localisation, strict | with 18 px tolerance (PRM paper protocol) |",
