@@ -67,6 +67,16 @@ describe('bundle validation', () => {
     expect(fmt.message).toMatch(/format/);
   });
 
+  it('a bundle for an unknown backbone is refused with the reason; one without the field is SqueezeNet 1.1', () => {
+    const err = caught(() => readBundle(bundleCopy('backbone', (m) => (m.backbone = { name: 'resnet50' }))));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.message).toMatch(/backbone "resnet50".*cannot run.*squeezenet1\.1, efficientnet-lite0/);
+    const legacy = readBundle(bundleCopy('no-backbone', (m) => delete m.backbone));
+    expect(legacy.manifest.backbone.name).toBe('squeezenet1.1');
+    const order = caught(() => readBundle(bundleCopy('order', (m) => (m.preprocess.channelOrder = 'YUV'))));
+    expect(order.message).toMatch(/channelOrder is "YUV"/);
+  });
+
   it('a head.bin of the wrong size is refused with the expected size', () => {
     const dir = bundleCopy('head', (m, d) => truncateSync(join(d, m.head.file), 400));
     const err = caught(() => readBundle(dir));

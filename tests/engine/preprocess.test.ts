@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/main/engine/bundle';
-import { decodeOriented, gridToInput, inputSize, inputToGrid, preprocess, toInput, toOriginal } from '../../src/main/engine/preprocess';
+import { decodeOriented, gridToInput, inputSize, inputToGrid, preprocess, toInput, toOriginal, toTensor } from '../../src/main/engine/preprocess';
 import { repoRoot, testOutput } from '../helpers/shared';
 
 const manifest = readBundle(join(repoRoot, 'resources', 'models')).manifest;
@@ -20,6 +20,14 @@ function displayed(): Buffer {
 }
 
 describe('preprocessing', () => {
+  it('honours the channel order, mean and scale of the manifest', () => {
+    const px = new Uint8Array([255, 0, 10, 0, 127, 200]); // two pixels, RGB
+    const bgr = toTensor(px, 2, { channelOrder: 'BGR', mean: [104, 117, 123], scale: 1 });
+    expect([...bgr]).toEqual([10 - 104, 200 - 104, 0 - 117, 127 - 117, 255 - 123, 0 - 123]);
+    const rgb = toTensor(px, 2, { channelOrder: 'RGB', mean: [127, 127, 127], scale: 1 / 128 });
+    expect([...rgb]).toEqual([128 / 128, -127 / 128, -127 / 128, 0, -117 / 128, 73 / 128]);
+  });
+
   it('applies EXIF orientation 6 and maps the red block back to where it is displayed', async () => {
     // Stored rotated 90° counter-clockwise with orientation 6 ("rotate 90° clockwise to display").
     const stored = await sharp(displayed(), { raw: { width: 300, height: 200, channels: 3 } })

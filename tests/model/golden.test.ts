@@ -1,28 +1,33 @@
-// The committed model bundle runs in onnxruntime-node (CPU) and reproduces the PyTorch golden outputs:
-// CRMs from backbone.onnx and PRMs (autograd reference of the pr_conv2d rule) from prm.onnx.
-import { readFileSync } from 'node:fs';
+// The committed model bundles (SqueezeNet 1.1 and EfficientNet-Lite0) run in onnxruntime-node (CPU) and
+// reproduce the PyTorch golden outputs: CRMs from backbone.onnx and PRMs (autograd reference of the
+// pr_conv2d rule) from prm.onnx.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/shared';
 
-const bundle = join(repoRoot, 'resources', 'models');
+const bundles = ['models', 'models-effnet-lite0'].map((d) => join(repoRoot, 'resources', d)).filter((d) => existsSync(join(d, 'manifest.json')));
+
+for (const bundle of bundles) {
 const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8'));
 const golden = JSON.parse(readFileSync(join(bundle, 'golden', 'index.json'), 'utf8'));
+const D = manifest.head.channels as number;
+const outputChannels = (name: string) => manifest.graphs.backbone.outputs.find((o: { name: string }) => o.name === name).shape[1];
 
 function f32(file: string): Float32Array {
   const b = readFileSync(join(bundle, file));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-/** RGB HWC uint8 -> NCHW float32, BGR, minus mean (manifest.preprocess). */
+/** RGB HWC uint8 -> NCHW float32 per manifest.preprocess: channel order, minus mean, times scale. */
 function toInput(rgb: Uint8Array, h: number, w: number): ort.Tensor {
-  const { mean, channelOrder } = manifest.preprocess;
-  expect(channelOrder).toBe('BGR');
+  const { mean, channelOrder, scale } = manifest.preprocess;
+  expect(['BGR', 'RGB']).toContain(channelOrder);
   const out = new Float32Array(3 * h * w);
   for (let c = 0; c < 3; c++) {
-    const src = 2 - c; // BGR plane c comes from RGB channel 2-c
-    for (let i = 0; i < h * w; i++) out[c * h * w + i] = rgb[i * 3 + src] - mean[c];
+    const src = channelOrder === 'BGR' ? 2 - c : c; // BGR plane c comes from RGB channel 2-c
+    for (let i = 0; i < h * w; i++) out[c * h * w + i] = (rgb[i * 3 + src] - mean[c]) * (scale ?? 1);
   }
   return new ort.Tensor('float32', out, [1, 3, h, w]);
 }
@@ -38,18 +43,18 @@ function relErr(a: Float32Array, b: Float32Array, offset: number, n: number): nu
   return err / max;
 }
 
-describe('model bundle golden outputs (onnxruntime-node, CPU)', async () => {
+describe(`model bundle ${manifest.modelId}: golden outputs (onnxruntime-node, CPU)`, async () => {
   const C = manifest.classes.length;
   const head = f32(manifest.head.file);
-  const headWeight = new ort.Tensor('float32', head.slice(0, C * 512), [C, 512]);
-  const headBias = new ort.Tensor('float32', head.slice(C * 512), [C]);
+  const headWeight = new ort.Tensor('float32', head.slice(0, C * D), [C, D]);
+  const headBias = new ort.Tensor('float32', head.slice(C * D), [C]);
   const backbone = await ort.InferenceSession.create(join(bundle, manifest.graphs.backbone.file));
   const prm = await ort.InferenceSession.create(join(bundle, manifest.graphs.prm.file));
 
   it('graphs declare the inputs and outputs the manifest lists', () => {
     expect(manifest.format).toBe('peaklabel-bundle');
     expect(manifest.version).toBe(1);
-    expect(head.length).toBe(C * 512 + C);
+    expect(head.length).toBe(C * D + C);
     const names = (l: { name: string }[]) => l.map((x) => x.name);
     expect([...backbone.inputNames].sort()).toEqual(names(manifest.graphs.backbone.inputs).sort());
     expect([...backbone.outputNames].sort()).toEqual(names(manifest.graphs.backbone.outputs).sort());
@@ -67,9 +72,9 @@ describe('model bundle golden outputs (onnxruntime-node, CPU)', async () => {
       const out = await backbone.run(feeds);
       const crm = out.crm.data as Float32Array;
       expect(out.crm.dims).toEqual(gc.crm.shape);
-      expect(out.features.dims.slice(0, 2)).toEqual([1, 512]);
-      expect(out.features_s8.dims.slice(0, 2)).toEqual([1, 256]);
-      expect(out.features_s4.dims.slice(0, 2)).toEqual([1, 128]);
+      expect(out.features.dims.slice(0, 2)).toEqual([1, D]);
+      expect(out.features_s8.dims.slice(0, 2)).toEqual([1, outputChannels('features_s8')]);
+      expect(out.features_s4.dims.slice(0, 2)).toEqual([1, outputChannels('features_s4')]);
       const goldCrm = f32(join('golden', gc.crm.file));
       const [, , ch, cw] = gc.crm.shape;
       for (let c = 0; c < C; c++) expect(relErr(crm, goldCrm, c * ch * cw, ch * cw)).toBeLessThanOrEqual(1e-4);
@@ -90,3 +95,4 @@ describe('model bundle golden outputs (onnxruntime-node, CPU)', async () => {
     });
   }
 });
+}

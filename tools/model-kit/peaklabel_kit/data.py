@@ -15,6 +15,8 @@ from .ir import KitError
 
 DATASETS = ("pennfudan", "coco-mini", "balloon")
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
+# manifest.preprocess of a bundle: tensor planes in channelOrder, (pixel − mean[plane]) · scale
+PREPROCESS_SQUEEZENET = {"channelOrder": "BGR", "mean": MEAN_BGR.tolist(), "scale": 1}
 POLICY = {"shorterSide": 448, "maxLongerSide": 768, "multipleOf": 16}
 HELDOUT_FRACTION = 4  # one image in four (by hash of its name) is held out
 
@@ -85,7 +87,10 @@ def load_rgb(path: str, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im.resize(size, Image.BILINEAR), np.uint8)
 
 
-def to_input(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 [H,W,3] -> float32 [1,3,H,W], BGR, 0–255 minus the mean."""
-    bgr = rgb[:, :, ::-1].astype(np.float32) - MEAN_BGR
-    return np.ascontiguousarray(bgr.transpose(2, 0, 1))[None]
+def to_input(rgb: np.ndarray, pre: dict | None = None) -> np.ndarray:
+    """RGB uint8 [H,W,3] -> float32 [1,3,H,W] per a manifest preprocess section (default SqueezeNet's:
+    BGR, 0–255 minus the mean)."""
+    pre = pre or PREPROCESS_SQUEEZENET
+    x = rgb[:, :, ::-1] if pre["channelOrder"] == "BGR" else rgb
+    x = (x.astype(np.float32) - np.asarray(pre["mean"], np.float32)) * np.float32(pre["scale"])
+    return np.ascontiguousarray(x.transpose(2, 0, 1))[None]

@@ -11,10 +11,22 @@ OPSET = 17
 BACKBONE_OUTPUTS = ["crm", "features", "features_s8", "features_s4"]
 
 
+def _channels(backbone) -> int:
+    return getattr(backbone, "channels", 512)
+
+
+def peak_backprop_module(backbone) -> nn.Module:
+    """The exportable peak back-propagation for this backbone."""
+    if getattr(backbone, "name", None) == "efficientnet-lite0":
+        from .effnet_prm import EffNetPeakBackprop
+        return EffNetPeakBackprop(backbone)
+    return PeakBackprop(backbone)
+
+
 def export_backbone(backbone, path: str, n_cls: int):
     net = PrmNet(backbone).eval()
     img = torch.zeros(1, 3, 160, 224)
-    hw, hb = torch.zeros(n_cls, 512), torch.zeros(n_cls)
+    hw, hb = torch.zeros(n_cls, _channels(backbone)), torch.zeros(n_cls)
     torch.onnx.export(
         net, (img, hw, hb), path, opset_version=OPSET,
         input_names=["image", "head_weight", "head_bias"], output_names=BACKBONE_OUTPUTS,
@@ -24,9 +36,9 @@ def export_backbone(backbone, path: str, n_cls: int):
 
 
 def export_prm(backbone, path: str, n_cls: int):
-    net = PeakBackprop(backbone).eval()
+    net = peak_backprop_module(backbone).eval()
     img = torch.rand(1, 3, 160, 224) * 255 - 120
-    hw, hb = torch.randn(n_cls, 512) * 0.05, torch.zeros(n_cls)
+    hw, hb = torch.randn(n_cls, _channels(backbone)) * 0.05, torch.zeros(n_cls)
     peaks = torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.5, 1.25]])
     torch.onnx.export(
         net, (img, hw, hb, peaks), path, opset_version=OPSET,

@@ -118,7 +118,10 @@ def bilinear_onehot(c: int, y: float, x: float, n_cls: int, h: int, w: int) -> t
 def prm_autograd(backbone, image, head_weight, head_bias, peaks) -> torch.Tensor:
     """Reference PRMs: one autograd backward per peak (the official algorithm). Returns [K,H,W]."""
     image = image.detach().clone().requires_grad_(True)
-    crm = crm_pr(backbone, image, head_weight.detach(), head_bias.detach())
+    crm_fn = crm_pr
+    if getattr(backbone, "name", None) == "efficientnet-lite0":
+        from .effnet_prm import crm_pr as crm_fn
+    crm = crm_fn(backbone, image, head_weight.detach(), head_bias.detach())
     _, n_cls, h, w = crm.shape
     out = []
     for c, y, x in peaks.tolist():

@@ -21,9 +21,14 @@ CRM_OFFSET, STRIDE = 15.5, 16
 
 
 class FeatureCache:
-    """fire9 features [512,h,w] (float16) per dev image, plain and mirrored, on disk and in memory."""
+    """The head's input features [D,h,w] (float16) per dev image, plain and mirrored, on disk and in memory.
+    `backbone(x)[0]` gives them for an input tensor made per `pre` (manifest.preprocess); `name` keeps
+    caches of different backbones apart."""
 
-    def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False):
+    def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False,
+                 pre: dict | None = None, name: str = ""):
+        if name:
+            cache_dir = os.path.join(cache_dir, name)
         os.makedirs(cache_dir, exist_ok=True)
         self.feats: dict[tuple[str, bool], torch.Tensor] = {}
         self.sizes: dict[str, tuple[int, int]] = {}
@@ -41,15 +46,15 @@ class FeatureCache:
                     if flip:
                         rgb = rgb[:, ::-1]
                     with torch.no_grad():
-                        f = backbone(torch.from_numpy(to_input(rgb)))[0][0].numpy().astype(np.float16)
+                        f = np.asarray(backbone(torch.from_numpy(to_input(rgb, pre)))[0][0]).astype(np.float16)
                     np.save(path, f)
                     n_new += 1
-                self.feats[(im.key, flip)] = torch.from_numpy(f.astype(np.float32))
+                self.feats[(im.key, flip)] = torch.from_numpy(np.asarray(f, np.float16))
         if n_new:
             print(f"features: {n_new} computed in {time.time() - t0:.0f} s")
 
     def get(self, im: DevImage, flip: bool = False) -> torch.Tensor:
-        return self.feats[(im.key, flip)]
+        return self.feats[(im.key, flip)].float()
 
 
 def _crm(f, hw, hb):
@@ -95,14 +100,14 @@ def _class_scores(m):
 
 
 def train_head(net, images: list[DevImage], hw0, hb0, cache: str, epochs: int = 8, lr: float = 0.01,
-               seed: int = 0, lam: float = 0.1):
+               seed: int = 0, lam: float = 0.1, fc: "FeatureCache | None" = None):
     """Trains the head on the training split, then keeps, class by class, the trained or the ImageNet-group
     row, whichever scored better in 3-fold cross-validation on the training split (few classes have
     enough labelled images to beat the init). Reports the held-out split."""
     from .build import print_metrics
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    fc = FeatureCache(net.backbone, images, cache, flips=True)
+    fc = fc or FeatureCache(net.backbone, images, cache, flips=True)
     hw0, hb0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     gain = {c: [] for c in VOC}
@@ -128,12 +133,14 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, epochs: int = 
     after = evaluate_heldout(fc, held, hw, hb)
     print("held-out, final head:")
     print_metrics(after)
-    thr = _score_threshold(fc, train, hw, hb)
+    hb, cal = _calibrate_biases(fc, train, hw, hb)
+    thr = 0.0
     metrics = {
         "split": "dev images (pennfudan, coco-mini, balloon); held out: sha1(dataset/file)[:8] % 4 == 0",
         "trainImages": len(train), "heldoutImages": len(held),
         "heldout": _public(after), "heldoutImageNetInit": _public(before),
         "crossValidationGain": {c: round(float(np.mean(v)), 4) for c, v in gain.items() if v},
+        "biasCalibration": cal,
         "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
                                "(16*i+15.5 px, scaled to the original image) lies inside a GT box of that class",
     }
@@ -145,7 +152,9 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, epochs: int = 
                 "instance masks never read, boxes only for evaluation",
         "loss": f"multilabel soft-margin on peak-stimulation class scores + {lam}*||head - init||^2",
         "optimizer": f"SGD momentum 0.9, lr {lr} cosine, {epochs} epochs, batch 8, random horizontal flips, "
-                     f"seed {seed}; per-class choice trained vs init by 3-fold CV on the training split"}}
+                     f"seed {seed}; per-class choice trained vs init by 3-fold CV on the training split",
+        "calibration": "per-class bias shift so that the class-score threshold 0 is each class's F1-optimal "
+                       "threshold on the training split (AP and localisation unchanged)"}}
     return hw.numpy(), hb.numpy(), metrics, peaks_cfg, extra
 
 
@@ -154,6 +163,33 @@ def _public(m):
             if k not in ("perClassAP", "perClassPointwise")} | {
         "perClassAP": {k: round(v, 4) for k, v in m["perClassAP"].items()},
         "perClassPointwise": {k: f"{h}/{p}" for k, (h, p) in m["perClassPointwise"].items()}}
+
+
+def _calibrate_biases(fc, imgs, hw, hb):
+    """Shifts each class's bias so that one class-score threshold (0) fits every class: the class score is
+    the mean CRM value at its peaks, so a bias shift moves it 1:1 and leaves AP and the CRM argmax as they
+    were. Per class, the threshold with the best F1 of 'class present' on the training images goes to 0 (a
+    class without positives there: just above its highest training score)."""
+    with torch.no_grad():
+        s = torch.cat([peak_stimulation(_crm(fc.get(i), hw, hb)) for i in imgs]).numpy()
+    y = np.stack([i.labels for i in imgs]) > 0
+    hb = hb.clone()
+    cal = {}
+    for c in range(len(VOC)):
+        sc, yc = s[:, c], y[:, c]
+        if not yc.any():
+            t = float(sc.max()) + 0.1
+        else:
+            best, t = -1.0, 0.0
+            for cand in np.unique(sc[yc]):  # thresholds at the positives' scores
+                p = sc >= cand
+                tp = float((p & yc).sum())
+                f1 = 2 * tp / max(1.0, p.sum() + yc.sum())
+                if f1 > best:
+                    best, t = f1, float(cand) - 1e-3
+        hb[c] -= t
+        cal[VOC[c]] = round(-t, 4)
+    return hb, cal
 
 
 def _score_threshold(fc, imgs, hw, hb) -> float:

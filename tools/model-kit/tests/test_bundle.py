@@ -46,3 +46,26 @@ def test_bundle_sizes():
     golden = sum(os.path.getsize(os.path.join(BUNDLE, "golden", f)) for f in files)
     assert total <= 20 * 2**20
     assert golden <= 2 * 2**20
+
+
+EFFNET = os.path.join(ROOT, "resources", "models-effnet-lite0")
+
+
+def test_effnet_bundle_matches_files_and_sizes():
+    m = json.load(open(os.path.join(EFFNET, "manifest.json")))
+    assert m["backbone"]["name"] == "efficientnet-lite0" and m["modelId"].startswith("prm-efficientnet-lite0")
+    assert m["preprocess"]["channelOrder"] == "RGB" and m["preprocess"]["mean"] == [127, 127, 127]
+    assert m["preprocess"]["scale"] == 1 / 128 and m["stride"] == 16 and m["head"]["channels"] == 1280
+    head = np.fromfile(os.path.join(EFFNET, m["head"]["file"]), "<f4")
+    assert head.size == len(VOC) * 1281 and np.all(np.isfinite(head))
+    assert sha256(os.path.join(EFFNET, m["head"]["file"])) == m["head"]["sha256"]
+    for g in m["graphs"].values():
+        path = os.path.join(EFFNET, g["file"])
+        assert sha256(path) == g["sha256"]
+        model = onnx.load(path, load_external_data=False)
+        assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]]
+        assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]]
+    assert m["graphs"]["backbone"]["outputs"][1]["shape"][1] == 1280
+    sizes = [os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(EFFNET) for f in fs]
+    assert sum(sizes) <= 30 * 2**20 and max(sizes) < 20 * 2**20
+    assert any(k.endswith("efficientnet-lite0-57934424.pth") for k in m["provenance"]["inputs"])

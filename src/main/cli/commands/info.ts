@@ -25,6 +25,7 @@ export const command: CliCommand = {
       const info = {
         bundle: engine.bundle.dir,
         modelId: m.modelId,
+        backbone: m.backbone.name,
         classes: m.classes.map((c) => c.name),
         input: m.preprocess.inputPolicy,
         methods: engine.methods,
@@ -40,6 +41,7 @@ export const command: CliCommand = {
       }
       ctx.out(`bundle     ${info.bundle}`);
       ctx.out(`model      ${info.modelId}`);
+      ctx.out(`backbone   ${info.backbone} (input ${m.preprocess.channelOrder}, mean ${m.preprocess.mean.join('/')}, scale ${m.preprocess.scale})`);
       ctx.out(`classes    ${info.classes.length}: ${info.classes.join(', ')}`);
       ctx.out(`input      shorter side ${info.input.shorterSide}, longer side ≤ ${info.input.maxLongerSide}, multiple of ${info.input.multipleOf}`);
       ctx.out(`methods    ${info.methods.join(', ') || '(none)'}`);
