@@ -34,7 +34,8 @@ test('change the peak threshold in Settings, save, and see it after reopening', 
   await peakRel.fill('0.55');
   await page.getByTestId('setting-workers').fill('2');
   await page.getByTestId('save-settings').click();
-  await expect.poll(() => page.getByTestId('settings-saved').textContent().catch(() => '')).toContain('using cpu');
+  // Saving restarts the engine (sessions reopened and warmed up): give a loaded machine time.
+  await expect.poll(() => page.getByTestId('settings-saved').textContent().catch(() => ''), { timeout: 60_000 }).toContain('using cpu');
   expect(existsSync(engineSettingsFile())).toBe(true);
 
   await page.getByRole('button', { name: 'Close' }).click();

@@ -177,5 +177,5 @@ describe('image import', () => {
     } finally {
       ctx.close();
     }
-  });
+  }, 300_000); // one 900-megapixel decode: minutes on a loaded 2-core machine
 });
