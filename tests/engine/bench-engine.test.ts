@@ -34,9 +34,9 @@ describe('bench engine --method iam,prm', () => {
     const c = capture();
     const images = sharedPath('data', 'pennfudan', 'images');
     const tags = sharedPath('data', 'pennfudan', 'instances.json');
-    expect(await main(['bench', 'engine', '--method', 'sam', '--limit', '1', '--workers', '1', '--images', images, '--tags', tags], c)).toBe(0);
+    expect(await main(['bench', 'engine', '--method', 'sam', '--limit', '2', '--workers', '1', '--images', images, '--tags', tags], c)).toBe(0);
     const out = c.stdout.join('\n');
-    const [row] = [...out.matchAll(/^\s+1\s+1\s+([\d.\s]+)$/gm)].map((m) => m[1].trim().split(/\s+/).map(Number));
+    const [row] = [...out.matchAll(/^\s+1\s+2\s+([\d.\s]+)$/gm)].map((m) => m[1].trim().split(/\s+/).map(Number));
     expect(row[7]).toBeGreaterThan(0); // encoder
     expect(row[8]).toBeGreaterThan(0); // decoder
     expect(row[13]).toBeGreaterThanOrEqual(1); // prompts per image
