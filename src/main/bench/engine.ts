@@ -204,7 +204,10 @@ export function formatComparison(reports: BenchReport[]): string {
   const wall = (r: BenchReport) => (r.runs.find((x) => x.workers === 1) ?? r.runs[0]).wall;
   const [first, ...rest] = reports;
   const lines = [`per image, ${first.runs.some((x) => x.workers === 1) ? '1 worker' : `${first.runs[0].workers} workers`}: ${reports.map((r) => `${r.method} ${wall(r).toFixed(0)} ms`).join(', ')}`];
-  for (const r of rest) lines.push(`${first.method} is ${(wall(r) / wall(first)).toFixed(1)}× faster per image than ${r.method}`);
+  for (const r of rest) {
+    const f = wall(r) / wall(first);
+    lines.push(f >= 1 ? `${first.method} is ${f.toFixed(1)}× faster per image than ${r.method}` : `${first.method} is ${(1 / f).toFixed(1)}× slower per image than ${r.method}`);
+  }
   return lines.join('\n');
 }
 

@@ -69,7 +69,7 @@ export class Pipeline {
     const chosen = this.choosePeaks(a, classes);
     check();
     const instances = await this.instancesFor(a, chosen, method, t, check);
-    t.ort = this.sessions.ortMs - ortBefore;
+    t.ort = this.sessions.ortMs - ortBefore + t.samEncoder + t.samDecoder;
     return { width: a.pre.geometry.origWidth, height: a.pre.geometry.origHeight, instances, classScores: a.classScores, timings: t };
   }
 

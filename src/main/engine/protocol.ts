@@ -71,7 +71,7 @@ export interface StageTimings {
   /** Mask selection without ORT: proposal scoring (prm), thresholding + CRF (iam), NMS. */
   retrieval: number;
   encode: number;
-  /** Time inside ORT session.run (backbone + prm + iam). */
+  /** Time inside ORT session.run (backbone + prm + iam + the segmenter's encoder and decoder). */
   ort: number;
   /** Number of peaks sent to prm.onnx. */
   peakCount: number;
