@@ -5,6 +5,7 @@ import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
 import type { SamPrompt, SegmenterFiles } from './segmenter';
 import type { HeadOverride } from './project-head';
+import type { FeatureHeader } from '../training/feature-file';
 
 export interface OpenRequest {
   bundleDir: string;
@@ -27,15 +28,8 @@ export interface FeatureRequest {
   out: string;
 }
 
-export interface FeatureResult {
-  D: number;
-  h: number;
-  w: number;
-  origWidth: number;
-  origHeight: number;
-  width: number;
-  height: number;
-}
+/** What a cached feature file's header holds (src/main/training/feature-file.ts). */
+export type FeatureResult = FeatureHeader;
 
 export interface OpenResult {
   provider: ProviderName;
