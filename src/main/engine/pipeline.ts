@@ -23,7 +23,7 @@ import { bestIouProposal, proposalsAt } from '../../common/proposals/pick';
 import { gaussianBlur } from '../../common/proposals/image';
 import type { BinaryMask } from '../../common/mask';
 import { rankInstances, segmentPeaks, workFrame, type SamHost, type SamPeak } from './sam-method';
-import type { SamPrompt } from './segmenter';
+import { samMaskPixels, type SamPrompt } from './segmenter';
 
 /** A peak in CRM-grid coordinates with its class. */
 export interface GridPeak extends Peak {
@@ -404,8 +404,7 @@ export class Pipeline {
       const model = this.sessions.iamModel();
       const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
       t.iam = this.sessions.ortMs - ortBefore;
-      const toWork = (p: { x: number; y: number }) => ({ x: ((p.x + 0.5) * work.width) / g.origWidth - 0.5, y: ((p.y + 0.5) * work.height) / g.origHeight - 0.5 });
-      const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: points.map(toWork) }, { crf: false });
+      const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: points.map((p) => toInput(work, p.x, p.y)) }, { crf: false });
       const plane = maps.prmWidth * maps.prmHeight;
       masks.forEach((m, i) => {
         regions[i] = m.spans.runs.length ? spansToMask(m.spans) : null;
@@ -437,8 +436,7 @@ export class Pipeline {
     const { embedding } = await sam.embedding(a.image, a.hash);
     check();
     const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight));
-    const mask: BinaryMask = { width: m.width, height: m.height, data: new Uint8Array(m.width * m.height) };
-    for (let j = 0; j < mask.data.length; j++) mask.data[j] = m.logits[j] > 0 ? 1 : 0;
+    const mask = samMaskPixels(m);
     const anchor = prompt.points.find((p) => p.label === 1) ?? { x: prompt.box ? (prompt.box[0] + prompt.box[2]) / 2 : 0, y: prompt.box ? (prompt.box[1] + prompt.box[3]) / 2 : 0 };
     const peak = this.gridPeakAt(a, image, classIndex, Math.min(Math.max(anchor.x, 0), g.origWidth - 1), Math.min(Math.max(anchor.y, 0), g.origHeight - 1));
     const inst = this.toInstance(g, mask, classIndex, m.iou, anchor, peak.value, 'sam');

@@ -10,7 +10,8 @@ import { combineScore, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type
 import { EmbeddingCache } from './embedding-cache';
 import type { ImageRef } from './protocol';
 import type { ProviderName } from './providers';
-import { Segmenter, type SamEmbedding, type SegmenterFiles } from './segmenter';
+import { toInput, toOriginal, type InputGeometry } from './preprocess';
+import { samMaskPixels, Segmenter, type SamEmbedding, type SegmenterFiles } from './segmenter';
 
 /** One peak as the method sees it; `point` in original pixels, `region` its IAM/PRM mask in the work frame. */
 export interface SamPeak {
@@ -30,17 +31,15 @@ export interface SamInstance {
   score: number;
 }
 
-/** The frame masks are decoded in: the original size, or long side 1024 for larger images. */
-export function workFrame(width: number, height: number): { width: number; height: number } {
+/** The frame masks are decoded in: the original size, or long side 1024 for larger images (toInput/toOriginal map into it). */
+export function workFrame(width: number, height: number): InputGeometry {
   const s = Math.min(1, 1024 / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
+  return { origWidth: width, origHeight: height, width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
 
 /** Decodes one mask per instance (see the header), unscored and unsuppressed, in peak order. */
 export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: readonly SamPeak[], opts: SamPromptOptions, check: () => void = () => undefined): Promise<SamInstance[]> {
   const work = workFrame(emb.width, emb.height);
-  const toWork = (p: Point) => ({ x: ((p.x + 0.5) * work.width) / emb.width - 0.5, y: ((p.y + 0.5) * work.height) / emb.height - 0.5 });
-  const toOrig = (p: Point) => ({ x: ((p.x + 0.5) * emb.width) / work.width - 0.5, y: ((p.y + 0.5) * emb.height) / work.height - 0.5 });
   const top = new Map<number, number>();
   for (const p of peaks) top.set(p.classIndex, Math.max(top.get(p.classIndex) ?? 0, p.value));
   const minArea = opts.minAreaFraction * work.width * work.height;
@@ -48,7 +47,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
   const order = peaks.map((_, i) => i).sort((a, b) => peaks[b].value - peaks[a].value || a - b);
   for (const i of order) {
     const p = peaks[i];
-    const at = toWork(p.point);
+    const at = toInput(work, p.point.x, p.point.y);
     if (opts.mergeInside) {
       const regionArea = p.region && opts.regionInside <= 1 ? maskArea(p.region) : 0;
       const covers = (o: SamInstance) => regionArea > 0 && maskIntersectionArea(o.mask, p.region!) >= opts.regionInside * regionArea;
@@ -60,7 +59,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     }
     check();
     const click = opts.click === 'innermost' && p.region ? (innermostPoint(p.region, at) ?? at) : at;
-    const prompt = { points: [{ ...toOrig(click), label: 1 as const }] };
+    const prompt = { points: [{ ...toOriginal(work, click.x, click.y), label: 1 as const }] };
     let best = await decodeMask(seg, emb, prompt, work, p.region);
     if (opts.refine) {
       const again = await decodeMask(seg, emb, { ...prompt, maskInput: best.lowRes }, work, p.region);
@@ -91,8 +90,7 @@ export function rankInstances(found: readonly SamInstance[], peaks: readonly Sam
 
 async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: Parameters<Segmenter['decode']>[1], work: { width: number; height: number }, region: BinaryMask | null) {
   const m = await seg.decode(emb, prompt, work);
-  const mask: BinaryMask = { width: m.width, height: m.height, data: new Uint8Array(m.width * m.height) };
-  for (let j = 0; j < mask.data.length; j++) mask.data[j] = m.logits[j] > 0 ? 1 : 0;
+  const mask = samMaskPixels(m);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
   return { mask, iou: m.iou, lowRes: m.lowRes, agreement, fit: m.iou * agreement };
 }

