@@ -18,6 +18,7 @@ import { readTagsFile, resolveTags } from '../../engine/tags-file';
 import { writePreview, type PreviewClass } from '../../images/preview';
 import { ProjectStore } from '../../store/project-store';
 import { parseOptions } from '../args';
+import { quitBy } from '../quit';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
 
@@ -91,20 +92,24 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
 /**
  * The first Ctrl-C (or SIGTERM, as a cluster sends before it kills) asks the run to stop: the images in
  * progress finish and are saved, no new one starts. Before the run has started there is nothing to keep,
- * so it quits at once, and so does a second Ctrl-C.
+ * so it quits at once, and so does a second Ctrl-C — also one that arrives after the run has stopped but
+ * before the process has exited (writing the output), which is why a stopping run keeps its handler.
  */
 function onInterrupt(stop: () => boolean, ctx: CliContext): () => void {
   let count = 0;
-  const handler = () => {
+  let ended = false;
+  const handler = (signal: NodeJS.Signals) => {
     if (++count > 1 || !stop()) {
-      ctx.err('Stopped at once: images in progress were not saved.');
-      process.exit(130);
+      ctx.err(ended ? 'Stopped at once: the images finished before were saved.' : 'Stopped at once: images in progress were not saved.');
+      return quitBy(signal);
     }
     ctx.err('Stopping: finishing the images in progress (they are saved), starting no new one. Press Ctrl-C again to quit now.');
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return () => {
+    ended = true;
+    if (count > 0) return;
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };

@@ -7,6 +7,7 @@ import { ServiceContext } from '../../api/context';
 import { createEngineMethods } from '../../api/engine-methods';
 import { ProjectStore } from '../../store/project-store';
 import { parseOptions, required } from '../args';
+import { quitBy } from '../quit';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
 
@@ -45,8 +46,11 @@ keeps the previous head.
     const methods = createEngineMethods(service, { bundleDir: values.model, provider: parseProvider(values.provider), workers, log: (l: string) => ctx.err(l) });
     const off = service.progress.on((e) => ctx.progress(e));
     let count = 0;
-    const onSignal = () => {
-      if (++count > 1) process.exit(130);
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++count > 1) {
+        ctx.err('Stopped at once: the previous head stays in use.');
+        return quitBy(signal);
+      }
       ctx.err('Cancelling the training; the previous head stays in use. Press Ctrl-C again to quit now.');
       void methods.cancelTraining();
     };
