@@ -8,8 +8,8 @@ export interface Point {
   y: number;
 }
 
-/** Where a peak's positive click goes. */
-export type ClickPlacement = 'peak' | 'innermost';
+/** Where a peak's positive clicks go: at the peak, at its IAM region's innermost pixel, or both. */
+export type ClickPlacement = 'peak' | 'innermost' | 'peak+innermost';
 
 export interface SamPromptOptions {
   click: ClickPlacement;
@@ -17,8 +17,6 @@ export interface SamPromptOptions {
   mergeInside: boolean;
   /** Likewise a peak whose IAM region lies at least this much (fraction of its area) inside one (> 1: off). */
   regionInside: number;
-  /** Also decode the click refined by its own first mask (SAM's iterative mask prompt) and keep the better fit. */
-  refine: boolean;
   /** Class-wise mask NMS IoU. */
   nmsIou: number;
   /** A mask lying this much (intersection / its own area) inside a better one of its class is a part of it: dropped. */
@@ -30,13 +28,12 @@ export interface SamPromptOptions {
 }
 
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
-  click: 'peak',
+  click: 'peak+innermost',
   mergeInside: true,
   regionInside: 0.5,
-  refine: false,
   nmsIou: 0.5,
   containment: 0.8,
-  score: { iou: 1, agreement: 1, peak: 1, support: 1 },
+  score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
 };
 

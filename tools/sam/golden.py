@@ -22,6 +22,7 @@ IMAGE = "data/pennfudan/images/FudanPed00004.png"
 PROMPTS = [
     {"points": [[245, 150, 1]]},
     {"points": [[28, 110, 1]]},
+    {"points": [[245, 150, 1], [245, 250, 1]]},
     {"points": [[245, 150, 1], [30, 110, 0]], "box": [167, 59, 324, 338]},
 ]
 
@@ -48,9 +49,7 @@ def main() -> int:
             x0, y0, x1, y1 = p["box"]
             pts += [[x0 * scale, y0 * scale], [x1 * scale, y1 * scale]]
             labels += [2, 3]
-        else:
-            pts.append([0.0, 0.0])
-            labels.append(-1)
+        # No padding point, as PeakLabel's segmenter (see its decode()).
         masks, iou, _ = dec.run(None, {
             "image_embeddings": emb,
             "point_coords": np.array([pts], np.float32),

@@ -25,7 +25,7 @@ const arg = (name: string, fallback: string) => {
 };
 
 /**
- * A configuration is named by its changes to the defaults, e.g. `click=peak,merge=0,refine=1,nms=0.3,score=1/0/1/0`
+ * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
  * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
  */
 function parseConfig(spec: string): Partial<SamPromptOptions> {
@@ -35,7 +35,6 @@ function parseConfig(spec: string): Partial<SamPromptOptions> {
     const [k, v] = part.split('=');
     if (k === 'click') o.click = v as SamPromptOptions['click'];
     else if (k === 'merge') o.mergeInside = v === '1';
-    else if (k === 'refine') o.refine = v === '1';
     else if (k === 'nms') o.nmsIou = Number(v);
     else if (k === 'contain') o.containment = Number(v);
     else if (k === 'region') o.regionInside = Number(v);

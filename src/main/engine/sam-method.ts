@@ -11,7 +11,7 @@ import { EmbeddingCache } from './embedding-cache';
 import type { ImageRef } from './protocol';
 import type { ProviderName } from './providers';
 import { toInput, toOriginal, type InputGeometry } from './preprocess';
-import { samMaskPixels, Segmenter, type SamEmbedding, type SegmenterFiles } from './segmenter';
+import { samMaskPixels, Segmenter, type SamEmbedding, type SamPrompt, type SegmenterFiles } from './segmenter';
 
 /** One peak as the method sees it; `point` in original pixels, `region` its IAM/PRM mask in the work frame. */
 export interface SamPeak {
@@ -58,13 +58,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       }
     }
     check();
-    const click = opts.click === 'innermost' && p.region ? (innermostPoint(p.region, at) ?? at) : at;
-    const prompt = { points: [{ ...toOriginal(work, click.x, click.y), label: 1 as const }] };
-    let best = await decodeMask(seg, emb, prompt, work, p.region);
-    if (opts.refine) {
-      const again = await decodeMask(seg, emb, { ...prompt, maskInput: best.lowRes }, work, p.region);
-      if (again.fit > best.fit) best = again;
-    }
+    const best = await decodeMask(seg, emb, { points: clicks(opts.click, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region);
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
@@ -88,11 +82,22 @@ export function rankInstances(found: readonly SamInstance[], peaks: readonly Sam
   return out;
 }
 
-async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: Parameters<Segmenter['decode']>[1], work: { width: number; height: number }, region: BinaryMask | null) {
+/**
+ * The positive clicks for a peak at `at` (work frame): at the peak, at its IAM region's innermost pixel, or
+ * both (two clicks on one object tell the segmenter its extent; one alone is often read as a part).
+ */
+function clicks(placement: SamPromptOptions['click'], at: Point, region: BinaryMask | null): Point[] {
+  const inner = placement !== 'peak' && region ? innermostPoint(region, at) : null;
+  if (!inner) return [at];
+  if (placement === 'innermost') return [inner];
+  return Math.abs(inner.x - at.x) < 2 && Math.abs(inner.y - at.y) < 2 ? [at] : [at, inner];
+}
+
+async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, work: { width: number; height: number }, region: BinaryMask | null) {
   const m = await seg.decode(emb, prompt, work);
   const mask = samMaskPixels(m);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
-  return { mask, iou: m.iou, lowRes: m.lowRes, agreement, fit: m.iou * agreement };
+  return { mask, iou: m.iou, agreement };
 }
 
 export interface SamHostOptions {

@@ -1,0 +1,70 @@
+// segmentPeaks' prompts, with a recording stand-in for the decoder: which clicks each peak sends, and which
+// peaks only support a mask already drawn.
+import { describe, expect, it } from 'vitest';
+import type { BinaryMask } from '../../src/common/mask';
+import { DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
+import { segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
+import type { SamEmbedding, SamMask, SamPrompt, Segmenter } from '../../src/main/engine/segmenter';
+
+const W = 200;
+const H = 100;
+
+function rect(x0: number, y0: number, x1: number, y1: number): BinaryMask {
+  const data = new Uint8Array(W * H);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[y * W + x] = 1;
+  return { width: W, height: H, data };
+}
+
+/** A decoder that answers every prompt with `mask` and keeps the prompts it was given. */
+function recordingSegmenter(mask: BinaryMask): { seg: Segmenter; prompts: SamPrompt[] } {
+  const prompts: SamPrompt[] = [];
+  const seg = {
+    decode: async (_e: SamEmbedding, prompt: SamPrompt): Promise<SamMask> => {
+      prompts.push(prompt);
+      return { logits: Float32Array.from(mask.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9, lowRes: new Float32Array(0) };
+    },
+  } as unknown as Segmenter;
+  return { seg, prompts };
+}
+
+const embedding: SamEmbedding = { data: new Float32Array(0), width: W, height: H, scale: 1024 / W };
+const peak = (x: number, y: number, value: number, region: BinaryMask | null): SamPeak => ({ classIndex: 0, value, point: { x, y }, region, prm: { width: 1, height: 1, data: new Float32Array(1) } });
+const opts = (o: Partial<SamPromptOptions> = {}): SamPromptOptions => ({ ...DEFAULT_SAM_PROMPT_OPTIONS, ...o });
+
+describe('segmentPeaks prompts', () => {
+  it('clicks at the peak and at its region’s innermost pixel; a peak at the centre clicks once', async () => {
+    const region = rect(20, 20, 80, 80); // innermost pixel near (49, 49)
+    const { seg, prompts } = recordingSegmenter(rect(10, 10, 90, 90));
+    await segmentPeaks(seg, embedding, [peak(25, 30, 1, region)], opts());
+    expect(prompts).toHaveLength(1);
+    const [p, q] = prompts[0].points;
+    expect(p).toMatchObject({ x: 25, y: 30, label: 1 });
+    expect(q.label).toBe(1);
+    expect(Math.abs(q.x - 49.5)).toBeLessThanOrEqual(1.5);
+    expect(Math.abs(q.y - 49.5)).toBeLessThanOrEqual(1.5);
+
+    const centre = recordingSegmenter(rect(10, 10, 90, 90));
+    await segmentPeaks(centre.seg, embedding, [peak(50, 50, 1, region)], opts());
+    expect(centre.prompts[0].points).toEqual([{ x: 50, y: 50, label: 1 }]);
+  });
+
+  it('with click=peak sends the peak alone, and without a region always', async () => {
+    const a = recordingSegmenter(rect(10, 10, 90, 90));
+    await segmentPeaks(a.seg, embedding, [peak(25, 30, 1, rect(20, 20, 80, 80))], opts({ click: 'peak' }));
+    expect(a.prompts[0].points).toEqual([{ x: 25, y: 30, label: 1 }]);
+    const b = recordingSegmenter(rect(10, 10, 90, 90));
+    await segmentPeaks(b.seg, embedding, [peak(25, 30, 1, null)], opts());
+    expect(b.prompts[0].points).toEqual([{ x: 25, y: 30, label: 1 }]);
+  });
+
+  it('a weaker peak inside a drawn mask of its class only supports it (no second decode)', async () => {
+    const { seg, prompts } = recordingSegmenter(rect(10, 10, 90, 90));
+    const found = await segmentPeaks(seg, embedding, [peak(60, 60, 0.5, rect(50, 50, 70, 70)), peak(30, 30, 1, rect(20, 20, 40, 40)), peak(150, 50, 0.2, null)], opts());
+    // The strongest peak is decoded first; the other peak inside its mask adds support; the one outside is decoded.
+    expect(prompts.map((p) => p.points[0])).toEqual([
+      { x: 30, y: 30, label: 1 },
+      { x: 150, y: 50, label: 1 },
+    ]);
+    expect(found[0]).toMatchObject({ peakIndex: 1, parts: { support: 1 } });
+  });
+});
