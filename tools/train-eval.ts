@@ -7,6 +7,7 @@
 //   1. balloon: class "balloon" from balloon's images, PennFudan's images (tagged "person") as negatives.
 //   2. pedestrian: PennFudan's people tagged "pedestrian" (a name no built-in head has), balloon images
 //      as negatives; compared with the built-in "person" head on the same held-out images.
+// `--training-images` also scores the methods on the training images (tags seen, masks never).
 // For each: training time (empty feature cache), features/s, held-out classification AP (class score of
 // the trained head on the held-out images of both sets) and mAP^r at IoU 0.25/0.5/0.75 per method, tagged.
 import { createHash } from 'node:crypto';
@@ -25,7 +26,7 @@ import { createService } from '../src/main/api/service';
 import { Engine } from '../src/main/engine/engine';
 import { headOverrideFor } from '../src/main/training/train-methods';
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
+const { values } = parseArgs({ options: { 'training-images': { type: 'boolean', default: false }, out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
 const shared = resolve(values.shared!);
 const methods = values.methods!.split(',') as SuggestionMethod[];
 
@@ -42,8 +43,8 @@ function dataset(name: string): DataSet {
 }
 
 /** Ground truth restricted to the held-out images, its category optionally renamed. */
-function heldOutGt(d: DataSet, rename?: string): CocoDataset {
-  const images = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)));
+function heldOutGt(d: DataSet, rename?: string, training = false): CocoDataset {
+  const images = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)) !== training);
   const ids = new Set(images.map((im) => im.id));
   return { ...d.gt, images, annotations: d.gt.annotations.filter((a) => ids.has(a.image_id)), categories: d.gt.categories.map((c) => ({ ...c, name: rename ?? c.name })) };
 }
@@ -135,6 +136,13 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
     const ap = await classificationAp(s, cls, posHeld, negHeld);
     console.log(`  held-out quarter classification AP: ${ap === null ? '–' : (ap * 100).toFixed(1)} (${posHeld.length} positives, ${negHeld.length} negatives)`);
     const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+    if (values['training-images']) {
+      // Their tags trained the head, their masks never did: a larger (if not independent) sample for choices
+      // that no training sees, such as method sam's prompts.
+      console.log('  on the training images:');
+      const posTrain = await tag(s.api, ids, posSet, 'train', cls);
+      await evalMethods(s.api, s.dir, posTrain, heldOutGt(posSet, cls, true), cls);
+    }
     return { class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
   } finally {
     await s.close();

@@ -28,7 +28,7 @@ function recordingSegmenter(mask: BinaryMask): { seg: Segmenter; prompts: SamPro
 }
 
 const embedding: SamEmbedding = { data: new Float32Array(0), width: W, height: H, scale: 1024 / W };
-const peak = (x: number, y: number, value: number, region: BinaryMask | null): SamPeak => ({ classIndex: 0, value, point: { x, y }, region, prm: { width: 1, height: 1, data: new Float32Array(1) } });
+const peak = (x: number, y: number, value: number, region: BinaryMask | null, regionClicks = true): SamPeak => ({ classIndex: 0, value, point: { x, y }, region, regionClicks, prm: { width: 1, height: 1, data: new Float32Array(1) } });
 const opts = (o: Partial<SamPromptOptions> = {}): SamPromptOptions => ({ ...DEFAULT_SAM_PROMPT_OPTIONS, ...o });
 
 describe('segmentPeaks prompts', () => {
@@ -48,13 +48,16 @@ describe('segmentPeaks prompts', () => {
     expect(centre.prompts[0].points).toEqual([{ x: 50, y: 50, label: 1 }]);
   });
 
-  it('with click=peak sends the peak alone, and without a region always', async () => {
+  it('with click=peak, without a region, or for a project-trained class, sends the peak alone', async () => {
     const a = recordingSegmenter(rect(10, 10, 90, 90));
     await segmentPeaks(a.seg, embedding, [peak(25, 30, 1, rect(20, 20, 80, 80))], opts({ click: 'peak' }));
     expect(a.prompts[0].points).toEqual([{ x: 25, y: 30, label: 1 }]);
     const b = recordingSegmenter(rect(10, 10, 90, 90));
     await segmentPeaks(b.seg, embedding, [peak(25, 30, 1, null)], opts());
     expect(b.prompts[0].points).toEqual([{ x: 25, y: 30, label: 1 }]);
+    const c = recordingSegmenter(rect(10, 10, 90, 90));
+    await segmentPeaks(c.seg, embedding, [peak(25, 30, 1, rect(20, 20, 80, 80), false)], opts());
+    expect(c.prompts[0].points).toEqual([{ x: 25, y: 30, label: 1 }]);
   });
 
   it('a weaker peak inside a drawn mask of its class only supports it (no second decode)', async () => {

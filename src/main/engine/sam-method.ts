@@ -19,6 +19,11 @@ export interface SamPeak {
   value: number;
   point: Point;
   region: BinaryMask | null;
+  /**
+   * Whether the region may place a second click. Only where the IAM module was trained with this class's
+   * head row (the bundle's own classes): for a project's trained classes it hurt (docs/adr/sam-prompts.md).
+   */
+  regionClicks: boolean;
   /** The peak's own response map, carried to the result (the editor's overlay). */
   prm: FloatMap;
 }
@@ -58,7 +63,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       }
     }
     check();
-    const best = await decodeMask(seg, emb, { points: clicks(opts.click, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region);
+    const best = await decodeMask(seg, emb, { points: clicks(p.regionClicks ? opts.click : 'peak', at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region);
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
