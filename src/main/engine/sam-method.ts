@@ -1,7 +1,8 @@
 // Method `sam`: the bundle's peaks say where instances are and of which class; the segmenter draws them.
-// Each peak, strongest first, becomes one positive click (placed by src/common/sam-prompts.ts); a peak
-// falling inside a mask already drawn for its class only supports that mask, so the decoder runs about
-// once per instance rather than once per peak. Masks are scored and suppressed class-wise.
+// Each peak, strongest first, becomes one prompt: a click at the peak plus one at the innermost pixel of
+// its IAM region (choices in src/common/sam-prompts.ts); a peak falling inside a mask already drawn for
+// its class only supports that mask, so the decoder runs about once per instance rather than once per
+// peak. Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
