@@ -21,7 +21,7 @@ function recordingSegmenter(mask: BinaryMask): { seg: Segmenter; prompts: SamPro
   const seg = {
     decode: async (_e: SamEmbedding, prompt: SamPrompt): Promise<SamMask> => {
       prompts.push(prompt);
-      return { logits: Float32Array.from(mask.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9, lowRes: new Float32Array(0) };
+      return { logits: Float32Array.from(mask.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9 };
     },
   } as unknown as Segmenter;
   return { seg, prompts };

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const decode = seg.decode.bind(seg);
   const memo = new Map<string, { bits: Uint8Array; m: SamMask }>();
   seg.decode = async (e, prompt, out) => {
-    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify({ ...prompt, maskInput: prompt.maskInput ? Array.from(prompt.maskInput.subarray(0, 64)) : null })}|${out?.width}`;
+    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}`;
     const hit = memo.get(key);
     if (hit) return { ...hit.m, logits: Float32Array.from(hit.bits, (b) => (b ? 1 : -1)) };
     const m = await decode(e, prompt, out);

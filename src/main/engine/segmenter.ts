@@ -18,6 +18,8 @@ export const SAM_INPUT = 1024;
 const EMBED_CHANNELS = 256;
 const EMBED_SIDE = 64;
 const LOW_RES = 256;
+/** The decoder's mask prompt, never used (SAM's iterative refinement measured worse: docs/adr/sam-prompts.md). */
+const NO_MASK_INPUT = new Float32Array(LOW_RES * LOW_RES);
 const PIXEL_MEAN = [123.675, 116.28, 103.53];
 const PIXEL_STD = [58.395, 57.12, 57.375];
 
@@ -72,8 +74,6 @@ export interface SamPrompt {
   points: { x: number; y: number; label: 0 | 1 }[];
   /** A box in original pixels [x0, y0, x1, y1]. */
   box?: [number, number, number, number];
-  /** A previous low-resolution logit mask (256×256, the decoder's own frame) to refine. */
-  maskInput?: Float32Array;
 }
 
 export interface SamMask {
@@ -83,8 +83,6 @@ export interface SamMask {
   height: number;
   /** The decoder's own estimate of the mask's IoU. */
   iou: number;
-  /** 256×256 logits, usable as the next prompt's maskInput. */
-  lowRes: Float32Array;
 }
 
 /** The decoder's mask as pixels: logit > 0 is inside. */
@@ -185,15 +183,15 @@ export class Segmenter {
       image_embeddings: new ort.Tensor('float32', e.data, [1, EMBED_CHANNELS, EMBED_SIDE, EMBED_SIDE]),
       point_coords: new ort.Tensor('float32', coords, [1, pts.length, 2]),
       point_labels: new ort.Tensor('float32', labels, [1, pts.length]),
-      mask_input: new ort.Tensor('float32', prompt.maskInput ?? new Float32Array(LOW_RES * LOW_RES), [1, 1, LOW_RES, LOW_RES]),
-      has_mask_input: new ort.Tensor('float32', new Float32Array([prompt.maskInput ? 1 : 0]), [1]),
+      mask_input: new ort.Tensor('float32', NO_MASK_INPUT, [1, 1, LOW_RES, LOW_RES]),
+      has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
       orig_im_size: new ort.Tensor('float32', new Float32Array([out.height, out.width]), [2]),
     });
     this.decoderMs += performance.now() - t0;
     this.decoderCalls++;
     const masks = res.masks;
     const [, , h, w] = masks.dims as number[];
-    return { logits: (masks.data as Float32Array).subarray(0, w * h), width: w, height: h, iou: (res.iou_predictions.data as Float32Array)[0], lowRes: (res.low_res_masks.data as Float32Array).slice(0, LOW_RES * LOW_RES) };
+    return { logits: (masks.data as Float32Array).subarray(0, w * h), width: w, height: h, iou: (res.iou_predictions.data as Float32Array)[0] };
   }
 
   async release(): Promise<void> {
