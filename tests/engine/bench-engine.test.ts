@@ -6,14 +6,19 @@ import { main } from '../../src/main/cli';
 import { capture } from '../helpers/cli';
 import { sharedPath } from '../helpers/shared';
 
+/** `bench engine --method M` on 2 tagged PennFudan images with 1 worker: its output and the stage rows, one per method. */
+async function bench(methods: string): Promise<{ out: string; rows: number[][] }> {
+  const c = capture();
+  const images = sharedPath('data', 'pennfudan', 'images');
+  const tags = sharedPath('data', 'pennfudan', 'instances.json');
+  expect(await main(['bench', 'engine', '--method', methods, '--limit', '2', '--workers', '1', '--images', images, '--tags', tags], c)).toBe(0);
+  const out = c.stdout.join('\n');
+  return { out, rows: [...out.matchAll(/^\s+1\s+2\s+([\d.\s]+)$/gm)].map((m) => m[1].trim().split(/\s+/).map(Number)) };
+}
+
 describe('bench engine --method iam,prm', () => {
   it('prints one table per method and how much faster per image the first is', async () => {
-    const c = capture();
-    const images = sharedPath('data', 'pennfudan', 'images');
-    const tags = sharedPath('data', 'pennfudan', 'instances.json');
-    expect(await main(['bench', 'engine', '--method', 'iam,prm', '--limit', '2', '--workers', '1', '--images', images, '--tags', tags], c)).toBe(0);
-    const out = c.stdout.join('\n');
-    const rows = [...out.matchAll(/^\s+1\s+2\s+([\d.\s]+)$/gm)].map((m) => m[1].trim().split(/\s+/).map(Number));
+    const { out, rows } = await bench('iam,prm');
     expect(rows).toHaveLength(2);
     // decode preprocess backbone peaks prm proposals iam samEncoder samDecoder retrieval encode ORT peaks/img prompts/img wall images/s
     const [iam, prm] = rows;
@@ -31,12 +36,8 @@ describe('bench engine --method iam,prm', () => {
   });
 
   it('method sam: encoder and decoder columns, prompts per image, the sam summary and the refining click', async () => {
-    const c = capture();
-    const images = sharedPath('data', 'pennfudan', 'images');
-    const tags = sharedPath('data', 'pennfudan', 'instances.json');
-    expect(await main(['bench', 'engine', '--method', 'sam', '--limit', '2', '--workers', '1', '--images', images, '--tags', tags], c)).toBe(0);
-    const out = c.stdout.join('\n');
-    const [row] = [...out.matchAll(/^\s+1\s+2\s+([\d.\s]+)$/gm)].map((m) => m[1].trim().split(/\s+/).map(Number));
+    const { out, rows } = await bench('sam');
+    const [row] = rows;
     expect(row[7]).toBeGreaterThan(0); // encoder
     expect(row[8]).toBeGreaterThan(0); // decoder
     expect(row[13]).toBeGreaterThanOrEqual(1); // prompts per image
