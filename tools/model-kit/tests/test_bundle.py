@@ -16,6 +16,23 @@ def _manifest():
     return json.load(open(os.path.join(BUNDLE, "manifest.json")))
 
 
+def _check_files(bundle, m):
+    """The head (one row of weights + bias per VOC class) and every graph match the manifest's hashes and
+    input/output names; returns the loaded graphs (without external data)."""
+    head = np.fromfile(os.path.join(bundle, m["head"]["file"]), "<f4")
+    assert head.size == len(VOC) * (m["head"]["channels"] + 1) and np.all(np.isfinite(head))
+    assert sha256(os.path.join(bundle, m["head"]["file"])) == m["head"]["sha256"]
+    models = []
+    for g in m["graphs"].values():
+        path = os.path.join(bundle, g["file"])
+        assert sha256(path) == g["sha256"]
+        model = onnx.load(path, load_external_data=False)
+        assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]]
+        assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]]
+        models.append(model)
+    return models
+
+
 def test_manifest_matches_files():
     m = _manifest()
     assert m["format"] == "peaklabel-bundle" and m["version"] == 1
@@ -24,16 +41,8 @@ def test_manifest_matches_files():
     assert "couch" in aliases["sofa"] and "tv" in aliases["tvmonitor"] and "airplane" in aliases["aeroplane"]
     assert m["preprocess"]["channelOrder"] == "BGR" and m["preprocess"]["mean"] == [104, 117, 123]
     assert m["stride"] == 16 and m["head"]["channels"] == 512
-    head = np.fromfile(os.path.join(BUNDLE, m["head"]["file"]), "<f4")
-    assert head.size == len(VOC) * 513 and np.all(np.isfinite(head))
-    assert sha256(os.path.join(BUNDLE, m["head"]["file"])) == m["head"]["sha256"]
-    for g in m["graphs"].values():
-        path = os.path.join(BUNDLE, g["file"])
-        assert sha256(path) == g["sha256"]
-        model = onnx.load(path)
+    for model in _check_files(BUNDLE, m):
         assert model.opset_import[0].version >= 13
-        assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]]
-        assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]]
     assert [o["name"] for o in m["graphs"]["backbone"]["outputs"]] == ["crm", "features", "features_s8", "features_s4"]
     assert os.path.isfile(os.path.join(BUNDLE, "MODEL_CARD.md"))
     assert "inputs" in m["provenance"] and all(len(v) == 64 for v in m["provenance"]["inputs"].values())
@@ -56,15 +65,7 @@ def test_effnet_bundle_matches_files_and_sizes():
     assert m["backbone"]["name"] == "efficientnet-lite0" and m["modelId"].startswith("prm-efficientnet-lite0")
     assert m["preprocess"]["channelOrder"] == "RGB" and m["preprocess"]["mean"] == [127, 127, 127]
     assert m["preprocess"]["scale"] == 1 / 128 and m["stride"] == 16 and m["head"]["channels"] == 1280
-    head = np.fromfile(os.path.join(EFFNET, m["head"]["file"]), "<f4")
-    assert head.size == len(VOC) * 1281 and np.all(np.isfinite(head))
-    assert sha256(os.path.join(EFFNET, m["head"]["file"])) == m["head"]["sha256"]
-    for g in m["graphs"].values():
-        path = os.path.join(EFFNET, g["file"])
-        assert sha256(path) == g["sha256"]
-        model = onnx.load(path, load_external_data=False)
-        assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]]
-        assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]]
+    _check_files(EFFNET, m)
     assert m["graphs"]["backbone"]["outputs"][1]["shape"][1] == 1280
     sizes = [os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(EFFNET) for f in fs]
     assert sum(sizes) <= 30 * 2**20 and max(sizes) < 20 * 2**20
