@@ -14,7 +14,7 @@ import type { Bridge } from '../../src/main/bridge/server';
 import { engineFactory } from '../../src/main/api/engine-methods';
 import { fitView, imageToScreen } from '../../src/renderer/src/canvas/view';
 import { sharedPath, testOutput } from '../helpers/shared';
-import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
+import { createProjectWithClass, freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
 
 let bridge: Bridge;
 let page: Page;
@@ -84,11 +84,7 @@ async function outcome(state: () => Promise<string | null>): Promise<string | nu
 test('peak or brush → accept → brush edit → undo → redo → export COCO', async () => {
   const images = sharedPath('data', 'pennfudan', 'images');
   await page.goto(bridge.url);
-  await page.getByTestId('create-path').fill(join(work, 'pennfudan.peaklabel'));
-  await page.getByTestId('create-project').click();
-  await page.getByTestId('new-class').fill('person');
-  await page.getByTestId('add-class').click();
-  await expect.poll(() => page.getByTestId('class-name').first().inputValue().catch(() => '')).toBe('person');
+  await createProjectWithClass(page, join(work, 'pennfudan.peaklabel'), 'person');
   await page.getByTestId('folder-path').fill(images);
   await page.getByTestId('add-folder').click();
   await expect.poll(() => page.getByTestId('grid-total').textContent(), { timeout: 120_000 }).toMatch(/^107 images/);

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'vite';
+import { expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { rendererViteConfig } from '../../electron.vite.config';
 import type { PeakLabelApi } from '../../src/common/api';
@@ -76,6 +77,15 @@ export function screenshotPath(name: string): string {
   const dir = join(repoRoot, 'test-output', 'e2e');
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
+}
+
+/** Creates the project `file` from the start screen and adds the class `className`, waiting until it is listed. */
+export async function createProjectWithClass(page: Page, file: string, className: string): Promise<void> {
+  await page.getByTestId('create-path').fill(file);
+  await page.getByTestId('create-project').click();
+  await page.getByTestId('new-class').fill(className);
+  await page.getByTestId('add-class').click();
+  await expect.poll(() => page.getByTestId('class-name').first().inputValue().catch(() => '')).toBe(className);
 }
 
 /** A fresh work folder for one e2e file, with a recent-projects list of its own. */

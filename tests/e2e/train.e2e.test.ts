@@ -15,7 +15,7 @@ import type { Bridge } from '../../src/main/bridge/server';
 import { engineFactory } from '../../src/main/api/engine-methods';
 import { fitView, imageToScreen } from '../../src/renderer/src/canvas/view';
 import { sharedPath, testOutput } from '../helpers/shared';
-import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
+import { createProjectWithClass, freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
 
 let bridge: Bridge;
 let page: Page;
@@ -46,11 +46,7 @@ async function importTags(file: string): Promise<void> {
 
 test('train on the balloon dev images, then a click on a balloon gives its mask', async () => {
   await page.goto(bridge.url);
-  await page.getByTestId('create-path').fill(join(work, 'balloon.peaklabel'));
-  await page.getByTestId('create-project').click();
-  await page.getByTestId('new-class').fill('balloon');
-  await page.getByTestId('add-class').click();
-  await expect.poll(() => page.getByTestId('class-name').first().inputValue().catch(() => '')).toBe('balloon');
+  await createProjectWithClass(page, join(work, 'balloon.peaklabel'), 'balloon');
   // Before any tag: the panel says what "balloon" needs, and that it gets no suggestions.
   await expect.poll(() => page.getByTestId('class-reason').first().textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/Cannot train "balloon": it needs at least 5 images tagged "balloon" \(it has 0\).*no suggestions/);
 
