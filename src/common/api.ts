@@ -253,6 +253,11 @@ export interface HeadClassReport {
   points: number;
   /** Where the trained row started (a built-in class of the same name, the nearest built-in class, or centroids). */
   initFrom?: string;
+  /**
+   * The row started as a built-in row of the same concept and was only fine-tuned; it keeps the IAM
+   * region's second click under method `sam` (the IAM module was trained with that row).
+   */
+  fineTuned?: boolean;
   /** The built-in class it matches by name or alias (its suggestions when it is not trained), or null. */
   builtinMatch?: string | null;
   /** Held-out classification AP of the row in use before (built-in or previous head) and of the new row. */

@@ -116,6 +116,19 @@ describe('trainHead', () => {
     expect(Array.from(again.head.weight)).toEqual(Array.from(head.weight));
   });
 
+  it('moves a fine-tuned row by at most fineTuneLr per step and coordinate, the other at lr', () => {
+    const train = dataset(3, 32);
+    const init = randomHead(5, 2, 8);
+    const steps = 10 * Math.ceil(32 / 16);
+    const { head } = trainHead(init, train, [], { epochs: 10, lr: 0.05, fineTuneLr: 0.001, fineTune: [true, false], l2: 0 });
+    const moved = (k: number) => Math.max(...Array.from({ length: 8 }, (_, d) => Math.abs(head.weight[k * 8 + d] - init.weight[k * 8 + d])));
+    // Adam's step is at most about lr per coordinate (slightly more while its moments warm up)
+    expect(moved(0)).toBeGreaterThan(0);
+    expect(moved(0)).toBeLessThan(0.0015 * steps);
+    expect(moved(1)).toBeGreaterThan(0.0015 * steps);
+    expect(Math.abs(head.bias[0] - init.bias[0])).toBeLessThan(0.0015 * steps);
+  });
+
   it('stops when onEpoch returns false', () => {
     const train = dataset(4, 10);
     const r = trainHead(randomHead(1, 2, 8), train, [], { epochs: 10 }, (s) => s.epoch < 3);

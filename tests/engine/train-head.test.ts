@@ -36,7 +36,7 @@ describe('project heads: effective bundle', () => {
   it('puts a trained row in place of its built-in class, appends new classes, refuses another backbone', () => {
     const w = new Float32Array(2 * D).fill(0.5);
     w.fill(-1, D);
-    const head = { key: 'k', modelId: bundle.manifest.modelId, featureDim: D, classes: ['balloon', 'Person'], weight: w, bias: Float32Array.from([1, 2]) };
+    const head = { key: 'k', modelId: bundle.manifest.modelId, featureDim: D, classes: ['balloon', 'Person'], weight: w, bias: Float32Array.from([1, 2]), fineTuned: [false, true] };
     const e = effectiveBundle(bundle, head);
     const C0 = bundle.manifest.classes.length;
     expect(e.manifest.classes.length).toBe(C0 + 1);
@@ -47,6 +47,8 @@ describe('project heads: effective bundle', () => {
     expect(e.headWeight[C0 * D + 3]).toBe(0.5);
     expect(e.headBias[C0]).toBe(1);
     expect(e.projectHead!.rows.sort()).toEqual([person, C0].sort());
+    // only the fine-tuned row keeps sam's region click
+    expect(e.projectHead!.peakClickRows).toEqual([C0]);
     // untouched rows are the bundle's
     expect(Array.from(e.headWeight.subarray(0, D))).toEqual(Array.from(bundle.headWeight.subarray(0, D)));
     expect(headMismatch(bundle, { modelId: 'efficientnet-b0-x', featureDim: D })).toMatch(/efficientnet-b0-x/);
@@ -138,6 +140,9 @@ describe('project heads: training through the service', () => {
     expect(h.curve.map((c) => c.epoch)).toEqual([1, 2, 3, 4]);
     expect(h.curve.every((c) => Number.isFinite(c.loss))).toBe(true);
     expect(h.classes.find((c) => c.name === 'kite')).toMatchObject({ use: 'none' });
+    // only a row started from a built-in row is fine-tuned (and keeps sam's region click)
+    const balloonReport = h.classes.find((c) => c.name === 'balloon')!;
+    expect(balloonReport.fineTuned).toBe(balloonReport.initFrom!.startsWith('built-in'));
     expect(events.some((e) => e.startsWith('running:features'))).toBe(true);
     expect(events.some((e) => e.startsWith('running:epoch 4/4'))).toBe(true);
     expect(events.at(-1)).toMatch(/^done/);

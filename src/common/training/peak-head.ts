@@ -63,9 +63,16 @@ export interface TrainOptions {
   locTemperature: number;
   /** L2 pull towards the initial head: λ/2 · ‖w − w₀‖². */
   l2: number;
+  /**
+   * Per class: the row starts as a built-in row of the same concept and is only fine-tuned, at
+   * `fineTuneLr` instead of `lr` (Adam moves every weight by about the learning rate per step, gradient or
+   * not, and at `lr` that loses the built-in row's localisation: docs/adr/training-project-heads.md).
+   */
+  fineTune: readonly boolean[];
+  fineTuneLr: number;
 }
 
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.001, seed: 0, lambdaLoc: 0.5, locTemperature: 20, l2: 1e-3 };
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { epochs: 30, batchSize: 16, lr: 0.001, seed: 0, lambdaLoc: 0.5, locTemperature: 20, l2: 1e-3, fineTune: [], fineTuneLr: 1e-4 };
 
 export interface EpochStats {
   epoch: number;
@@ -222,9 +229,10 @@ class Adam {
   private t = 0;
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
+  /** `rowLength[i]`: values of params[i] per class row (D for the weights, 1 for the biases). */
   constructor(
     private readonly params: Float32Array[],
-    private readonly lr: number,
+    private readonly rowLength: number[],
     private readonly b1 = 0.9,
     private readonly b2 = 0.999,
     private readonly eps = 1e-8,
@@ -232,7 +240,8 @@ class Adam {
     this.m = params.map((p) => new Float32Array(p.length));
     this.v = params.map((p) => new Float32Array(p.length));
   }
-  step(grads: Float32Array[], lr = this.lr): void {
+  /** One step with a learning rate per class row. */
+  step(grads: Float32Array[], rowLr: Float32Array): void {
     this.t++;
     const c1 = 1 - this.b1 ** this.t;
     const c2 = 1 - this.b2 ** this.t;
@@ -240,10 +249,11 @@ class Adam {
       const g = grads[i];
       const m = this.m[i];
       const v = this.v[i];
+      const n = this.rowLength[i];
       for (let j = 0; j < p.length; j++) {
         m[j] = this.b1 * m[j] + (1 - this.b1) * g[j];
         v[j] = this.b2 * v[j] + (1 - this.b2) * g[j] * g[j];
-        p[j] -= (lr * (m[j] / c1)) / (Math.sqrt(v[j] / c2) + this.eps);
+        p[j] -= (rowLr[Math.floor(j / n)] * (m[j] / c1)) / (Math.sqrt(v[j] / c2) + this.eps);
       }
     });
   }
@@ -263,7 +273,9 @@ export function trainHead(
   const o = { ...DEFAULT_TRAIN_OPTIONS, ...options };
   const head = cloneHead(init);
   const w0 = init.weight;
-  const adam = new Adam([head.weight, head.bias], o.lr);
+  const adam = new Adam([head.weight, head.bias], [head.D, 1]);
+  const baseLr = Float32Array.from({ length: head.K }, (_, k) => (o.fineTune[k] ? o.fineTuneLr : o.lr));
+  const rowLr = new Float32Array(head.K);
   const rand = seededRandom(o.seed);
   const balance = classBalance(train, head.K);
   const order = train.map((_, i) => i);
@@ -276,7 +288,8 @@ export function trainHead(
       [order[i], order[j]] = [order[j], order[i]];
     }
     // cosine learning-rate decay over the epochs
-    const lr = o.lr * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / o.epochs));
+    const decay = 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / o.epochs));
+    for (let k = 0; k < head.K; k++) rowLr[k] = baseLr[k] * decay;
     let lossSum = 0;
     let batches = 0;
     for (let start = 0; start < order.length; start += o.batchSize) {
@@ -285,7 +298,7 @@ export function trainHead(
       gb.fill(0);
       const { loss } = lossAndGradient(head, batch, { lambdaLoc: o.lambdaLoc, locTemperature: o.locTemperature, balance }, { weight: gw, bias: gb });
       if (o.l2 > 0) for (let j = 0; j < gw.length; j++) gw[j] += o.l2 * (head.weight[j] - w0[j]);
-      adam.step([gw, gb], lr);
+      adam.step([gw, gb], rowLr);
       lossSum += loss;
       batches++;
     }

@@ -20,7 +20,12 @@ export interface Bundle {
   /** Why a method is unavailable (e.g. "iam: the bundle has no iam graph"). */
   unavailable: string[];
   /** Set when a project's trained head is applied (project-head.ts): its key and the class rows it supplies. */
-  projectHead?: { key: string; rows: number[] };
+  projectHead?: {
+    key: string;
+    rows: number[];
+    /** Rows that get method sam's peak click alone (HeadOverride.fineTuned). */
+    peakClickRows: number[];
+  };
 }
 
 /** resources/models of this checkout (or PEAKLABEL_MODEL_DIR). */

@@ -411,8 +411,8 @@ export class Pipeline {
         prms[i] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
       });
     }
-    const trained = new Set(this.bundle.projectHead?.rows ?? []);
-    const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !trained.has(p.classIndex), prm: prms[i] }));
+    const peakClickOnly = new Set(this.bundle.projectHead?.peakClickRows ?? []);
+    const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), prm: prms[i] }));
     const found = await segmentPeaks(seg, embedding, samPeaks, sam.prompts, check);
     const ranked = rankInstances(found, samPeaks, sam.prompts, nms);
     t.samEncoder = seg.encoderMs - before.enc;

@@ -17,6 +17,12 @@ export interface HeadOverride {
   classes: string[];
   weight: Float32Array;
   bias: Float32Array;
+  /**
+   * Per row: fine-tuned from a built-in row of the same concept (HeadClassReport.fineTuned). Only those
+   * rows keep method sam's second click inside the IAM region: the IAM module was trained with the
+   * bundle's rows, and rows trained away from them got worse masks with it (docs/adr/sam-prompts.md).
+   */
+  fineTuned: boolean[];
 }
 
 const NEW_CLASS_COLOR = '#e6194b';
@@ -46,6 +52,7 @@ export function effectiveBundle(base: Bundle, head: HeadOverride | null): Bundle
   }
   const classes: ManifestClass[] = base.manifest.classes.map((c) => ({ ...c, aliases: [...c.aliases] }));
   const rows: number[] = [];
+  const peakClickRows: number[] = [];
   const extra: { name: string; row: number }[] = [];
   const weight = new Float32Array((C0 + head.classes.length) * D);
   const bias = new Float32Array(C0 + head.classes.length);
@@ -57,6 +64,7 @@ export function effectiveBundle(base: Bundle, head: HeadOverride | null): Bundle
       weight.set(head.weight.subarray(r * D, (r + 1) * D), i * D);
       bias[i] = head.bias[r];
       rows.push(i);
+      if (!head.fineTuned[r]) peakClickRows.push(i);
     } else extra.push({ name, row: r });
   });
   for (const { name, row } of extra) {
@@ -65,6 +73,7 @@ export function effectiveBundle(base: Bundle, head: HeadOverride | null): Bundle
     weight.set(head.weight.subarray(row * D, (row + 1) * D), i * D);
     bias[i] = head.bias[row];
     rows.push(i);
+    if (!head.fineTuned[row]) peakClickRows.push(i);
   }
   const C = classes.length;
   return {
@@ -72,6 +81,6 @@ export function effectiveBundle(base: Bundle, head: HeadOverride | null): Bundle
     manifest: { ...base.manifest, classes },
     headWeight: weight.slice(0, C * D),
     headBias: bias.slice(0, C),
-    projectHead: { key: head.key, rows },
+    projectHead: { key: head.key, rows, peakClickRows },
   };
 }

@@ -21,8 +21,9 @@ export interface SamPeak {
   point: Point;
   region: BinaryMask | null;
   /**
-   * Whether the region may place a second click. Only where the IAM module was trained with this class's
-   * head row (the bundle's own classes): for a project's trained classes it hurt (docs/adr/sam-prompts.md).
+   * Whether the region may place a second click: for the bundle's own classes (the IAM module was trained
+   * with their rows) and a project's rows fine-tuned from one of them; rows trained away from them got
+   * worse masks with it (docs/adr/sam-prompts.md).
    */
   regionClicks: boolean;
   /** The peak's own response map, carried to the result (the editor's overlay). */

@@ -46,7 +46,15 @@ export function headOverrideFor(store: ProjectStore, e: Engine): { head: HeadOve
     bias[r] = h.bias[i];
   });
   return {
-    head: { key: `${store.path}#${h.summary.id}#${rows.map((r) => r.c).join('|')}`, modelId: h.summary.modelId, featureDim: D, classes: rows.map((r) => r.c), weight, bias },
+    head: {
+      key: `${store.path}#${h.summary.id}#${rows.map((r) => r.c).join('|')}`,
+      modelId: h.summary.modelId,
+      featureDim: D,
+      classes: rows.map((r) => r.c),
+      weight,
+      bias,
+      fineTuned: rows.map((r) => h.summary.classes.find((c) => c.name === r.c)?.fineTuned === true),
+    },
     notApplied: null,
   };
 }

@@ -25,13 +25,14 @@ export interface TrainJob {
   /** Norm of a centroid-initialised row. */
   initNorm: number;
   /**
-   * The bundle's rows: a new class starts from the one that best separates its training images (AP ≥
-   * minCandidateAp), e.g. "person" for "pedestrian", keeping that row's localisation; else from centroids.
+   * The bundle's rows: a new class starts from the one that best separates its training images when its AP
+   * is ≥ minAp (the same concept under another name, e.g. "person" for "pedestrian") and is fine-tuned,
+   * keeping that row's localisation; else from centroids.
    */
   candidates: { names: string[]; weight: Float32Array; bias: Float32Array; minAp: number };
   /** Rows in use before this training (built-in or a previous head), evaluated on the same held-out images. */
   before: ({ k: number; weight: Float32Array; bias: number } | null)[];
-  options: Partial<TrainOptions>;
+  options: Partial<Omit<TrainOptions, 'fineTune'>>;
   /** The engine's class-score threshold for untagged images: each trained class's best threshold is moved there. */
   calibrateTo: number;
 }
@@ -39,6 +40,8 @@ export interface TrainJob {
 export interface WorkerClassResult {
   /** Where the row started: the built-in class of the same name, the nearest built-in class, or centroids. */
   initFrom: string;
+  /** Started as a built-in row of the same concept and only fine-tuned (TrainOptions.fineTune). */
+  fineTuned: boolean;
   apBefore: number | null;
   apAfter: number | null;
   pointwiseBefore: number | null;

@@ -37,6 +37,9 @@ function run(job: TrainJob): void {
   const { K, D } = job;
   const init: Head = { K, D, weight: Float32Array.from(job.init.weight), bias: Float32Array.from(job.init.bias) };
   const initFrom: string[] = job.init.fromBuiltin.map((b) => (b ? 'built-in row of the same name' : ''));
+  // a row that starts as a built-in row of the same concept (its name, or one that already ranks the
+  // class's images) is only fine-tuned
+  const fineTune = [...job.init.fromBuiltin];
   job.init.fromBuiltin.forEach((builtin, k) => {
     if (builtin) return;
     const near = nearestBuiltin(job, train, k);
@@ -44,6 +47,7 @@ function run(job: TrainJob): void {
       init.weight.set(job.candidates.weight.subarray(near.row * D, (near.row + 1) * D), k * D);
       init.bias[k] = job.candidates.bias[near.row];
       initFrom[k] = `built-in "${job.candidates.names[near.row]}" (training AP ${(near.ap * 100).toFixed(1)})`;
+      fineTune[k] = true;
     } else {
       init.weight.set(centroidInit(train, k, D, job.initNorm), k * D);
       init.bias[k] = 0;
@@ -53,7 +57,7 @@ function run(job: TrainJob): void {
     calibrateBias(init, train, k, 0);
   });
   const t1 = performance.now();
-  const { head, curve } = trainHead(init, train, val, job.options, (stats) => {
+  const { head, curve } = trainHead(init, train, val, { ...job.options, fineTune }, (stats) => {
     post({ type: 'epoch', stats, seconds: (performance.now() - t1) / 1000 });
   });
   const trainSeconds = (performance.now() - t1) / 1000;
@@ -68,6 +72,7 @@ function run(job: TrainJob): void {
     const shift = calibrateBias(head, train, k, job.calibrateTo);
     classes.push({
       initFrom: initFrom[k],
+      fineTuned: fineTune[k],
       apBefore: be ? be.ap[0] : null,
       apAfter: after.ap[k],
       pointwiseBefore: be && be.pointwiseTotal[0] ? be.pointwiseHits[0] / be.pointwiseTotal[0] : null,
