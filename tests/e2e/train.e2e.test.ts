@@ -74,6 +74,8 @@ test('train on the balloon dev images, then a click on a balloon gives its mask'
   expect(status.active!.curve.length).toBe(30);
   expect(status.active!.mAPAfter!).toBeGreaterThan(0.9);
   expect(await page.getByTestId('head-in-use').textContent()).toContain((status.active!.mAPAfter! * 100).toFixed(1));
+  // balloon is no built-in concept: learnt from feature centroids, not fine-tuned
+  expect(await page.locator('[data-testid=train-class][data-class=balloon] [data-testid=train-class-use]').getAttribute('title')).toBe('started from feature centroids');
   await page.screenshot({ path: screenshotPath('train-done.png') });
 
   // The editor: of the first balloon images in the grid, the one with the largest balloon; click its centre.

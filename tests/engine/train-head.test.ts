@@ -200,6 +200,11 @@ describe('project heads: training through the service', () => {
     expect(balloonReport.points).toBe(1);
     expect(again.head!.instancesUsed).toBe(1);
     expect((await api.headStatus()).history.map((x) => x.active)).toEqual([true, false]);
+    // the CLI says where each trained row started (a third head)
+    const cli = capture();
+    expect(await main(['train', '--project', project, '--epochs', '1'], cli)).toBe(0);
+    expect(cli.stdout.join('\n')).toMatch(/\n {2}balloon: trained .*\n {4}started from (feature centroids|built-in "\w+" \(training AP [\d.]+\), only fine-tuned)\n/);
+    expect((await api.headStatus()).history).toHaveLength(3);
   }, 600_000);
 
   it('Ctrl-C on `peaklabel train` cancels cleanly (exit 130) and keeps the previous head', async () => {

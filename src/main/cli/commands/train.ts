@@ -96,6 +96,7 @@ function printHead(ctx: CliContext, h: HeadSummary): void {
     const ap = c.apAfter !== null || c.apBefore !== null ? `, AP ${pct(c.apBefore)} → ${pct(c.apAfter)}` : '';
     const pw = c.pointwiseAfter !== null ? `, pointwise ${pct(c.pointwiseBefore)} → ${pct(c.pointwiseAfter)}` : '';
     ctx.out(`  ${c.name}: ${c.use} (${c.positives} tagged, ${c.negatives} negatives, ${c.points} instances${ap}${pw})`);
+    if (c.use === 'trained' && c.initFrom) ctx.out(`    started from ${c.initFrom}${c.fineTuned ? ', only fine-tuned' : ''}`);
     if (c.reason) ctx.out(`    ${c.reason}`);
   }
 }
