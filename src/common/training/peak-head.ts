@@ -473,7 +473,9 @@ export function classScores(head: Head, samples: readonly Sample[], k: number): 
 /**
  * Shifts class k's bias so that its best separating threshold on `samples` lands on `target`. A bias
  * moves every map value, so every peak, and so the class score by the same amount: peak positions,
- * PRMs and AP do not change, but an untagged image is judged against the engine's one threshold.
+ * PRMs and AP do not change, but an untagged image is judged against the engine's one threshold. What
+ * the engine reads relative to a class's strongest peak does change (the peak floor, top × peakRelThreshold,
+ * and method sam's peak score, value / top): at inference the bias is not a free parameter.
  */
 export function calibrateBias(head: Head, samples: readonly Sample[], k: number, target: number): number {
   const { scores, labels } = classScores(head, samples, k);
