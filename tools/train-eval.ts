@@ -8,6 +8,10 @@
 //   2. pedestrian: PennFudan's people tagged "pedestrian" (a name no built-in head has), balloon images
 //      as negatives; compared with the built-in "person" head on the same held-out images.
 // `--training-images` also scores the methods on the training images (tags seen, masks never).
+// `--annotate N` then simulates an annotator on N training images of the class: `sam` pre-labels them, the
+// suggestions that match a ground-truth instance (mask IoU ≥ 0.5, one each) are accepted and the missed
+// instances drawn by hand (the ground-truth mask); the head is trained again, with those instances as
+// point labels, and the held-out quarter scored again.
 // For each: training time (empty feature cache), features/s, held-out classification AP (class score of
 // the trained head on the held-out images of both sets) and mAP^r at IoU 0.25/0.5/0.75 per method, tagged.
 import { createHash } from 'node:crypto';
@@ -18,7 +22,10 @@ import { parseArgs } from 'node:util';
 import type { PeakLabelApi, SuggestionMethod } from '../src/common/api';
 import { parseCoco } from '../src/common/coco/parse';
 import type { CocoDataset } from '../src/common/coco/types';
+import { segmentationToMask } from '../src/common/coco/segmentation';
 import { evaluateInstances } from '../src/common/eval';
+import { maskIou } from '../src/common/mask';
+import { decodeRle, encodeMask } from '../src/common/rle';
 import { averagePrecision } from '../src/common/training/peak-head';
 import { ServiceContext } from '../src/main/api/context';
 import { createEngineMethods } from '../src/main/api/engine-methods';
@@ -26,7 +33,7 @@ import { createService } from '../src/main/api/service';
 import { Engine } from '../src/main/engine/engine';
 import { headOverrideFor } from '../src/main/training/train-methods';
 
-const { values } = parseArgs({ options: { 'training-images': { type: 'boolean', default: false }, out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
+const { values } = parseArgs({ options: { annotate: { type: 'string', default: '0' }, 'training-images': { type: 'boolean', default: false }, out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
 const shared = resolve(values.shared!);
 const methods = values.methods!.split(',') as SuggestionMethod[];
 
@@ -136,6 +143,9 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
     const ap = await classificationAp(s, cls, posHeld, negHeld);
     console.log(`  held-out quarter classification AP: ${ap === null ? '–' : (ap * 100).toFixed(1)} (${posHeld.length} positives, ${negHeld.length} negatives)`);
     const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+    const annotate = Number(values.annotate);
+    let afterAnnotating: Awaited<ReturnType<typeof annotateAndRetrain>> | null = null;
+    if (annotate > 0) afterAnnotating = await annotateAndRetrain(s, ids, posSet, cls, annotate, { pos: posHeld, neg: negHeld, negTag });
     if (values['training-images']) {
       // Their tags trained the head, their masks never did: a larger (if not independent) sample for choices
       // that no training sees, such as method sam's prompts.
@@ -143,10 +153,55 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
       const posTrain = await tag(s.api, ids, posSet, 'train', cls);
       await evalMethods(s.api, s.dir, posTrain, heldOutGt(posSet, cls, true), cls);
     }
-    return { class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
+    return { afterAnnotating, class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
   } finally {
     await s.close();
   }
+}
+
+/** The annotator simulation of `--annotate N` (see the header); leaves the held-out images tagged as before. */
+async function annotateAndRetrain(s: Session, ids: Map<string, number>, d: DataSet, cls: string, n: number, held: { pos: number[]; neg: number[]; negTag: string }) {
+  const classId = (await s.api.listClasses()).find((c) => c.name === cls)!.id;
+  const chosen = d.gt.images.filter((im) => !heldOut(d.name, basename(im.file_name))).slice(0, n);
+  const imageIds = chosen.map((im) => ids.get(join(d.dir, basename(im.file_name)))!);
+  await s.api.prelabel({ imageIds, method: 'sam', force: true });
+  let accepted = 0;
+  let drawn = 0;
+  for (const [i, im] of chosen.entries()) {
+    const gts = d.gt.annotations.filter((a) => a.image_id === im.id).map((a) => segmentationToMask(a.segmentation, im.width, im.height));
+    const suggestions = (await s.api.listInstances(imageIds[i])).filter((x) => x.classId === classId).map((x) => ({ id: x.id, mask: decodeRle(x.mask) }));
+    const matched = new Set<number>();
+    const accept: number[] = [];
+    for (const sug of suggestions) {
+      let best = -1;
+      let bestIou = 0.5;
+      gts.forEach((g, j) => {
+        const iou = matched.has(j) ? 0 : maskIou(g, sug.mask);
+        if (iou >= bestIou) [best, bestIou] = [j, iou];
+      });
+      if (best >= 0) {
+        matched.add(best);
+        accept.push(sug.id);
+      }
+    }
+    await s.api.acceptInstances(accept);
+    accepted += accept.length;
+    for (const [j, g] of gts.entries()) {
+      if (matched.has(j)) continue;
+      await s.api.createInstance(imageIds[i], classId, encodeMask(g));
+      drawn++;
+    }
+  }
+  // the held-out quarter stays out of training: untagged while the head trains again
+  await s.api.setTags(held.pos, [], [cls]);
+  await s.api.setTags(held.neg, [], [held.negTag]);
+  const t0 = performance.now();
+  const r = await s.api.trainHead();
+  await s.api.setTags(held.pos, [cls], []);
+  await s.api.setTags(held.neg, [held.negTag], []);
+  console.log(`  annotated ${n} training images (${accepted} suggestions accepted, ${drawn} instances drawn), trained again in ${((performance.now() - t0) / 1000).toFixed(1)} s; in-app held-out AP ${r.head!.mAPAfter === null ? '–' : (r.head!.mAPAfter * 100).toFixed(1)}`);
+  const suggestions = await evalMethods(s.api, s.dir, held.pos, heldOutGt(d, cls), cls);
+  return { images: n, accepted, drawn, instancesUsed: r.head!.instancesUsed, suggestions };
 }
 
 /** The built-in head's "person" on PennFudan's held-out quarter (tagged "person"). */
