@@ -3,7 +3,7 @@
 // they need; a cancelled run keeps the previous head; a head of another backbone is never applied;
 // accepted instances become point labels; the feature cache is reused.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeakLabelApi } from '../../src/common/api';
@@ -200,9 +200,15 @@ describe('project heads: training through the service', () => {
     expect(balloonReport.points).toBe(1);
     expect(again.head!.instancesUsed).toBe(1);
     expect((await api.headStatus()).history.map((x) => x.active)).toEqual([true, false]);
-    // the CLI says where each trained row started (a third head)
+    // a cached file cut short (a crash, a full disk) is computed again, not an error; the CLI says where
+    // each trained row started (a third head)
+    const dir = featureDir(`${project}.cache`, bundle.manifest.modelId);
+    const damaged = join(dir, readdirSync(dir)[0]);
+    truncateSync(damaged, 1000);
     const cli = capture();
     expect(await main(['train', '--project', project, '--epochs', '1'], cli)).toBe(0);
+    expect(cli.stdout.join('\n')).toMatch(/ 1 feature maps computed /);
+    expect(statSync(damaged).size).toBeGreaterThan(1000);
     expect(cli.stdout.join('\n')).toMatch(/\n {2}balloon: trained .*\n {4}started from (feature centroids|built-in "\w+" \(training AP [\d.]+\), only fine-tuned)\n/);
     expect((await api.headStatus()).history).toHaveLength(3);
   }, 600_000);

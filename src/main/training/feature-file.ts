@@ -1,7 +1,7 @@
 // The training feature cache's file format: one file per (bundle modelId, image content hash) under
 // `<project>.cache/features/<modelId>/<hash>.f16`. A 40-byte header, then the backbone's `features`
 // (the class head's input) as float16, cell-major [h·w, D] so a cell's D values are contiguous.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeakLabelError } from '../../common/errors';
 import { encodeHalf } from '../../common/training/f16';
@@ -58,17 +58,40 @@ export function writeFeatures(file: string, chw: Float32Array, head: FeatureHead
   writeFileAtomicSync(file, encodeFeatures(chw, head));
 }
 
-/** Reads a cached file; a damaged or foreign file is an error naming it (the caller recomputes it). */
+/** What is wrong with a file's header and length, or null when they fit (the data itself is not read). */
+function headerProblem(head: Buffer, length: number, expectD?: number): string | null {
+  if (length < HEADER || head.readUInt32LE(0) !== MAGIC) return 'not a PeakLabel feature file';
+  if (head.readUInt32LE(4) !== VERSION) return `version ${head.readUInt32LE(4)}`;
+  const [D, h, w] = [2, 3, 4].map((i) => head.readUInt32LE(i * 4));
+  if (expectD !== undefined && D !== expectD) return `${D} features per cell, expected ${expectD}`;
+  if (length !== HEADER + D * h * w * 2) return `${length} bytes for [${h}×${w}, ${D}]`;
+  return null;
+}
+
+/**
+ * Why a cached file cannot be used (damaged, cut short, another format or D), or null when it can; reads
+ * only its header. The trainer computes such files again rather than failing on them.
+ */
+export function featureFileProblem(file: string, expectD: number): string | null {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(HEADER);
+    const n = readSync(fd, head, 0, HEADER, 0);
+    return headerProblem(head, n < HEADER ? n : fstatSync(fd).size, expectD);
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Reads a cached file; a damaged or foreign file is an error naming it. */
 export function readFeatures(file: string, expectD?: number): CachedFeatures {
   const buf = readFileSync(file);
-  const bad = (why: string): never => {
-    throw new PeakLabelError('PROJECT_CORRUPT', `The cached features ${file} are unusable (${why}).`, { file });
-  };
-  if (buf.length < HEADER || buf.readUInt32LE(0) !== MAGIC) bad('not a PeakLabel feature file');
-  if (buf.readUInt32LE(4) !== VERSION) bad(`version ${buf.readUInt32LE(4)}`);
+  const why = headerProblem(buf, buf.length, expectD);
+  if (why) throw new PeakLabelError('PROJECT_CORRUPT', `The cached features ${file} are unusable (${why}).`, { file });
   const [D, h, w, origWidth, origHeight, width, height] = [2, 3, 4, 5, 6, 7, 8].map((i) => buf.readUInt32LE(i * 4));
-  if (expectD !== undefined && D !== expectD) bad(`${D} features per cell, expected ${expectD}`);
-  if (buf.length !== HEADER + D * h * w * 2) bad(`${buf.length} bytes for [${h}×${w}, ${D}]`);
   // Copy into an aligned buffer (readFileSync's pool offset may be odd).
   const data = new Uint16Array(D * h * w);
   Buffer.from(data.buffer).set(buf.subarray(HEADER));

@@ -12,7 +12,7 @@ import { classIndexOf, type Bundle } from '../engine/bundle';
 import type { Engine } from '../engine/engine';
 import { headMismatch } from '../engine/project-head';
 import type { ProjectStore } from '../store/project-store';
-import { featureFile } from './feature-file';
+import { featureFile, featureFileProblem } from './feature-file';
 import { activeHead, saveHead, type StoredHead } from './head-store';
 import type { TrainItem, TrainJob, TrainWorkerMessage, WorkerResult } from './train-protocol';
 
@@ -198,7 +198,8 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
   for (const im of images) {
     const f = featureFile(store.cacheDir, m.modelId, im.hash);
     files.set(im.id, f);
-    if (!existsSync(f)) todo.push(im);
+    // a missing file, or one cut short or damaged (a crash, a full disk, a copy), is computed again
+    if (!existsSync(f) || featureFileProblem(f, D)) todo.push(im);
   }
   const cellsOf = (im: ImageInfo) => Math.ceil(Math.min(im.width, im.height) / 16) * Math.ceil(Math.max(im.width, im.height) / 16);
   // epoch cost ≈ K multiply-adds per feature value, for training and for the held-out evaluation
