@@ -8,6 +8,8 @@
 //   2. pedestrian: PennFudan's people tagged "pedestrian" (a name no built-in head has), balloon images
 //      as negatives; compared with the built-in "person" head on the same held-out images.
 // `--training-images` also scores the methods on the training images (tags seen, masks never).
+// `--untagged` also scores the held-out positives without their tag (the engine's class-score threshold
+// decides which classes each image shows, as for the untagged images of a project).
 // `--annotate N` then simulates an annotator on N training images of the class: `sam` pre-labels them, the
 // suggestions that match a ground-truth instance (mask IoU ≥ 0.5, one each) are accepted and the missed
 // instances drawn by hand (the ground-truth mask); the head is trained again, with those instances as
@@ -33,7 +35,7 @@ import { createService } from '../src/main/api/service';
 import { Engine } from '../src/main/engine/engine';
 import { headOverrideFor } from '../src/main/training/train-methods';
 
-const { values } = parseArgs({ options: { annotate: { type: 'string', default: '0' }, 'training-images': { type: 'boolean', default: false }, out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
+const { values } = parseArgs({ options: { untagged: { type: 'boolean', default: false }, annotate: { type: 'string', default: '0' }, 'training-images': { type: 'boolean', default: false }, out: { type: 'string' }, methods: { type: 'string', default: 'prm,iam' }, shared: { type: 'string', default: resolve(import.meta.dirname, '..', '..', 'shared') } } });
 const shared = resolve(values.shared!);
 const methods = values.methods!.split(',') as SuggestionMethod[];
 
@@ -84,7 +86,7 @@ async function tag(api: PeakLabelApi, ids: Map<string, number>, d: DataSet, whic
 }
 
 async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number[], gt: CocoDataset, cls: string) {
-  const out: Record<string, { mAP: number[]; abo: number; seconds: number }> = {};
+  const out: Record<string, { mAP: number[]; abo: number; seconds: number; suggestions: number; ofClass: number }> = {};
   for (const method of methods) {
     const t0 = performance.now();
     await api.prelabel({ imageIds: imageIdsToRun, method, force: true });
@@ -93,8 +95,9 @@ async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number
     await api.exportCoco({ out: file, format: 'rle', sources: ['suggested'], imageIds: imageIdsToRun });
     const pred = parseCoco(JSON.parse(readFileSync(file, 'utf8')), file).dataset;
     const r = evaluateInstances(gt, pred, { classes: [cls] });
-    out[method] = { mAP: r.mAP.map((v) => +(v * 100).toFixed(1)), abo: +(r.abo * 100).toFixed(1), seconds: +seconds.toFixed(1) };
-    console.log(`  ${cls} ${method}: mAP^r 0.25/0.5/0.75 = ${out[method].mAP.join(' / ')}, ABO ${out[method].abo} (${seconds.toFixed(0)} s)`);
+    const ofClass = pred.annotations.filter((a) => pred.categories.find((c) => c.id === a.category_id)?.name === cls).length;
+    out[method] = { mAP: r.mAP.map((v) => +(v * 100).toFixed(1)), abo: +(r.abo * 100).toFixed(1), seconds: +seconds.toFixed(1), suggestions: pred.annotations.length, ofClass };
+    console.log(`  ${cls} ${method}: mAP^r 0.25/0.5/0.75 = ${out[method].mAP.join(' / ')}, ABO ${out[method].abo}, ${ofClass} of ${pred.annotations.length} suggestions "${cls}" (${seconds.toFixed(0)} s)`);
   }
   return out;
 }
@@ -143,6 +146,13 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
     const ap = await classificationAp(s, cls, posHeld, negHeld);
     console.log(`  held-out quarter classification AP: ${ap === null ? '–' : (ap * 100).toFixed(1)} (${posHeld.length} positives, ${negHeld.length} negatives)`);
     const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+    let untagged: Awaited<ReturnType<typeof evalMethods>> | null = null;
+    if (values.untagged) {
+      console.log('  held-out positives untagged:');
+      await s.api.setTags(posHeld, [], [cls]);
+      untagged = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+      await s.api.setTags(posHeld, [cls], []);
+    }
     const annotate = Number(values.annotate);
     let afterAnnotating: Awaited<ReturnType<typeof annotateAndRetrain>> | null = null;
     if (annotate > 0) afterAnnotating = await annotateAndRetrain(s, ids, posSet, cls, annotate, { pos: posHeld, neg: negHeld, negTag });
@@ -153,7 +163,7 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
       const posTrain = await tag(s.api, ids, posSet, 'train', cls);
       await evalMethods(s.api, s.dir, posTrain, heldOutGt(posSet, cls, true), cls);
     }
-    return { afterAnnotating, class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
+    return { untagged, afterAnnotating, class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
   } finally {
     await s.close();
   }

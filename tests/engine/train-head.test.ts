@@ -168,6 +168,15 @@ describe('project heads: training through the service', () => {
       expect(inst.every((i) => i.classId === balloonId && i.method === method)).toBe(true);
       expect(inst[0].modelId).toBe(`${bundle.manifest.modelId}+head${h.id}`);
     }
+    // untagged, a project with its own head gets suggestions of its own classes only (no "bottle" or "boat")
+    const classesBefore = (await api.listClasses()).map((c) => c.name).sort();
+    const untagged = ids[people[1]];
+    await api.setTags([untagged], [], ['person']);
+    await api.prelabel({ imageIds: [untagged], method: 'iam', force: true });
+    const projectIds = new Set((await api.listClasses()).map((c) => c.id));
+    expect((await api.listClasses()).map((c) => c.name).sort()).toEqual(classesBefore);
+    expect((await api.listInstances(untagged)).every((i) => projectIds.has(i.classId))).toBe(true);
+    await api.setTags([untagged], ['person'], []);
     // a click with the trained class gives its instance
     const peaks = await api.findPeaks(ids[balloons[1]]);
     const top = peaks.find((p) => p.classId === balloonId)!;

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       await host.embeddings.get(hash, async () => ({ data: new Float32Array(stored.buffer, stored.byteOffset, stored.byteLength / 4), width: im.width, height: im.height, scale: 1024 / Math.max(im.width, im.height) }));
       for (const name of names) {
         Object.assign(host.prompts, DEFAULT_SAM_PROMPT_OPTIONS, parseConfig(name));
-        const r = await pipeline.processImage({ file }, tags, 'sam', () => undefined);
+        const r = await pipeline.processImage({ file }, { classes: tags }, 'sam', () => undefined);
         if (name === names[0]) {
           prompts += r.timings.samPrompts;
           decoderMs += r.timings.samDecoder;

@@ -14,7 +14,7 @@ import { DEFAULT_RETRIEVAL_PARAMS } from '../engine/manifest';
 import { defaultEngineSettings, readSavedEngineSettings, retrievalOverrides, writeEngineSettings } from '../engine/settings';
 import { engineSettingsCheck } from './validate';
 import { runPrelabel, type PrelabelItem } from '../engine/prelabel';
-import type { EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
+import type { ClassSelection, EngineInstance, ImageRef, ResponseMap } from '../engine/protocol';
 import { resolveTags } from '../engine/tags-file';
 import { createTrainingMethods } from '../training/train-methods';
 
@@ -93,7 +93,16 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     return i;
   };
   const imageRef = (src: ImageSource): ImageRef => ({ file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } });
-  const tagClasses = (e: Engine, src: ImageSource): number[] | null => (src.tags.length ? resolveTags(e.bundle.manifest, src.tags) : null);
+  /**
+   * The classes an image is searched for: its tags; untagged, those whose class score passes the threshold,
+   * and in a project that trained its own head (which is about its own classes) only among the model
+   * classes the project has (docs/adr/training-project-heads.md, "untagged images").
+   */
+  const searchClasses = (store: ProjectStore, e: Engine, src: ImageSource): ClassSelection => {
+    if (src.tags.length) return { classes: resolveTags(e.bundle.manifest, src.tags) };
+    if (!e.bundle.projectHead) return { classes: null };
+    return { classes: null, among: [...new Set(store.listClasses().map((c) => classIndexOf(e.bundle.manifest, c.name)).filter((i) => i >= 0))] };
+  };
   const toNewInstance = (store: ProjectStore, e: Engine, inst: EngineInstance) => ({
     classId: projectClassId(store, e, inst.classIndex),
     mask: inst.mask,
@@ -139,7 +148,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engineFor(store);
       const src = store.imageSource(imageId);
-      const peaks = await e.findPeaks(imageRef(src), tagClasses(e, src));
+      const peaks = await e.findPeaks(imageRef(src), searchClasses(store, e, src));
       return peaks.map((p) => ({ classId: projectClassId(store, e, p.classIndex), x: p.x, y: p.y, score: p.score }));
     },
 
@@ -201,7 +210,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const failed: ErrorInfo[] = [];
       let instances = 0;
       let images = 0;
-      const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), classes: tagClasses(e, src) }));
+      const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), ...searchClasses(store, e, src) }));
       try {
         const { complete, finishedAfterStop } = await runPrelabel(e, items, {
           method,

@@ -130,7 +130,7 @@ async function benchClicks(engine: Engine, images: string[], method: SuggestionM
   const prompt: number[] = [];
   for (const file of images.slice(0, Math.max(1, Math.ceil(n / 3)))) {
     await engine.processImage({ image: { file }, classes: null, method }); // opening the image
-    const peaks = await engine.findPeaks({ file }, null);
+    const peaks = await engine.findPeaks({ file }, { classes: null });
     for (const p of peaks.slice(0, 2)) {
       const s = performance.now();
       await engine.suggestAt({ file }, p.classIndex, p.x + 3, p.y + 3, method);

@@ -12,6 +12,7 @@ import type { ProviderName } from './providers';
 import { defaultSegmenterFiles, segmenterFilesIn, type SamPrompt, type SegmenterFiles } from './segmenter';
 import { effectiveBundle, type HeadOverride } from './project-head';
 import type {
+  ClassSelection,
   EngineInstance,
   FeatureRequest,
   FeatureResult,
@@ -198,8 +199,8 @@ export class Engine {
   }
 
   /** Interactive calls go to worker 0, whose per-image cache makes repeated clicks cheap. */
-  findPeaks(image: ImageRef, classes: number[] | null, signal?: AbortSignal): Promise<PeakInfo[]> {
-    return this.workers[0].call<PeakInfo[]>('peaks', { image, classes }, signal);
+  findPeaks(image: ImageRef, sel: ClassSelection, signal?: AbortSignal): Promise<PeakInfo[]> {
+    return this.workers[0].call<PeakInfo[]>('peaks', { image, ...sel }, signal);
   }
 
   classResponse(image: ImageRef, classIndex: number, signal?: AbortSignal): Promise<ResponseMap> {

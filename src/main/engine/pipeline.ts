@@ -14,7 +14,7 @@ import type { Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import { decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toInput, toOriginal, type Preprocessed } from './preprocess';
 import type { BackboneOutput, ModelSessions } from './sessions';
-import type { EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, StageTimings } from './protocol';
+import type { ClassSelection, EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, StageTimings } from './protocol';
 import { ProposalCache, type ProposalSet } from './proposal-cache';
 import { classwiseNms, retrieveInstances, type Candidate, type FloatMap, type PeakResponse, type RetrievalMethod } from '../../common/retrieval';
 import { maskToSpans, spansToMask } from '../../common/proposals/spans';
@@ -62,11 +62,11 @@ export class Pipeline {
   ) {}
 
   /** Full pipeline for one image. `check` throws when the request was cancelled. */
-  async processImage(image: ImageRef, classes: number[] | null, method: SuggestionMethod, check: () => void): Promise<ImageResult> {
+  async processImage(image: ImageRef, sel: ClassSelection, method: SuggestionMethod, check: () => void): Promise<ImageResult> {
     const t = newTimings();
     const ortBefore = this.sessions.ortMs;
     const a = await this.analyze(image, t, check);
-    const chosen = this.choosePeaks(a, classes);
+    const chosen = this.choosePeaks(a, sel);
     check();
     const instances = await this.instancesFor(a, chosen, method, t, check);
     t.ort = this.sessions.ortMs - ortBefore + t.samEncoder + t.samDecoder;
@@ -74,9 +74,9 @@ export class Pipeline {
   }
 
   /** Peaks of the given classes (or of classes passing the score threshold), in original pixels. */
-  async findPeaks(image: ImageRef, classes: number[] | null, check: () => void): Promise<PeakInfo[]> {
+  async findPeaks(image: ImageRef, sel: ClassSelection, check: () => void): Promise<PeakInfo[]> {
     const a = await this.analyze(image, newTimings(), check);
-    return this.choosePeaks(a, classes, false).map((p) => {
+    return this.choosePeaks(a, sel, false).map((p) => {
       const inp = gridToInput(this.grid, p.y, p.x);
       const o = toOriginal(a.pre.geometry, inp.x, inp.y);
       return { classIndex: p.classIndex, x: o.x, y: o.y, score: p.value };
@@ -220,9 +220,10 @@ export class Pipeline {
    * taken round-robin over the classes (each class's strongest first), so a class whose responses run
    * high cannot crowd out another class's peaks.
    */
-  private choosePeaks(a: Analysis, classes: number[] | null, limit = true): GridPeak[] {
+  private choosePeaks(a: Analysis, { classes, among }: ClassSelection, limit = true): GridPeak[] {
     const r = this.bundle.retrieval;
-    const chosen = classes ?? a.classScores.flatMap((s, c) => (s >= r.classScoreThreshold ? [c] : []));
+    const candidate = (c: number) => !among || among.includes(c);
+    const chosen = classes ?? a.classScores.flatMap((s, c) => (s >= r.classScoreThreshold && candidate(c) ? [c] : []));
     const ranked: { p: GridPeak; rank: number }[] = [];
     for (const c of chosen) {
       const list = a.peaks[c] ?? [];
@@ -483,7 +484,7 @@ export class Pipeline {
   async sweep(image: ImageRef, classes: number[] | null, configs: { method: SuggestionMethod; params: RetrievalParams }[], check: () => void = () => undefined) {
     const t = newTimings();
     const a = await this.analyze(image, t, check);
-    const peaks = this.choosePeaks(a, classes);
+    const peaks = this.choosePeaks(a, { classes });
     const base = { width: a.pre.geometry.origWidth, height: a.pre.geometry.origHeight, classScores: a.classScores };
     if (!peaks.length || !configs.length) return { ...base, results: configs.map(() => [] as EngineInstance[]), timings: t };
     // IAM does not use prm.onnx's maps: computed only when another method needs them.

@@ -13,8 +13,9 @@ import type { ImageRef, ImageResult } from './protocol';
 export interface PrelabelItem<T> {
   key: T;
   image: ImageRef;
-  /** Class indices from the image's tags, or null to let class scores decide. */
+  /** Class indices from the image's tags, or null to let class scores decide (among `among`, when given). */
   classes: number[] | null;
+  among?: number[];
 }
 
 export interface PrelabelRunOptions<T> {
@@ -48,7 +49,7 @@ export async function runPrelabel<T>(engine: Engine, items: PrelabelItem<T>[], o
       const item = items[next++];
       inFlight.add(item);
       try {
-        const result = await engine.processImage({ image: item.image, classes: item.classes, method: opts.method }, opts.signal);
+        const result = await engine.processImage({ image: item.image, classes: item.classes, among: item.among, method: opts.method }, opts.signal);
         await opts.onResult(item, result);
       } catch (err) {
         const info = toErrorInfo(err);

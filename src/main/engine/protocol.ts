@@ -42,10 +42,17 @@ export interface ImageRef {
   size?: { width: number; height: number };
 }
 
-/** Which classes get peaks: the image's tags (class indices) or, when null, the model's class scores. */
-export interface ImageRequest {
-  image: ImageRef;
+/**
+ * Which classes get peaks: `classes`, the image's tags (class indices); when null, the classes whose class
+ * score passes the threshold, only among `among` when given (a project with its own head: its classes).
+ */
+export interface ClassSelection {
   classes: number[] | null;
+  among?: number[];
+}
+
+export interface ImageRequest extends ClassSelection {
+  image: ImageRef;
   method: SuggestionMethod;
 }
 
@@ -114,7 +121,7 @@ export interface ResponseMap {
 export type WorkerRequest =
   | { id: number; op: 'open'; args: OpenRequest }
   | { id: number; op: 'image'; args: ImageRequest }
-  | { id: number; op: 'peaks'; args: { image: ImageRef; classes: number[] | null } }
+  | { id: number; op: 'peaks'; args: { image: ImageRef } & ClassSelection }
   | { id: number; op: 'response'; args: { image: ImageRef; classIndex: number } }
   | { id: number; op: 'suggest'; args: { image: ImageRef; classIndex: number; x: number; y: number; method: SuggestionMethod } }
   | { id: number; op: 'peakMap'; args: { image: ImageRef; classIndex: number; x: number; y: number; kind: ActivationKind } }

@@ -84,9 +84,9 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'open':
       return open(req.args);
     case 'image':
-      return ready().processImage(req.args.image, req.args.classes, req.args.method, check);
+      return ready().processImage(req.args.image, req.args, req.args.method, check);
     case 'peaks':
-      return ready().findPeaks(req.args.image, req.args.classes, check);
+      return ready().findPeaks(req.args.image, req.args, check);
     case 'response':
       return ready().classResponse(req.args.image, req.args.classIndex, check);
     case 'suggest':
