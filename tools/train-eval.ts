@@ -115,7 +115,7 @@ async function classificationAp(s: Session, cls: string, pos: number[], neg: num
     for (const [ids, y] of [[pos, 1], [neg, 0]] as const) {
       for (const id of ids) {
         const src = store.imageSource(id);
-        const r = await e.processImage({ image: { file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } }, classes: [], method: 'iam' });
+        const r = await e.processImage({ image: { file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } }, classes: [], method: e.methods.includes('iam') ? 'iam' : 'prm' }); // no peaks: only the class scores
         scores.push(r.classScores[k]);
         labels.push(y);
       }

@@ -5,7 +5,8 @@
 // map's maximum inside a ground-truth box), per start row, learning rate and L2 pull; then the
 // localisation loss with the training images' ground-truth instances as point labels (their mask
 // centroid's box centre), standing in for instances an annotator accepted. SWEEP_NEAREST_ONLY=1 prints only
-// the nearest built-in row and how its training AP varies over random draws of the images.
+// the nearest built-in row and how its training AP and cosine ratio vary over random draws of the images
+// (PEAKLABEL_MODEL_DIR selects the bundle, e.g. resources/models-effnet-lite0 with a project trained on it).
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -64,14 +65,34 @@ function nearest(train: Sample[]): { row: number; ap: number } {
   return best;
 }
 
-/** The nearest row and its AP over random three-quarter draws of all images: how stable the fine-tune choice (AP ≥ 0.92) is. */
-function nearestSpread(all: Sample[], draws = 20): string {
+/** The row's cosine to the class's feature direction over the best other row's (the trainer's same-concept test). */
+function cosineRatio(samples: Sample[], row: number): number {
+  const c = centroidInit(samples, 0, D, 1);
+  const cos = m.classes.map((_, k) => {
+    const w = bundle.headWeight.subarray(k * D, (k + 1) * D);
+    let x = 0, n = 0;
+    for (let d = 0; d < D; d++) [x, n] = [x + c[d] * w[d], n + w[d] ** 2];
+    return x / Math.sqrt(n);
+  });
+  return cos[row] / Math.max(...cos.filter((_, k) => k !== row));
+}
+
+/** The nearest row, its AP and cosine ratio over random three-quarter draws of all images: how stable the fine-tune choice is. */
+function nearestSpread(all: Sample[], draws = Number(process.env.SWEEP_DRAWS ?? 20)): string {
   const rand = seededRandom(1);
-  const found: { row: number; ap: number }[] = [];
-  for (let i = 0; i < draws; i++) found.push(nearest(all.filter(() => rand() < 0.75)));
-  const aps = found.map((f) => f.ap * 100).sort((a, b) => a - b);
+  const found: { row: number; ap: number; ratio: number }[] = [];
+  for (let i = 0; i < draws; i++) {
+    const part = all.filter(() => rand() < 0.75);
+    const near = nearest(part);
+    found.push({ ...near, ratio: cosineRatio(part, near.row) });
+  }
+  const range = (xs: number[], f: (x: number) => string) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return `min ${f(v[0])} / median ${f(v[draws >> 1])} / max ${f(v[draws - 1])}`;
+  };
   const rows = [...new Set(found.map((f) => m.classes[f.row].name))].join(', ');
-  return `over ${draws} draws of 3/4 of the images: ${rows}, AP min ${aps[0].toFixed(1)} / median ${aps[draws >> 1].toFixed(1)} / max ${aps[draws - 1].toFixed(1)}`;
+  const below = (t: number) => found.filter((f) => f.ratio < t).length;
+  return `over ${draws} draws of 3/4 of the images: ${rows}, AP ${range(found.map((f) => f.ap * 100), (x) => x.toFixed(1))}, cosine ratio ${range(found.map((f) => f.ratio), (x) => x.toFixed(2))} (below 1.3 / 1.4 / 1.5: ${below(1.3)} / ${below(1.4)} / ${below(1.5)})`;
 }
 
 for (const [pos, label] of [['balloon', 'balloon'], ['pennfudan', 'pedestrian']]) {

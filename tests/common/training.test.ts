@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeHalf, encodeHalf, toHalf, HALF_TO_FLOAT } from '../../src/common/training/f16';
 import {
-  averagePrecision, bestThreshold, calibrateBias, centroidInit, classMap, classScores, evaluateHead, isHeldOut, lossAndGradient, peakScore, trainHead,
+  averagePrecision, bestThreshold, calibrateBias, centroidInit, classMap, classScores, evaluateHead, isHeldOut, lossAndGradient, peakScore, sameConceptRow, trainHead,
   type FeatureGrid, type Head, type Sample,
 } from '../../src/common/training/peak-head';
 import { rng } from './rng';
@@ -135,6 +135,27 @@ describe('trainHead', () => {
     expect(r.stopped).toBe(true);
     expect(r.curve.map((c) => c.epoch)).toEqual([1, 2, 3]);
     expect(r.curve[0].valAp).toBeNull();
+  });
+});
+
+describe('sameConceptRow', () => {
+  const D = 8;
+  const rows = (...dirs: number[][]): Head => ({ K: dirs.length, D, weight: Float32Array.from(dirs.flat()), bias: new Float32Array(dirs.length) });
+  const unit = (d: number, scale = 1) => Array.from({ length: D }, (_, i) => (i === d ? scale : 0));
+  const samples = dataset(6, 40);
+
+  it('takes the row that ranks the class and stands out in its feature direction', () => {
+    const r = sameConceptRow(samples, rows(unit(2), unit(0), unit(3)), 0.9, 1.5)!;
+    expect(r.row).toBe(1);
+    expect(r.ap).toBeGreaterThan(0.9);
+    expect(r.cosineRatio).toBeGreaterThan(1.5);
+  });
+
+  it('refuses a row that ranks the class as well as others align with it, or ranks it poorly', () => {
+    // two rows about equally aligned: a concept that merely separates the images
+    const twin = unit(0).map((v, i) => (i === 5 ? 0.3 : v));
+    expect(sameConceptRow(samples, rows(unit(0), twin, unit(3)), 0.9, 1.5)).toBeNull();
+    expect(sameConceptRow(samples, rows(unit(2), unit(3)), 0.9, 1.5)).toBeNull();
   });
 });
 

@@ -424,6 +424,48 @@ export function centroidInit(samples: readonly Sample[], k: number, D: number, n
   return out;
 }
 
+export interface SameConceptRow {
+  row: number;
+  /** AP of the row's class scores on the samples, and its cosine ratio (below). */
+  ap: number;
+  cosineRatio: number;
+}
+
+/**
+ * The row of `rows` that is the same concept as class 0 of `samples`, if one is (docs/adr/training-project-
+ * heads.md): the row whose class scores best rank the samples (AP ≥ minAp), when it also stands out in the
+ * class's own feature direction (the centroid start), its cosine to it at least minCosineRatio × the next
+ * row's. Another concept may rank two image sets as well (bottle for balloons, with EfficientNet) but is
+ * then one of several rows about as aligned.
+ */
+export function sameConceptRow(samples: readonly Sample[], rows: Head, minAp: number, minCosineRatio: number): SameConceptRow | null {
+  const { K, D } = rows;
+  const rowOf = (r: number) => rows.weight.subarray(r * D, (r + 1) * D);
+  let best: { row: number; ap: number } | null = null;
+  for (let r = 0; r < K; r++) {
+    const ap = evaluateHead({ K: 1, D, weight: rowOf(r), bias: rows.bias.subarray(r, r + 1) }, samples).ap[0];
+    if (ap !== null && ap >= minAp && (!best || ap > best.ap)) best = { row: r, ap };
+  }
+  if (!best) return null;
+  const direction = centroidInit(samples, 0, D, 1);
+  const cos = Array.from({ length: K }, (_, r) => cosine(direction, rowOf(r)));
+  const next = Math.max(...cos.filter((_, r) => r !== best.row), 0);
+  const cosineRatio = next > 0 ? cos[best.row] / next : cos[best.row] > 0 ? Infinity : 0;
+  return cosineRatio >= minCosineRatio ? { ...best, cosineRatio } : null;
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
 /** Sigmoid of a class score (the probability the loss models). */
 export function probability(score: number): number {
   return sigmoid(score);

@@ -26,10 +26,11 @@ export interface TrainJob {
   initNorm: number;
   /**
    * The bundle's rows: a new class starts from the one that best separates its training images when its AP
-   * is ≥ minAp (the same concept under another name, e.g. "person" for "pedestrian") and is fine-tuned,
-   * keeping that row's localisation; else from centroids.
+   * is ≥ minAp and its alignment with the class's feature direction is ≥ minCosineRatio × the next row's
+   * (the same concept under another name, e.g. "person" for "pedestrian") and is fine-tuned, keeping that
+   * row's localisation; else from centroids.
    */
-  candidates: { names: string[]; weight: Float32Array; bias: Float32Array; minAp: number };
+  candidates: { names: string[]; weight: Float32Array; bias: Float32Array; minAp: number; minCosineRatio: number };
   /** Rows in use before this training (built-in or a previous head), evaluated on the same held-out images. */
   before: ({ k: number; weight: Float32Array; bias: number } | null)[];
   options: Partial<Omit<TrainOptions, 'fineTune'>>;

@@ -4,7 +4,8 @@
 import { parentPort } from 'node:worker_threads';
 import { toErrorInfo } from '../../common/errors';
 import {
-  calibrateBias, centroidInit, evaluateHead, trainHead, type GridBox, type Head, type HeadEvaluation, type PointLabel, type Sample,
+  calibrateBias, centroidInit, evaluateHead, sameConceptRow, trainHead, type GridBox, type Head, type HeadEvaluation, type PointLabel, type Sample,
+  type SameConceptRow,
 } from '../../common/training/peak-head';
 import { readFeatures } from './feature-file';
 import type { TrainJob, TrainWorkerMessage, WorkerClassResult } from './train-protocol';
@@ -46,7 +47,7 @@ function run(job: TrainJob): void {
     if (near) {
       init.weight.set(job.candidates.weight.subarray(near.row * D, (near.row + 1) * D), k * D);
       init.bias[k] = job.candidates.bias[near.row];
-      initFrom[k] = `built-in "${job.candidates.names[near.row]}" (training AP ${(near.ap * 100).toFixed(1)})`;
+      initFrom[k] = `built-in "${job.candidates.names[near.row]}" (training AP ${(near.ap * 100).toFixed(1)}, ${near.cosineRatio.toFixed(1)}× the next row's alignment)`;
       fineTune[k] = true;
     } else {
       init.weight.set(centroidInit(train, k, D, job.initNorm), k * D);
@@ -87,19 +88,13 @@ function run(job: TrainJob): void {
   });
 }
 
-/** The bundle row whose class scores best rank class k's training images (on ≤ 300 of them), if good enough. */
-function nearestBuiltin(job: TrainJob, train: Sample[], k: number): { row: number; ap: number } | null {
-  const { names, weight, bias, minAp } = job.candidates;
+/** The bundle row of the same concept as class k (sameConceptRow), judged on ≤ 300 of its training images. */
+function nearestBuiltin(job: TrainJob, train: Sample[], k: number): SameConceptRow | null {
   const labelled = train.filter((s) => s.labels[k] >= 0);
   const step = Math.max(1, Math.ceil(labelled.length / 300));
   const subset = labelled.filter((_, i) => i % step === 0).map((s) => oneClass(s, k));
-  let best: { row: number; ap: number } | null = null;
-  for (let r = 0; r < names.length; r++) {
-    const ev = evaluateHead({ K: 1, D: job.D, weight: weight.subarray(r * job.D, (r + 1) * job.D) as Float32Array, bias: bias.subarray(r, r + 1) as Float32Array }, subset);
-    const ap = ev.ap[0];
-    if (ap !== null && ap >= minAp && (!best || ap > best.ap)) best = { row: r, ap };
-  }
-  return best;
+  const { weight, bias, minAp, minCosineRatio } = job.candidates;
+  return sameConceptRow(subset, { K: job.candidates.names.length, D: job.D, weight, bias }, minAp, minCosineRatio);
 }
 
 /** A sample restricted to class k (as class 0), for evaluating one stored row. */

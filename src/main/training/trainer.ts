@@ -32,11 +32,13 @@ export function defaultEpochs(trainImages: number): number {
 }
 
 /**
- * A new class starts from the built-in row that ranks its training images at least this well (the same
- * concept under another name: "person" ranks pedestrians at 96, "tvmonitor" balloons at 87) and is only
- * fine-tuned; otherwise from feature centroids (docs/adr/training-project-heads.md).
+ * A new class starts from the built-in row that ranks its training images at least this well and stands
+ * out by this ratio in the class's feature direction (sameConceptRow: "person" for pedestrians, AP 96,
+ * 1.8× the next row; not "tvmonitor" or, with EfficientNet, "bottle" for balloons, 1.0–1.1×) and is only
+ * fine-tuned; otherwise it starts from feature centroids (docs/adr/training-project-heads.md).
  */
 const NEAREST_MIN_AP = 0.92;
+const NEAREST_MIN_COSINE_RATIO = 1.4;
 /** Guess of the training thread's speed (multiply-adds per second) until the first epoch is timed. */
 const GUESS_MACS_PER_SECOND = 4e8;
 
@@ -280,7 +282,7 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
     centerOffset: m.crmGeometry.centerOffset,
     init,
     initNorm: INIT_NORM,
-    candidates: { names: m.classes.map((c) => c.name), weight: bundle.headWeight, bias: bundle.headBias, minAp: NEAREST_MIN_AP },
+    candidates: { names: m.classes.map((c) => c.name), weight: bundle.headWeight, bias: bundle.headBias, minAp: NEAREST_MIN_AP, minCosineRatio: NEAREST_MIN_COSINE_RATIO },
     before,
     options: { epochs },
     calibrateTo: bundle.retrieval.classScoreThreshold,
