@@ -94,14 +94,15 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   };
   const imageRef = (src: ImageSource): ImageRef => ({ file: src.workingCopy ?? src.path, size: { width: src.width, height: src.height } });
   /**
-   * The classes an image is searched for: its tags; untagged, those whose class score passes the threshold,
-   * and in a project that trained its own head (which is about its own classes) only among the model
-   * classes the project has (docs/adr/training-project-heads.md, "untagged images").
+   * How the project's images are searched: a tagged one for its tags; an untagged one for the classes whose
+   * class score passes the threshold, and in a project that trained its own head (which is about its own
+   * classes) only among the model classes the project has (docs/adr/training-project-heads.md, "untagged
+   * images"). Built once per request: the project's classes are read once, not per image.
    */
-  const searchClasses = (store: ProjectStore, e: Engine, src: ImageSource): ClassSelection => {
-    if (src.tags.length) return { classes: resolveTags(e.bundle.manifest, src.tags) };
-    if (!e.bundle.projectHead) return { classes: null };
-    return { classes: null, among: [...new Set(store.listClasses().map((c) => classIndexOf(e.bundle.manifest, c.name)).filter((i) => i >= 0))] };
+  const classSearch = (store: ProjectStore, e: Engine): ((src: ImageSource) => ClassSelection) => {
+    const m = e.bundle.manifest;
+    const among = e.bundle.projectHead ? [...new Set(store.listClasses().map((c) => classIndexOf(m, c.name)).filter((i) => i >= 0))] : undefined;
+    return (src) => (src.tags.length ? { classes: resolveTags(m, src.tags) } : { classes: null, among });
   };
   const toNewInstance = (store: ProjectStore, e: Engine, inst: EngineInstance) => ({
     classId: projectClassId(store, e, inst.classIndex),
@@ -148,7 +149,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const store = ctx.store();
       const e = await engineFor(store);
       const src = store.imageSource(imageId);
-      const peaks = await e.findPeaks(imageRef(src), searchClasses(store, e, src));
+      const peaks = await e.findPeaks(imageRef(src), classSearch(store, e)(src));
       return peaks.map((p) => ({ classId: projectClassId(store, e, p.classIndex), x: p.x, y: p.y, score: p.score }));
     },
 
@@ -210,7 +211,8 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       const failed: ErrorInfo[] = [];
       let instances = 0;
       let images = 0;
-      const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), ...searchClasses(store, e, src) }));
+      const search = classSearch(store, e);
+      const items: PrelabelItem<ImageSource>[] = todo.map((src) => ({ key: src, image: imageRef(src), ...search(src) }));
       try {
         const { complete, finishedAfterStop } = await runPrelabel(e, items, {
           method,

@@ -38,8 +38,7 @@ function run(job: TrainJob): void {
   const { K, D } = job;
   const init: Head = { K, D, weight: Float32Array.from(job.init.weight), bias: Float32Array.from(job.init.bias) };
   const initFrom: string[] = job.init.fromBuiltin.map((b) => (b ? 'built-in row of the same name' : ''));
-  // a row that starts as a built-in row of the same concept (its name, or one that already ranks the
-  // class's images) is only fine-tuned
+  // a row that starts as a built-in row of the same concept (its name, or sameConceptRow) is only fine-tuned
   const fineTune = [...job.init.fromBuiltin];
   job.init.fromBuiltin.forEach((builtin, k) => {
     if (builtin) return;

@@ -1,7 +1,6 @@
 // Trains a project head (issue 12): which classes can be trained and why not, the feature cache
 // (`<project>.cache/features/<modelId>/`, filled by the engine's workers), the training thread, and the
 // stored, versioned head. A cancelled or failed run stores nothing, so the previous head stays in use.
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { HeadClassReport, HeadSummary, TrainCurvePoint, TrainRequest, TrainResult } from '../../common/api';
 import { PeakLabelError, fromErrorInfo, toErrorInfo, type ErrorInfo } from '../../common/errors';
@@ -201,7 +200,7 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
     const f = featureFile(store.cacheDir, m.modelId, im.hash);
     files.set(im.id, f);
     // a missing file, or one cut short or damaged (a crash, a full disk, a copy), is computed again
-    if (!existsSync(f) || featureFileProblem(f, D)) todo.push(im);
+    if (featureFileProblem(f, D)) todo.push(im);
   }
   const cellsOf = (im: ImageInfo) => Math.ceil(Math.min(im.width, im.height) / 16) * Math.ceil(Math.max(im.width, im.height) / 16);
   // epoch cost ≈ K multiply-adds per feature value, for training and for the held-out evaluation
