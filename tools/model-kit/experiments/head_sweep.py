@@ -1,0 +1,143 @@
+"""Exploration for issue 11: head-only training settings on the frozen EfficientNet-Lite0 features, scored by
+3-fold CV on the training split and on the held-out quarter. Regularising the bias toward its init (as the
+kit's first recipe did) keeps every class score positive; this sweep measures settings without it.
+
+  .venv/bin/python tools/model-kit/experiments/head_sweep.py [lam,lr,epochs,biasReg ...]
+  .venv/bin/python tools/model-kit/experiments/head_sweep.py --nested   (per-class choice vs every row trained)
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from peaklabel_kit.backbones import load_backbone  # noqa: E402
+from peaklabel_kit.classes import VOC  # noqa: E402
+from peaklabel_kit.data import load_dev_images  # noqa: E402
+from finetune import FrontCache, Tail, TailFeatures  # noqa: E402
+from peaklabel_kit.prm import peak_stimulation  # noqa: E402
+from peaklabel_kit.train import evaluate_heldout  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+class Mem:
+    def __init__(self, src, images):
+        self.sizes = src.sizes
+        self.f = {(i.key, fl): src.get(i, fl).half() for i in images for fl in (False, True)}
+
+    def get(self, im, flip=False):
+        return self.f[(im.key, flip)].float()
+
+
+def fit(fc, imgs, w0, b0, lam, lr, epochs, bias_reg, seed=0, batch=8):
+    hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
+    opt = torch.optim.SGD([hw, hb], lr=lr, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(imgs), generator=g).tolist()
+        flip = torch.randint(0, 2, (len(imgs),), generator=g).tolist()
+        for s in range(0, len(order), batch):
+            opt.zero_grad()
+            part = order[s:s + batch]
+            loss = sum(F.multilabel_soft_margin_loss(
+                peak_stimulation(F.conv2d(fc.get(imgs[j], bool(flip[j]))[None], hw[:, :, None, None], hb)),
+                torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
+            reg = lam * ((hw - w0) ** 2).sum() + (lam * ((hb - b0) ** 2).sum() if bias_reg else 0)
+            (loss + reg).backward()
+            opt.step()
+        sched.step()
+    return hw.detach(), hb.detach()
+
+
+def main():
+    shared = os.path.join(ROOT, "..", "shared")
+    spec = load_backbone("efficientnet-lite0", shared)
+    images = load_dev_images(shared)
+    front = FrontCache(spec.backbone, 16, images, os.path.join(ROOT, "test-output", "model-kit-cache"),
+                       spec.preprocess, spec.name)
+    t0 = time.time()
+    fc = Mem(TailFeatures(front, Tail(spec.backbone, 16).eval().requires_grad_(False)), images)
+    print(f"features in memory ({time.time() - t0:.0f} s)", flush=True)
+    train = [i for i in images if not i.heldout]
+    held = [i for i in images if i.heldout]
+    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
+    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    grid = [(0.1, 0.01, 8, True)] + list(itertools.product([0.1, 0.01, 0.001], [0.01, 0.1], [8, 20], [False]))
+    if len(sys.argv) > 1:
+        grid = [tuple(float(x) if "." in x else (x == "True" if x in ("True", "False") else int(x))
+                      for x in arg.split(",")) for arg in sys.argv[1:]]
+    for lam, lr, ep, br in grid:
+        t0 = time.time()
+        cv = []
+        for f in range(3):
+            fitset = [i for g_, fold in enumerate(folds) if g_ != f for i in fold]
+            w, b = fit(fc, fitset, w0, b0, lam, lr, ep, br)
+            m = evaluate_heldout(fc, folds[f], w, b)
+            cv.append((m["mAP"], m["pointwise"]))
+        w, b = fit(fc, train, w0, b0, lam, lr, ep, br)
+        m = evaluate_heldout(fc, held, w, b)
+        c = np.mean(cv, 0) * 100
+        print(f"lam {lam} lr {lr} ep {ep} biasReg {br}: CV mAP {c[0]:.1f} pw {c[1]:.1f} | held-out mAP "
+              f"{100 * m['mAP']:.1f} pw {100 * m['pointwise']:.1f} tol18 {100 * m['pointwiseTol18']:.1f} "
+              f"({time.time() - t0:.0f} s)", flush=True)
+
+
+
+
+def _class_scores(m):
+    """Per class: mean of its AP and its pointwise hit rate (the kit's former per-class choice criterion)."""
+    out = {}
+    for c in VOC:
+        if c in m["perClassAP"]:
+            hits, pairs = m["perClassPointwise"].get(c, (0, 0))
+            out[c] = (m["perClassAP"][c] + (hits / pairs if pairs else 0.0)) / 2
+    return out
+
+
+def nested_choice():
+    """Is the kit's per-class choice (trained row vs ImageNet-group row, by CV) better than training every row?
+    Outer 3-fold CV on the training split; the choice is made by 2-fold CV inside each outer training part."""
+    shared = os.path.join(ROOT, "..", "shared")
+    spec = load_backbone("efficientnet-lite0", shared)
+    images = load_dev_images(shared)
+    front = FrontCache(spec.backbone, 16, images, os.path.join(ROOT, "test-output", "model-kit-cache"),
+                       spec.preprocess, spec.name)
+    fc = Mem(TailFeatures(front, Tail(spec.backbone, 16).eval().requires_grad_(False)), images)
+    train = [i for i in images if not i.heldout]
+    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
+    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    rows = []
+    for f in range(3):
+        part = [i for g_, fold in enumerate(folds) if g_ != f for i in fold]
+        inner = [part[0::2], part[1::2]]
+        gain = {c: [] for c in VOC}
+        for k in range(2):
+            w, b = fit(fc, inner[1 - k], w0, b0, 0.1, 0.01, 8, True)
+            a = _class_scores(evaluate_heldout(fc, inner[k], w0, b0))
+            t = _class_scores(evaluate_heldout(fc, inner[k], w, b))
+            for c in a:
+                gain[c].append(t[c] - a[c])
+        w, b = fit(fc, part, w0, b0, 0.1, 0.01, 8, True)
+        wc, bc = w0.clone(), b0.clone()
+        for c in VOC:
+            if gain[c] and float(np.mean(gain[c])) > 0:
+                wc[VOC.index(c)], bc[VOC.index(c)] = w[VOC.index(c)], b[VOC.index(c)]
+        ma, mc = evaluate_heldout(fc, folds[f], w, b), evaluate_heldout(fc, folds[f], wc, bc)
+        rows.append((ma["mAP"], mc["mAP"], ma["pointwise"], mc["pointwise"]))
+        print(f"outer fold {f}: all rows mAP {100 * ma['mAP']:.1f} pw {100 * ma['pointwise']:.1f} | per-class "
+              f"choice mAP {100 * mc['mAP']:.1f} pw {100 * mc['pointwise']:.1f}", flush=True)
+    r = np.mean(rows, 0) * 100
+    print(f"mean: all rows mAP {r[0]:.1f} pw {r[2]:.1f} | per-class choice mAP {r[1]:.1f} pw {r[3]:.1f}")
+
+
+if __name__ == "__main__":
+    nested_choice() if sys.argv[1:] == ["--nested"] else main()
