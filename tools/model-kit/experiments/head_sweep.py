@@ -3,7 +3,7 @@
 kit's first recipe did) keeps every class score positive; this sweep measures settings without it.
 
   .venv/bin/python tools/model-kit/experiments/head_sweep.py [lam,lr,epochs,biasReg ...]
-  .venv/bin/python tools/model-kit/experiments/head_sweep.py --nested   (per-class choice vs every row trained)
+  .venv/bin/python tools/model-kit/experiments/head_sweep.py --nested [squeezenet1.1]   (per-class choice vs every row trained)
 """
 from __future__ import annotations
 
@@ -103,15 +103,19 @@ def _class_scores(m):
     return out
 
 
-def nested_choice():
+def nested_choice(backbone: str = "efficientnet-lite0"):
     """Is the kit's per-class choice (trained row vs ImageNet-group row, by CV) better than training every row?
     Outer 3-fold CV on the training split; the choice is made by 2-fold CV inside each outer training part."""
     shared = os.path.join(ROOT, "..", "shared")
-    spec = load_backbone("efficientnet-lite0", shared)
+    spec = load_backbone(backbone, shared)
     images = load_dev_images(shared)
-    front = FrontCache(spec.backbone, 16, images, os.path.join(ROOT, "test-output", "model-kit-cache"),
-                       spec.preprocess, spec.name)
-    fc = Mem(TailFeatures(front, Tail(spec.backbone, 16).eval().requires_grad_(False)), images)
+    cache = os.path.join(ROOT, "test-output", "model-kit-cache")
+    if backbone == "efficientnet-lite0":
+        front = FrontCache(spec.backbone, 16, images, cache, spec.preprocess, spec.name)
+        fc = Mem(TailFeatures(front, Tail(spec.backbone, 16).eval().requires_grad_(False)), images)
+    else:
+        from peaklabel_kit.build import _feature_cache
+        fc = _feature_cache(spec, images, cache, "", flips=True)
     train = [i for i in images if not i.heldout]
     folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
@@ -140,4 +144,7 @@ def nested_choice():
 
 
 if __name__ == "__main__":
-    nested_choice() if sys.argv[1:] == ["--nested"] else main()
+    if sys.argv[1:2] == ["--nested"]:
+        nested_choice(*sys.argv[2:3])
+    else:
+        main()
