@@ -43,6 +43,8 @@ def main():
     p.add_argument("--baseline", action="store_true")
     p.add_argument("--per-class", action="store_true")
     a = p.parse_args()
+    if os.environ.get("KIT_THREADS"):
+        torch.set_num_threads(int(os.environ["KIT_THREADS"]))
     shared = os.path.join(ROOT, "..", "shared")
     spec = load_backbone("efficientnet-lite0", shared)
     images = load_dev_images(shared)
