@@ -25,6 +25,11 @@ export interface SamPromptOptions {
   score: { iou: number; agreement: number; peak: number; support: number };
   /** Masks smaller than this fraction of the image are dropped (specks from a click on an edge). */
   minAreaFraction: number;
+  /**
+   * Without an IAM module, a peak's region is where its class response stays at or above this fraction of
+   * the peak's value (src/common/crm-regions.ts); 0: no region (one click, agreement 1).
+   */
+  crmFraction: number;
 }
 
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
@@ -35,6 +40,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   containment: 0.8,
   score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
+  crmFraction: 0.3,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BinaryMask } from '../../src/common/mask';
 import { DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
-import { segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
+import { crmRegions, segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
 import type { SamEmbedding, SamMask, SamPrompt, Segmenter } from '../../src/main/engine/segmenter';
 
 const W = 200;
@@ -69,5 +69,36 @@ describe('segmentPeaks prompts', () => {
       { x: 150, y: 50, label: 1 },
     ]);
     expect(found[0]).toMatchObject({ peakIndex: 1, parts: { support: 1 } });
+  });
+});
+
+describe('crmRegions (bundles without IAM)', () => {
+  // A 10×5 class-response grid per class, cell i centred on frame pixel 20·i + 10 (frame 200×100).
+  const grid = (bumps: [number, number, number][]) => {
+    const data = new Float32Array(50);
+    for (let y = 0; y < 5; y++) for (let x = 0; x < 10; x++) for (const [bx, by, v] of bumps) data[y * 10 + x] += v * Math.exp(-((x - bx) ** 2 + (y - by) ** 2) / 2);
+    return { width: 10, height: 5, data };
+  };
+  const maps = [grid([[2, 2, 1], [5, 2, 1]]), grid([[8, 2, 1]])];
+  const toGrid = (x: number, y: number) => ({ gx: (x - 10) / 20, gy: (y - 10) / 20 });
+  const centre = (m: BinaryMask) => {
+    let sx = 0, sy = 0, n = 0;
+    for (let i = 0; i < m.data.length; i++) if (m.data[i]) (sx += i % m.width), (sy += Math.floor(i / m.width)), n++;
+    return { x: sx / n, y: sy / n };
+  };
+
+  it('gives each peak its own part of its class map, drawn where the peak is in the frame', () => {
+    const peaks = [{ classIndex: 0, x: 2, y: 2, value: 1 }, { classIndex: 0, x: 5, y: 2, value: 1 }, { classIndex: 1, x: 8, y: 2, value: 1 }];
+    const [a, b, c] = crmRegions((k) => maps[k], peaks, { width: W, height: H }, toGrid, 0.3);
+    expect(a!.width).toBe(W);
+    expect(centre(a!).x).toBeLessThan(centre(b!).x);
+    expect(Math.abs(centre(a!).x - 50)).toBeLessThan(15);
+    expect(Math.abs(centre(c!).x - 170)).toBeLessThan(15);
+    for (let i = 0; i < a!.data.length; i++) expect(a!.data[i] & b!.data[i]).toBe(0);
+  });
+
+  it('a peak below its own fraction gets no region', () => {
+    const [r] = crmRegions((k) => maps[k], [{ classIndex: 1, x: 0, y: 0, value: 1 }], { width: W, height: H }, toGrid, 0.5);
+    expect(r).toBeNull();
   });
 });

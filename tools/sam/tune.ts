@@ -2,7 +2,7 @@
 // each configuration's mAP^r at 0.25/0.5/0.75 and ABO, on all images and on the two halves (odd/even image
 // id), so a choice is kept only when it helps on both. Embeddings come from embed-dev.ts; decoder results
 // are memoised, so configurations that differ only in scoring re-run no decoder.
-//   npx tsx tools/sam/tune.ts [--sets pennfudan,coco-mini] [--configs base,peak,...] [--limit N]
+//   npx tsx tools/sam/tune.ts [--sets pennfudan,coco-mini] [--configs base,peak,...] [--limit N] [--model DIR]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CocoAnnotation, CocoDataset } from '../../src/common/coco/types';
@@ -26,6 +26,7 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
+ * (`crm=F`: the class-response region fraction, read only by bundles without IAM)
  * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
  */
 function parseConfig(spec: string): Partial<SamPromptOptions> {
@@ -39,6 +40,7 @@ function parseConfig(spec: string): Partial<SamPromptOptions> {
     else if (k === 'contain') o.containment = Number(v);
     else if (k === 'region') o.regionInside = Number(v);
     else if (k === 'minarea') o.minAreaFraction = Number(v);
+    else if (k === 'crm') o.crmFraction = Number(v);
     else if (k === 'score') {
       const [iou, agreement, peak, support] = v.split('/').map(Number);
       o.score = { iou, agreement, peak, support };
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   const sets = arg('sets', 'pennfudan,coco-mini').split(',');
   const names = arg('configs', 'base').split(',');
   const limit = Number(arg('limit', '0'));
-  const bundle = readBundle(join(repo, 'resources', 'models'));
+  const bundle = readBundle(arg('model', join(repo, 'resources', 'models')));
   const sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
   const host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
   const seg = await host.segmenter();

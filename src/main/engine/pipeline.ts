@@ -22,7 +22,7 @@ import { iamMapAt, iamMasks, runIam } from './iam';
 import { bestIouProposal, proposalsAt } from '../../common/proposals/pick';
 import { gaussianBlur } from '../../common/proposals/image';
 import type { BinaryMask } from '../../common/mask';
-import { rankInstances, segmentPeaks, workFrame, type SamHost, type SamPeak } from './sam-method';
+import { crmRegions, rankInstances, segmentPeaks, workFrame, type SamHost, type SamPeak } from './sam-method';
 import { samMaskPixels, type SamPrompt } from './segmenter';
 
 /** A peak in CRM-grid coordinates with its class. */
@@ -411,6 +411,16 @@ export class Pipeline {
         regions[i] = m.spans.runs.length ? spansToMask(m.spans) : null;
         prms[i] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
       });
+    } else if (sam.prompts.crmFraction > 0) {
+      // No IAM module: the class response maps give the regions (work pixel → original → input → grid).
+      const { h, w } = a.crm;
+      const toGrid = (x: number, y: number) => {
+        const o = toOriginal(work, x, y);
+        const i = toInput(g, o.x, o.y);
+        return inputToGrid(this.grid, i.x, i.y);
+      };
+      const classMap = (c: number) => ({ width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) });
+      crmRegions(classMap, peaks, work, toGrid, sam.prompts.crmFraction).forEach((r, i) => (regions[i] = r));
     }
     const peakClickOnly = new Set(this.bundle.projectHead?.peakClickRows ?? []);
     const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), prm: prms[i] }));

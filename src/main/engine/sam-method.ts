@@ -4,6 +4,7 @@
 // its class only supports that mask, so the decoder runs about once per instance rather than once per
 // peak. Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
+import { crmPeakRegions, gridMaskToFrame, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
 import type * as ort from 'onnxruntime-node';
@@ -69,6 +70,25 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
+  }
+  return out;
+}
+
+/**
+ * Without an IAM module, each peak's region from its class response map (src/common/crm-regions.ts), drawn
+ * into the work frame; `toGrid` maps a work pixel to map-grid coordinates. Null where a region is empty.
+ */
+export function crmRegions(classMap: (classIndex: number) => FloatMap, peaks: readonly (GridPoint & { classIndex: number })[], work: { width: number; height: number }, toGrid: (x: number, y: number) => { gx: number; gy: number }, fraction: number): (BinaryMask | null)[] {
+  const cols = Float32Array.from({ length: work.width }, (_, x) => toGrid(x, 0).gx);
+  const rows = Float32Array.from({ length: work.height }, (_, y) => toGrid(0, y).gy);
+  const out: (BinaryMask | null)[] = peaks.map(() => null);
+  for (const c of new Set(peaks.map((p) => p.classIndex))) {
+    const of = peaks.flatMap((p, i) => (p.classIndex === c ? [i] : []));
+    const grids = crmPeakRegions(classMap(c), of.map((i) => peaks[i]), fraction);
+    of.forEach((i, k) => {
+      const m = gridMaskToFrame(grids[k], cols, rows);
+      out[i] = maskArea(m) > 0 ? m : null;
+    });
   }
   return out;
 }
