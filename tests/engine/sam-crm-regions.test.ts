@@ -1,0 +1,59 @@
+// Method sam with a bundle that has no IAM module (EfficientNet-Lite0): the class response maps give each
+// peak its region, so new instances get the second click; with the fraction at 0 they get the peak alone.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SAM_PROMPT_OPTIONS } from '../../src/common/sam-prompts';
+import { readBundle } from '../../src/main/engine/bundle';
+import { Pipeline } from '../../src/main/engine/pipeline';
+import { ProposalCache } from '../../src/main/engine/proposal-cache';
+import { SamHost } from '../../src/main/engine/sam-method';
+import { defaultSegmenterFiles, type SamPrompt } from '../../src/main/engine/segmenter';
+import { ModelSessions, sessionOptions } from '../../src/main/engine/sessions';
+import { repoRoot } from '../helpers/shared';
+
+const bundle = readBundle(join(repoRoot, 'resources', 'models-effnet-lite0'));
+const image = { file: join(repoRoot, 'resources', 'samples', 'astronaut.jpg') };
+const person = bundle.manifest.classes.findIndex((c) => c.name === 'person');
+let sessions: ModelSessions;
+let host: SamHost;
+let pipeline: Pipeline;
+const prompts: SamPrompt[] = [];
+
+beforeAll(async () => {
+  sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
+  host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
+  const seg = await host.segmenter();
+  const decode = seg.decode.bind(seg);
+  seg.decode = (e, prompt, out) => {
+    prompts.push(prompt);
+    return decode(e, prompt, out);
+  };
+  expect(sessions.hasIam).toBe(false);
+  pipeline = new Pipeline(bundle, sessions, new ProposalCache(null), undefined, host);
+}, 120_000);
+
+afterAll(async () => {
+  await host?.release();
+  await sessions?.release();
+});
+
+async function run(crmFraction: number) {
+  Object.assign(host.prompts, DEFAULT_SAM_PROMPT_OPTIONS, { crmFraction });
+  prompts.length = 0;
+  const r = await pipeline.processImage(image, { classes: [person] }, 'sam', () => undefined);
+  return { instances: r.instances, prompts: [...prompts] };
+}
+
+describe('sam on a bundle without IAM', () => {
+  it('places a second click from the class-response region; without regions, the peak alone', async () => {
+    const withRegions = await run(DEFAULT_SAM_PROMPT_OPTIONS.crmFraction);
+    expect(withRegions.instances.length).toBeGreaterThan(0);
+    expect(withRegions.prompts.some((p) => p.points.length === 2)).toBe(true);
+    // Regions also merge peaks whose region lies inside a drawn mask: never more decoder calls than without.
+    const without = await run(0);
+    expect(without.prompts.every((p) => p.points.length === 1)).toBe(true);
+    expect(withRegions.prompts.length).toBeLessThanOrEqual(without.prompts.length);
+    // The astronaut (512×512) fills much of the photo: one suggestion covers her.
+    expect(withRegions.instances.some((i) => i.area > 0.3 * 512 * 512)).toBe(true);
+  }, 120_000);
+});
