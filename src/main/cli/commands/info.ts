@@ -30,6 +30,8 @@ export const command: CliCommand = {
         input: m.preprocess.inputPolicy,
         methods: engine.methods,
         segmenter: await engine.checkSegmenter(),
+        // What places sam's second click and scores agreement (docs/adr/sam-prompts.md).
+        samRegions: engine.methods.includes('iam') ? 'iam' : 'class-response',
         unavailable: engine.unavailable,
         provider: engine.provider,
         fallbackReasons: engine.opened.fallbackReasons,
@@ -48,6 +50,7 @@ export const command: CliCommand = {
       for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
       const sg = info.segmenter;
       ctx.out(`segmenter  ${sg.ok ? `${sg.source} (encoder ${sg.encoder}, decoder ${sg.decoder}) on ${sg.provider}` : `none: ${sg.problem}`}`);
+      if (sg.ok) ctx.out(`           sam peak regions: ${info.samRegions === 'iam' ? 'IAM' : 'class response maps (the bundle has no IAM module)'}`);
       ctx.out(`provider   ${info.provider}`);
       for (const r of info.fallbackReasons) ctx.out(`           not used: ${r}`);
       const r = info.retrieval;

@@ -1,0 +1,38 @@
+// `peaklabel info` through the real CLI: which bundle and backbone, which methods (and why one is missing),
+// and what gives sam its peak regions, for the default SqueezeNet bundle and the EfficientNet-Lite0 one.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, testOutput } from '../helpers/shared';
+
+function info(args: string[]) {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'peaklabel.mjs'), 'info', '--provider', 'cpu', ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, PEAKLABEL_CONFIG_DIR: testOutput('config-info') },
+    timeout: 120_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+describe('peaklabel info', () => {
+  it('shows the default SqueezeNet bundle with IAM regions for sam', () => {
+    const out = info([]);
+    expect(out).toMatch(/^backbone +squeezenet1\.1 /m);
+    expect(out).toMatch(/^methods +.*\biam\b.*\bsam\b/m);
+    expect(out).toMatch(/sam peak regions: IAM$/m);
+  });
+
+  it('shows the EfficientNet-Lite0 bundle: no iam (with the reason), class-response regions for sam; --json says the same', () => {
+    const dir = join(repoRoot, 'resources', 'models-effnet-lite0');
+    const out = info(['--model', dir]);
+    expect(out).toMatch(/^backbone +efficientnet-lite0 /m);
+    expect(out).not.toMatch(/^methods +.*\biam\b/m);
+    expect(out).toMatch(/unavailable: iam: .*iam\.json/);
+    expect(out).toMatch(/sam peak regions: class response maps/);
+    const j = JSON.parse(info(['--model', dir, '--json'])) as { backbone: string; samRegions: string; methods: string[] };
+    expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response' });
+    expect(j.methods).toContain('sam');
+  });
+});
