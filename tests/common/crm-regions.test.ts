@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crmPeakRegions, gridMaskToFrame } from '../../src/common/crm-regions';
-import { maskArea } from '../../src/common/mask';
+import { crmPeakRegions } from '../../src/common/crm-regions';
+import { maskArea, type BinaryMask } from '../../src/common/mask';
 
 /** A w×h map with Gaussian bumps (x, y, height, sigma). */
 function bumps(w: number, h: number, list: [number, number, number, number][]) {
@@ -9,49 +9,38 @@ function bumps(w: number, h: number, list: [number, number, number, number][]) {
   return { width: w, height: h, data };
 }
 
-const cells = (m: { width: number; data: Uint8Array }) => [...m.data].flatMap((v, i) => (v ? [[i % m.width, Math.floor(i / m.width)]] : []));
+/** Frame axes at `scale` pixels per cell, cell i centred on pixel scale·i + scale/2. */
+const axis = (cells: number, scale: number) => Float32Array.from({ length: cells * scale }, (_, p) => (p + 0.5) / scale - 0.5);
+const pixels = (m: BinaryMask) => [...m.data].flatMap((v, i) => (v ? [[i % m.width, Math.floor(i / m.width)]] : []));
 
 describe('crmPeakRegions', () => {
-  it('keeps the cells above the fraction that connect to the peak, not a separate blob', () => {
+  it('keeps the frame pixels above the fraction that connect to the peak, not a separate blob', () => {
     const map = bumps(20, 10, [[4, 4, 10, 1.5], [15, 5, 10, 1.5]]);
-    const [r] = crmPeakRegions(map, [{ x: 4, y: 4, value: 10 }], 0.5);
-    const got = cells(r);
-    expect(got.length).toBeGreaterThan(4);
-    expect(got.every(([x]) => x < 10)).toBe(true);
+    const [r] = crmPeakRegions(map, [{ x: 4, y: 4, value: 10 }], 0.5, axis(20, 8), axis(10, 8));
+    expect([r.width, r.height]).toEqual([160, 80]);
+    const got = pixels(r);
+    expect(got.length).toBeGreaterThan(4 * 64);
+    expect(got.every(([x]) => x < 80)).toBe(true);
+    // Centred where the peak is: cell 4 → pixel 36.
+    expect(got.reduce((s, [x]) => s + x, 0) / got.length).toBeCloseTo(36, -0.5);
     // Raising the fraction shrinks the region.
-    expect(maskArea(crmPeakRegions(map, [{ x: 4, y: 4, value: 10 }], 0.9)[0])).toBeLessThan(got.length);
+    expect(maskArea(crmPeakRegions(map, [{ x: 4, y: 4, value: 10 }], 0.9, axis(20, 8), axis(10, 8))[0])).toBeLessThan(got.length);
   });
 
-  it('splits a blob shared by two peaks of a class between them, nearest peak first', () => {
+  it('splits a blob shared by two peaks of a class between them, nearest peak first, with no pixel given twice', () => {
     const map = bumps(24, 10, [[8, 5, 10, 2.5], [15, 5, 10, 2.5]]);
-    const [a, b] = crmPeakRegions(map, [{ x: 8, y: 5, value: 10 }, { x: 15, y: 5, value: 10 }], 0.3);
-    const ca = cells(a), cb = cells(b);
-    expect(ca.length).toBeGreaterThan(5);
-    expect(cb.length).toBeGreaterThan(5);
-    expect(ca.every(([x]) => x <= 11)).toBe(true);
-    expect(cb.every(([x]) => x >= 12)).toBe(true);
-    // No cell is given twice.
+    const [a, b] = crmPeakRegions(map, [{ x: 8, y: 5, value: 10 }, { x: 15, y: 5, value: 10 }], 0.3, axis(24, 4), axis(10, 4));
+    const pa = pixels(a), pb = pixels(b);
+    expect(pa.length).toBeGreaterThan(80);
+    expect(pb.length).toBeGreaterThan(80);
+    // The midpoint between the peaks is cell 11.5 → pixel 47.5.
+    expect(pa.every(([x]) => x <= 47)).toBe(true);
+    expect(pb.every(([x]) => x >= 48)).toBe(true);
     for (let i = 0; i < a.data.length; i++) expect(a.data[i] & b.data[i]).toBe(0);
   });
 
-  it('gives an empty region when the peak cell is below its own floor', () => {
+  it('gives an empty region when the peak does not pass its own floor', () => {
     const map = bumps(10, 10, [[5, 5, 1, 1]]);
-    expect(maskArea(crmPeakRegions(map, [{ x: 0, y: 0, value: 1 }], 0.5)[0])).toBe(0);
-  });
-});
-
-describe('gridMaskToFrame', () => {
-  it('draws a cell block at its place in the frame, scaled', () => {
-    const m = { width: 4, height: 4, data: new Uint8Array(16) };
-    m.data[1 * 4 + 2] = 1; // cell (2, 1)
-    // Frame 40×40, cell i centred on pixel 10·i + 5.
-    const axis = Float32Array.from({ length: 40 }, (_, p) => (p - 5) / 10);
-    const f = gridMaskToFrame(m, axis, axis);
-    const on = cells(f);
-    expect(on.length).toBeGreaterThan(50);
-    expect(on.length).toBeLessThan(150);
-    const cx = on.reduce((s, [x]) => s + x, 0) / on.length, cy = on.reduce((s, [, y]) => s + y, 0) / on.length;
-    expect(cx).toBeCloseTo(25, 0);
-    expect(cy).toBeCloseTo(15, 0);
+    expect(maskArea(crmPeakRegions(map, [{ x: 0, y: 0, value: 1 }], 0.5, axis(10, 2), axis(10, 2))[0])).toBe(0);
   });
 });

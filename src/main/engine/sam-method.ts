@@ -4,7 +4,7 @@
 // its class only supports that mask, so the decoder runs about once per instance rather than once per
 // peak. Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
-import { crmPeakRegions, gridMaskToFrame, type GridPoint } from '../../common/crm-regions';
+import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
 import type * as ort from 'onnxruntime-node';
@@ -84,10 +84,9 @@ export function crmRegions(classMap: (classIndex: number) => FloatMap, peaks: re
   const out: (BinaryMask | null)[] = peaks.map(() => null);
   for (const c of new Set(peaks.map((p) => p.classIndex))) {
     const of = peaks.flatMap((p, i) => (p.classIndex === c ? [i] : []));
-    const grids = crmPeakRegions(classMap(c), of.map((i) => peaks[i]), fraction);
+    const regions = crmPeakRegions(classMap(c), of.map((i) => peaks[i]), fraction, cols, rows);
     of.forEach((i, k) => {
-      const m = gridMaskToFrame(grids[k], cols, rows);
-      out[i] = maskArea(m) > 0 ? m : null;
+      out[i] = maskArea(regions[k]) > 0 ? regions[k] : null;
     });
   }
   return out;
