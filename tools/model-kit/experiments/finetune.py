@@ -8,18 +8,17 @@ with peak stimulation as in `train.py` and an L2-SP penalty that keeps the tail 
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import time
 
-import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from peaklabel_kit.data import DevImage, input_size, load_rgb, to_input
+from peaklabel_kit.data import DevImage
 from peaklabel_kit.effnet import same_pad
 from peaklabel_kit.prm import peak_stimulation
+from peaklabel_kit.train import FeatureCache
 
 
 class Front(nn.Module):
@@ -51,53 +50,39 @@ class Tail(nn.Module):
         return F.relu6(self.head(x))
 
 
-class FrontCache:
-    """Front outputs (float16) per dev image, plain and mirrored, on disk and in memory."""
+class _OrtFront:
+    """The front as an onnxruntime graph (exported once into the cache folder, opened on first use), called
+    like the PyTorch backbone FeatureCache expects: `front(x)[0]` is [1, C, h, w]."""
 
-    def __init__(self, bb, split: int, images: list[DevImage], cache_dir: str, pre: dict, name: str):
-        import onnxruntime as ort
-        cache_dir = os.path.join(cache_dir, f"{name}-front{split}")
-        os.makedirs(cache_dir, exist_ok=True)
-        onnx_path = os.path.join(cache_dir, "front.onnx")
+    def __init__(self, bb, split: int, onnx_path: str):
         if not os.path.isfile(onnx_path):
             torch.onnx.export(Front(bb, split).eval(), torch.zeros(1, 3, 160, 224), onnx_path, opset_version=17,
                               input_names=["image"], output_names=["front"],
                               dynamic_axes={"image": {2: "H", 3: "W"}, "front": {2: "h", 3: "w"}})
-        so = ort.SessionOptions()
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sess = None
-        self.feats: dict[tuple[str, bool], torch.Tensor] = {}
-        self.sizes: dict[str, tuple[int, int]] = {}
-        t0, n_new = time.time(), 0
-        for im in images:
-            size = input_size(im.width, im.height)
-            self.sizes[im.key] = size
-            for flip in (False, True):
-                tag = hashlib.sha1(f"{im.key}|{size}|{flip}|v1".encode()).hexdigest()[:16]
-                path = os.path.join(cache_dir, f"{tag}.npy")
-                if os.path.isfile(path):
-                    f = np.load(path)
-                else:
-                    sess = sess or ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-                    rgb = load_rgb(im.file, size)
-                    if flip:
-                        rgb = rgb[:, ::-1]
-                    (f,) = sess.run(["front"], {"image": to_input(rgb, pre)})
-                    f = f[0].astype(np.float16)
-                    np.save(path, f)
-                    n_new += 1
-                self.feats[(im.key, flip)] = torch.from_numpy(np.asarray(f, np.float16))
-        if n_new:
-            print(f"front features: {n_new} computed in {time.time() - t0:.0f} s")
+        self.onnx_path, self.sess = onnx_path, None
 
-    def get(self, im: DevImage, flip: bool = False) -> torch.Tensor:
-        return self.feats[(im.key, flip)].float()
+    def __call__(self, x: torch.Tensor):
+        if self.sess is None:
+            import onnxruntime as ort
+            so = ort.SessionOptions()
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self.sess = ort.InferenceSession(self.onnx_path, so, providers=["CPUExecutionProvider"])
+        return (torch.from_numpy(self.sess.run(["front"], {"image": x.numpy()})[0]),)
+
+
+def FrontCache(bb, split: int, images: list[DevImage], cache_dir: str, pre: dict, name: str) -> FeatureCache:
+    """Front outputs (float16) per dev image, plain and mirrored, on disk and in memory: train.FeatureCache
+    over the front graph."""
+    folder = f"{name}-front{split}"
+    os.makedirs(os.path.join(cache_dir, folder), exist_ok=True)
+    front = _OrtFront(bb, split, os.path.join(cache_dir, folder, "front.onnx"))
+    return FeatureCache(front, images, cache_dir, flips=True, pre=pre, name=folder)
 
 
 class TailFeatures:
     """Looks like train.FeatureCache (get / sizes) but runs a tail over the cached front outputs."""
 
-    def __init__(self, front: FrontCache, tail: Tail):
+    def __init__(self, front: FeatureCache, tail: Tail):
         self.front, self.tail, self.sizes = front, tail, front.sizes
 
     def get(self, im: DevImage, flip: bool = False) -> torch.Tensor:
@@ -109,7 +94,7 @@ def _crm(f, hw, hb):
     return F.conv2d(f, hw[:, :, None, None], hb)
 
 
-def fit_tail(front: FrontCache, imgs: list[DevImage], tail0: Tail, hw0, hb0, epochs: int, lr: float,
+def fit_tail(front: FeatureCache, imgs: list[DevImage], tail0: Tail, hw0, hb0, epochs: int, lr: float,
              lam_head: float, lam_tail: float, seed: int, batch: int = 8, log: bool = False,
              tail_lr_factor: float = 1.0):
     """Tail + head from their initial weights; loss = multilabel soft-margin on peak-stimulation scores
