@@ -21,6 +21,7 @@ export interface GridPoint {
  */
 export function crmPeakRegions(map: FloatMap, peaks: readonly GridPoint[], fraction: number, cols: Float32Array, rows: Float32Array): BinaryMask[] {
   const W = cols.length, H = rows.length, { width: w, height: h, data } = map;
+  const floors = peaks.map((p) => Math.max(p.value, 0) * fraction);
   const owner = new Int16Array(W * H).fill(-1);
   for (let y = 0; y < H; y++) {
     const gy = Math.min(h - 1, Math.max(0, rows[y]));
@@ -33,7 +34,7 @@ export function crmPeakRegions(map: FloatMap, peaks: readonly GridPoint[], fract
       const v = top + (bottom - top) * fy;
       let best = -1, bestD = Infinity;
       for (let k = 0; k < peaks.length; k++) {
-        if (v < Math.max(peaks[k].value, 0) * fraction) continue;
+        if (v < floors[k]) continue;
         const d = (cols[x] - peaks[k].x) ** 2 + (rows[y] - peaks[k].y) ** 2;
         if (d < bestD) (bestD = d), (best = k);
       }
