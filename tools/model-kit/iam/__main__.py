@@ -1,11 +1,13 @@
 """IAM model kit command line (run from tools/model-kit):
 
-    ../../.venv/bin/python -m iam all [--epochs 8] [--time-limit 1200]   # prepare + train + export
+    ../../.venv/bin/python -m iam all [--epochs 8] [--time-limit 1200] [--model DIR]   # prepare + train + export
     ../../.venv/bin/python -m iam prepare | train | export
 
-prepare needs the PRM bundle in resources/models (backbone.onnx, prm.onnx, head.bin, manifest.json)
-and Node (it runs the engine's proposals through `npx tsx`). export writes resources/models/iam.onnx,
-iam.json and golden/iam/ from the last training run (tools/model-kit/iam/weights/iam.pt).
+prepare needs the PRM bundle (--model, default resources/models: backbone.onnx, prm.onnx, head.bin,
+manifest.json) and Node (it runs the engine's proposals through `npx tsx`). export writes the bundle's
+iam.onnx, iam.json and golden/iam/ from the last training run (tools/model-kit/iam/weights/iam.pt, or
+iam-<backbone>.pt for a bundle on another backbone). The EfficientNet-Lite0 bundle:
+    ../../.venv/bin/python -m iam all --model ../../resources/models-effnet-lite0
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .data import MODELS, SHARED, WORK, Bundle, dev_items
 from .export import INPUTS, OPSET, OUTPUTS, IamGraph, export_onnx
 from .golden import write_golden
 from .model import InstanceExtentFilling
+from .seeds import seed_for
 from .train import choose_threshold, prepare, pseudo_config, train
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "iam.pt")
@@ -52,18 +55,16 @@ def cmd_prepare(bundle: Bundle, args) -> dict:
     return stats
 
 
-def backbone():
-    """The bundle's backbone in PyTorch (SqueezeNet 1.1 as in ../shared; the bundle does not fine-tune it):
-    iam.onnx runs its fire6…fire9 again for the stride-16 PRMs."""
-    from peaklabel_kit.ir import load_squeezenet
-
-    return load_squeezenet(os.path.join(SHARED, "weights", "squeezenet1.1")).backbone.eval()
+def seed(bundle: Bundle):
+    """The seed module of the bundle's backbone (seeds.py), built from ../shared's weights (the bundles do not
+    fine-tune their backbones): SqueezeNet's iam.onnx runs fire6…fire9 again for the stride-16 PRMs."""
+    return seed_for(bundle.backbone_name, SHARED)
 
 
 def cmd_train(bundle: Bundle, args) -> None:
     train_items, items = _train_items(bundle)
     torch.set_num_threads(args.threads)
-    bb = backbone()
+    bb = seed(bundle)
     net, record = train(bundle, train_items, bb, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
                         crop=args.crop)
     prep = json.load(open(os.path.join(WORK, "prepare.json"))) if os.path.isfile(os.path.join(WORK, "prepare.json")) else {}
@@ -84,36 +85,49 @@ def cmd_train(bundle: Bundle, args) -> None:
     print(json.dumps(record))
 
 
+SEED_DOC = {
+    "squeezenet1.1": "the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
+                     "(stride 16; fire6..fire9 re-run from features_s8), summed over channels",
+    "efficientnet-lite0": "the peak's class response map minus its minimum, times exp(-d^2 / 2 sigma^2) around the "
+                          "peak (sigma 2 cells), normalised to sum 1 (iam/seeds.py CrmSeed)",
+}
+
+
 def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
-    net = InstanceExtentFilling()
-    net.load_state_dict(torch.load(path, map_location="cpu"))
+    """The filling network of a training run; its feature channels are read from the lateral convolutions."""
+    state = torch.load(path, map_location="cpu")
+    channels = {n: int(state[f"weights.{lat}.weight"].shape[1])
+                for n, lat in (("features", "lat16"), ("features_s8", "lat8"), ("features_s4", "lat4"))}
+    net = InstanceExtentFilling(channels=channels)
+    net.load_state_dict(state)
     return net.eval()
 
 
 def cmd_export(bundle: Bundle, args) -> None:
     net = load_trained(args.weights)
-    bb = backbone()
-    path = os.path.join(MODELS, "iam.onnx")
+    bb = seed(bundle)
+    path = os.path.join(bundle.dir, "iam.onnx")
     export_onnx(net, bb, path)
     write_golden(IamGraph(net, bb), bundle)
     record = json.load(open(record_path(args.weights))) if os.path.isfile(record_path(args.weights)) else {}
-    cfg_path = os.path.join(MODELS, "iam.json")
+    cfg_path = os.path.join(bundle.dir, "iam.json")
+    ch = net.channels
     old = json.load(open(cfg_path)) if os.path.isfile(cfg_path) else {}
     cfg = {
         "graph": {"file": "iam.onnx", "inputs": INPUTS, "outputs": OUTPUTS, "opset": OPSET,
                   "shapes": {"peaks": "[K,3]: class index, CRM row, CRM column (fractional allowed)",
-                             "head_weight": "[C,512]", "head_bias": "[C]", "features_s4": "[1,128,h4,w4]",
-                             "features_s8": "[1,256,h8,w8]", "features": "[1,512,h16,w16]",
+                             "head_weight": f"[C,{ch['features']}]", "head_bias": "[C]",
+                             "features_s4": f"[1,{ch['features_s4']},h4,w4]", "features_s8": f"[1,{ch['features_s8']},h8,w8]",
+                             "features": f"[1,{ch['features']},h16,w16]",
                              "iam": "[K,h8,w8] in 0..1 (stride 8)", "prm": "[K,h16,w16], each sums to 1 (stride 16)"}},
         "threshold": record.get("threshold", {}).get("value", THRESHOLD),
         "crf": CRF,
         # On held-out dev images the CRF moved ABO by +0.2–0.3 points and AP@0.25 by −1.5 for +150 ms per
         # image: available per call (iamMasks(…, { crf: true })), off by default.
         "crfByDefault": False,
-        "architecture": {"prm": "the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
-                                "(stride 16; fire6..fire9 re-run from features_s8), summed over channels",
+        "architecture": {"prm": SEED_DOC[bundle.backbone_name],
                          "encoder": "2 x Conv3x3-BN-ReLU: 1->16->4 channels (stride 16)",
-                         "fillingWeights": "1x1 laterals (128/256/512 -> 32) fused at stride 8 (s4 average-pooled), "
+                         "fillingWeights": f"1x1 laterals ({ch['features_s4']}/{ch['features_s8']}/{ch['features']} -> 32) fused at stride 8 (s4 average-pooled), "
                                            "BN-ReLU, Conv3x3-BN-ReLU (the guide), resized to stride 16, Conv3x3 -> 9, softmax",
                          "filling": "N = longer side of the encoded map (ONNX Loop), 3x3 neighbourhood, edge-replicated",
                          "decoder": "upsample to stride 8, Conv3x3 4->16 + Conv1x1 of the guide 32->16, BN-ReLU, "
@@ -137,10 +151,14 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=1200, help="stop training after the epoch that passes this (s)")
     ap.add_argument("--max-prms", type=int, default=4)
     ap.add_argument("--crop", type=int, default=256, help="training window in input px (0: whole images)")
-    ap.add_argument("--weights", default=WEIGHTS, help="where train writes / export reads the PyTorch weights")
+    ap.add_argument("--weights", help="where train writes / export reads the PyTorch weights (default: weights/iam.pt "
+                                      "for the SqueezeNet bundle, weights/iam-<backbone>.pt for another)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy CPU)")
+    ap.add_argument("--model", default=MODELS, help="the PRM bundle folder the IAM is trained for and exported into")
     args = ap.parse_args(argv)
-    bundle = Bundle(MODELS)
+    bundle = Bundle(args.model)
+    if not args.weights:
+        args.weights = WEIGHTS if bundle.backbone_name == "squeezenet1.1" else WEIGHTS.replace("iam.pt", f"iam-{bundle.backbone_name}.pt")
     if args.command in ("prepare", "all"):
         cmd_prepare(bundle, args)
     if args.command in ("train", "all"):

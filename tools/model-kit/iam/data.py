@@ -149,12 +149,22 @@ class Bundle:
         self.backbone = ort.InferenceSession(os.path.join(models_dir, g["backbone"]["file"]), so, providers=["CPUExecutionProvider"])
         self.prm = ort.InferenceSession(os.path.join(models_dir, g["prm"]["file"]), so, providers=["CPUExecutionProvider"])
 
+    def feature_channels(self) -> dict[str, int]:
+        """Channels of the backbone graph's feature outputs by name (features_s4, features_s8, features)."""
+        outs = self.manifest["graphs"]["backbone"]["outputs"]
+        return {o["name"]: int(o["shape"][1]) for o in outs if o["name"].startswith("features")}
+
+    @property
+    def backbone_name(self) -> str:
+        return (self.manifest.get("backbone") or {}).get("name", "squeezenet1.1")
+
     def image_tensor(self, rgb: np.ndarray) -> np.ndarray:
-        """RGB uint8 [H,W,3] → [1,3,H,W] BGR minus mean (as src/main/engine/preprocess.ts)."""
+        """RGB uint8 [H,W,3] → [1,3,H,W] per the manifest's preprocess (channel order, mean, scale), as
+        src/main/engine/preprocess.ts builds it."""
+        from peaklabel_kit.data import to_input
+
         p = self.manifest["preprocess"]
-        bgr = rgb[:, :, ::-1].astype(np.float32)
-        x = (bgr - np.asarray(p["mean"], np.float32)) * float(p["scale"])
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        return to_input(rgb, {"channelOrder": p.get("channelOrder", "BGR"), "mean": p["mean"], "scale": p["scale"]})
 
     def features(self, image: np.ndarray) -> dict[str, np.ndarray]:
         names = [o.name for o in self.backbone.get_outputs()]

@@ -2,7 +2,7 @@
 person peaks, the bundle's head) and the IAMs and stride-16 PRMs that PyTorch computes from them, so the
 Node side can check onnxruntime against PyTorch.
 
-resources/models/golden/iam/golden.json lists each tensor: file, dims, dtype. Feature maps are stored as
+<bundle>/golden/iam/golden.json lists each tensor: file, dims, dtype. Feature maps are stored as
 float16 to stay small; the reference outputs were computed from exactly those (float16-rounded) values.
 """
 from __future__ import annotations
@@ -13,10 +13,9 @@ import os
 import numpy as np
 import torch
 
-from .data import MODELS, SHARED, Bundle, find_peaks
+from .data import SHARED, Bundle, find_peaks
 from .export import INPUTS, OUTPUTS, IamGraph
 
-GOLDEN_DIR = os.path.join(MODELS, "golden", "iam")
 GOLDEN_SIZE = (128, 192)  # H, W: small enough to commit (7×11 CRM cells), large enough for 11 filling steps
 FLOAT16 = ("features_s4", "features_s8", "features")
 GOLDEN_IMAGE = ("pennfudan", "images")
@@ -41,7 +40,12 @@ def _golden_inputs(bundle: Bundle) -> tuple[dict[str, np.ndarray], dict]:
     return inputs, {"image": f"{'/'.join(GOLDEN_IMAGE)}/{name}", "size": [h, w], "peaks": pk.tolist()}
 
 
-def write_golden(graph: IamGraph, bundle: Bundle, out_dir: str = GOLDEN_DIR) -> dict:
+def golden_dir(bundle_dir: str) -> str:
+    return os.path.join(bundle_dir, "golden", "iam")
+
+
+def write_golden(graph: IamGraph, bundle: Bundle) -> dict:
+    out_dir = golden_dir(bundle.dir)
     inputs, source = _golden_inputs(bundle)
     with torch.no_grad():
         outputs = graph.eval()(*(torch.from_numpy(inputs[n].astype(np.float32)) for n in INPUTS))
@@ -55,7 +59,7 @@ def write_golden(graph: IamGraph, bundle: Bundle, out_dir: str = GOLDEN_DIR) -> 
     return spec
 
 
-def read_golden(out_dir: str = GOLDEN_DIR) -> dict[str, np.ndarray]:
+def read_golden(out_dir: str) -> dict[str, np.ndarray]:
     spec = json.load(open(os.path.join(out_dir, "golden.json")))
     return {n: np.fromfile(os.path.join(out_dir, t["file"]), "<f2" if t["dtype"] == "float16" else "<f4").reshape(t["dims"])
             for n, t in spec["tensors"].items()}

@@ -1,7 +1,7 @@
 """The instance extent filling network of IAM (Zhu et al., CVPR 2019), sized for a CPU app.
 
-Inputs: K Peak Response Maps on the CRM grid [K,1,h16,w16] (back-propagated to fire6's input:
-peaklabel_kit.backprop.CoarsePeakBackprop) and the backbone's three feature levels (stride 4, 8, 16;
+Inputs: K seed maps on the CRM grid [K,1,h16,w16] (for SqueezeNet the Peak Response Map back-propagated to
+fire6's input; seeds.py) and the backbone's three feature levels (stride 4, 8, 16;
 batch 1, broadcast over K). Output: K Instance Activation Maps [K,1,h8,w8] in 0..1 at stride 8.
 
     PRM16 ─ [Conv-BN-ReLU] ×2 ─▶ E (stride 16) ─ N filling steps ─ up 2, 3×3 ─(+)─ BN-ReLU-1×1 ─▶ IAM (stride 8)
@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-FEATURE_CHANNELS = {"features_s4": 128, "features_s8": 256, "features": 512}
+FEATURE_CHANNELS = {"features_s4": 128, "features_s8": 256, "features": 512}  # SqueezeNet 1.1's levels
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -60,11 +60,12 @@ class FillingWeights(nn.Module):
     level average-pooled there first: it is the costliest to convolve). Returns the 9 filling weights
     per location at the filling resolution (softmax) and the stride-8 guide the decoder reads."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, channels: dict | None = None):
         super().__init__()
-        self.lat16 = nn.Conv2d(FEATURE_CHANNELS["features"], width, 1)
-        self.lat8 = nn.Conv2d(FEATURE_CHANNELS["features_s8"], width, 1)
-        self.lat4 = nn.Conv2d(FEATURE_CHANNELS["features_s4"], width, 1)
+        ch = channels or FEATURE_CHANNELS
+        self.lat16 = nn.Conv2d(ch["features"], width, 1)
+        self.lat8 = nn.Conv2d(ch["features_s8"], width, 1)
+        self.lat4 = nn.Conv2d(ch["features_s4"], width, 1)
         # The backbone's ReLU features have a large, level-dependent scale; BN after the fusion evens it.
         self.smooth = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True), conv_bn_relu(width, width))
         self.head = nn.Conv2d(width, 9, 3, padding=1)
@@ -80,10 +81,13 @@ class FillingWeights(nn.Module):
 
 
 class InstanceExtentFilling(nn.Module):
-    def __init__(self, enc: int = 16, fill_channels: int = 4, width: int = 32, steps: int | None = None):
+    def __init__(self, enc: int = 16, fill_channels: int = 4, width: int = 32, steps: int | None = None,
+                 channels: dict | None = None):
+        """channels: the backbone's feature levels by name (default SqueezeNet 1.1's, FEATURE_CHANNELS)."""
         super().__init__()
+        self.channels = dict(channels or FEATURE_CHANNELS)
         self.encoder = nn.Sequential(conv_bn_relu(1, enc), conv_bn_relu(enc, fill_channels))
-        self.weights = FillingWeights(width)
+        self.weights = FillingWeights(width, self.channels)
         self.decode_up = nn.Conv2d(fill_channels, enc, 3, padding=1, bias=False)
         self.decode_guide = nn.Conv2d(width, enc, 1, bias=False)
         self.decode_out = nn.Sequential(nn.BatchNorm2d(enc), nn.ReLU(inplace=True), nn.Conv2d(enc, 1, 1))

@@ -3,7 +3,7 @@
     prepare: training images → engine proposals (export-proposals.ts) → bundle features, peaks of the
              tagged classes, PRMs → per PRM the top-k proposal candidates → work/iam/cache/<set>/<key>.npz
     train:   each step one image and up to max_prms of its peaks; the IAM's input is the peak's stride-16
-             PRM (CoarsePeakBackprop on the cached stride-8 features, as iam.onnx computes it), its
+             seed map (seeds.py, on the cached features, as iam.onnx computes it), its
              target one of the k candidates (chosen with the full-resolution PRM) drawn at random (the
              IAM paper's sampling); binary cross-entropy on the proposal grid.
 """
@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from .data import WORK, Bundle, Item, dev_items, export_proposals, find_peaks, proposals_path, pseudo_candidates, read_plpr, runs_to_mask
 from .model import InstanceExtentFilling
-from peaklabel_kit.backprop import CoarsePeakBackprop
 
 CACHE = os.path.join(WORK, "cache")
 FEATURES = ("features_s4", "features_s8", "features")
@@ -116,15 +115,16 @@ def prepare(bundle: Bundle, items: list[Item], cfg: dict, log=print) -> dict:
 
 class _Sample:
     """One cached training image, loaded per step (PRMs and features are several MB each); its stride-16
-    PRMs are computed once (small)."""
+    seeds (seeds.py) are computed once (small)."""
 
-    def __init__(self, path: str, prm16: CoarsePeakBackprop, head_w: torch.Tensor, head_b: torch.Tensor):
+    def __init__(self, path: str, seed_net, head_w: torch.Tensor, head_b: torch.Tensor):
         self.path = path
         with np.load(path) as z:
             self.count = z["cand_count"]
             with torch.no_grad():
                 s8 = torch.from_numpy(z["features_s8"][None].astype(np.float32))
-                self.prm16 = prm16(s8, head_w, head_b, torch.from_numpy(z["peaks"])).numpy()
+                f16 = torch.from_numpy(z["features"][None].astype(np.float32))
+                self.prm16 = seed_net(s8, f16, head_w, head_b, torch.from_numpy(z["peaks"])).numpy()
         self.n = int((self.count > 0).sum())
 
     def load(self):
@@ -146,23 +146,22 @@ def _crop_box(peaks: np.ndarray, h: int, w: int, size: int, rng: random.Random, 
     return y0, x0, ch, cw
 
 
-def samples_of(bundle: Bundle, items: list[Item], backbone) -> list[_Sample]:
+def samples_of(bundle: Bundle, items: list[Item], seed_net) -> list[_Sample]:
     key = bundle_key(bundle)
-    prm16 = CoarsePeakBackprop(backbone).eval()
     w, b = torch.from_numpy(bundle.head_w), torch.from_numpy(bundle.head_b)
     paths = [cache_path(it, key) for it in items if os.path.isfile(cache_path(it, key))]
-    return [s for s in (_Sample(p, prm16, w, b) for p in paths) if s.n]
+    return [s for s in (_Sample(p, seed_net, w, b) for p in paths) if s.n]
 
 
-def train(bundle: Bundle, items: list[Item], backbone, *, epochs: int, max_prms: int = 6, crop: int = 320, lr: float = 2e-3,
+def train(bundle: Bundle, items: list[Item], seed_net, *, epochs: int, max_prms: int = 6, crop: int = 320, lr: float = 2e-3,
           seed: int = 0, time_limit_s: float | None = None, log=print) -> tuple[InstanceExtentFilling, dict]:
     """Steps of one image: a crop×crop window (aligned to stride 16, so the features crop exactly) around a
     random peak, up to max_prms PRMs whose peaks lie in it, each with one of its candidates drawn at random."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     offset = float((bundle.manifest.get("crmGeometry") or {}).get("centerOffset", 7.5))
-    samples = samples_of(bundle, items, backbone)
-    net = InstanceExtentFilling()
+    samples = samples_of(bundle, items, seed_net)
+    net = InstanceExtentFilling(channels=bundle.feature_channels())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs * len(samples)))
     t0 = time.time()
@@ -215,12 +214,12 @@ def train(bundle: Bundle, items: list[Item], backbone, *, epochs: int, max_prms:
     return net, record
 
 
-def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], backbone, max_images: int = 60,
+def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], seed_net, max_images: int = 60,
                      grid=tuple(round(t, 2) for t in np.arange(0.05, 0.651, 0.05)), log=print) -> tuple[float, dict]:
     """The IAM threshold that best reproduces the pseudo masks (each PRM's top-ranked candidate) on whole
     training images: mean IoU on the proposal grid. BCE against k varying candidates leaves the IAM
     under-confident, so 0.5 is not the natural cut. No instance masks are involved."""
-    samples = samples_of(bundle, items[: max_images * 2], backbone)[:max_images]
+    samples = samples_of(bundle, items[: max_images * 2], seed_net)[:max_images]
     ious = {t: [] for t in grid}
     net.eval()
     for s in samples:

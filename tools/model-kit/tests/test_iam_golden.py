@@ -10,19 +10,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from iam.data import MODELS  # noqa: E402
 from iam.export import INPUTS, OUTPUTS, IamGraph  # noqa: E402
-from iam.golden import GOLDEN_DIR, read_golden  # noqa: E402
-from iam.__main__ import backbone, load_trained  # noqa: E402
+from iam.golden import golden_dir, read_golden  # noqa: E402
+from iam.__main__ import load_trained, seed  # noqa: E402
+from iam.data import Bundle  # noqa: E402
 
 
 def _max_rel_err(got, want):
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
-def test_pytorch_weights_and_backbone_reproduce_the_golden_maps():
-    g = read_golden()
+def test_pytorch_weights_and_seed_reproduce_the_golden_maps():
+    g = read_golden(golden_dir(MODELS))
     net = load_trained(os.path.join(MODELS, "..", "..", json.load(open(os.path.join(MODELS, "iam.json")))["provenance"]["weights"]))
     with torch.no_grad():
-        out = IamGraph(net, backbone()).eval()(*(torch.from_numpy(g[n].astype(np.float32)) for n in INPUTS))
+        out = IamGraph(net, seed(Bundle(MODELS))).eval()(*(torch.from_numpy(g[n].astype(np.float32)) for n in INPUTS))
     for name, t in zip(OUTPUTS, out):
         assert _max_rel_err(t.numpy(), g[name]) <= 1e-5, name
 
@@ -37,9 +38,9 @@ def test_onnxruntime_reproduces_the_golden_maps_and_the_bundle_entry_is_consiste
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == cfg["graph"]["inputs"] == INPUTS
     assert [o.name for o in sess.get_outputs()] == cfg["graph"]["outputs"] == OUTPUTS
-    g = read_golden()
+    g = read_golden(golden_dir(MODELS))
     out = sess.run(OUTPUTS, {n: g[n].astype(np.float32) for n in INPUTS})
-    spec = json.load(open(os.path.join(GOLDEN_DIR, "golden.json")))
+    spec = json.load(open(os.path.join(golden_dir(MODELS), "golden.json")))
     for name, got in zip(OUTPUTS, out):
         assert _max_rel_err(got, g[name]) <= spec["tolerance"]["maxAbsErrorRelativeToMax"], name
     assert np.allclose(out[1].sum((1, 2)), 1.0, atol=1e-4)  # each stride-16 PRM is a distribution

@@ -12,12 +12,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from iam.data import ImageRecord, pseudo_candidates  # noqa: E402
 from iam.export import INPUTS, OUTPUTS, IamGraph, export_onnx  # noqa: E402
 from iam.model import InstanceExtentFilling, fill  # noqa: E402
+from iam.seeds import CrmSeed, SqueezeNetPrm16  # noqa: E402
 from peaklabel_kit.ir import SqueezeNetBackbone  # noqa: E402
 
 
-def _random_net(seed=0):
+def _random_net(seed=0, channels=None):
     torch.manual_seed(seed)
-    net = InstanceExtentFilling()
+    net = InstanceExtentFilling(channels=channels)
     for m in net.modules():  # non-trivial BN statistics and filling weights
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -102,13 +103,13 @@ def test_onnx_export_matches_pytorch_with_dynamic_k_and_size(tmp_path):
     torch.manual_seed(3)
     backbone = SqueezeNetBackbone().eval()  # random weights: the graph's algebra, not the bundle's numbers
     path = str(tmp_path / "iam.onnx")
-    export_onnx(net, backbone, path)
+    export_onnx(net, SqueezeNetPrm16(backbone), path)
     graph = onnx.load(path)
     assert [i.name for i in graph.graph.input] == INPUTS == ["peaks", "head_weight", "head_bias", "features_s4", "features_s8", "features"]
     assert [o.name for o in graph.graph.output] == OUTPUTS == ["iam", "prm"]
     assert any(n.op_type == "Loop" for n in graph.graph.node)  # N follows the input size
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    ref_graph = IamGraph(net, backbone).eval()
+    ref_graph = IamGraph(net, SqueezeNetPrm16(backbone)).eval()
     for k, h, w in [(1, 96, 128), (4, 160, 224), (2, 208, 144)]:  # K = 0 never reaches the graph (runIam)
         x = _graph_inputs(k, h, w, seed=k)
         with torch.no_grad():
@@ -117,6 +118,54 @@ def test_onnx_export_matches_pytorch_with_dynamic_k_and_size(tmp_path):
         assert out_iam.shape == (k, *x[4].shape[-2:]) and out_prm.shape == (k, *x[5].shape[-2:])
         assert np.abs(out_iam - iam).max() <= 1e-4 * np.abs(iam).max()
         assert np.abs(out_prm - prm).max() <= 1e-4 * np.abs(prm).max()
+
+
+EFFNET_CHANNELS = {"features_s4": 24, "features_s8": 40, "features": 1280}
+
+
+def _effnet_inputs(k, h, w, seed):
+    """EfficientNet-Lite0's levels: exact strides 4 / 8 / 16 of an input that is a multiple of 16."""
+    g = torch.Generator().manual_seed(seed)
+    f = [torch.rand(1, EFFNET_CHANNELS[n], h // st, w // st, generator=g) * 6
+         for n, st in (("features_s4", 4), ("features_s8", 8), ("features", 16))]
+    peaks = torch.rand(k, 3, generator=g) * torch.tensor([19.0, h // 16 - 1, w // 16 - 1])
+    peaks[:, 0] = peaks[:, 0].round()
+    return peaks, torch.randn(20, 1280, generator=g) * 0.05, torch.randn(20, generator=g), *f
+
+
+def test_crm_seed_is_the_class_map_windowed_around_the_peak():
+    hw = torch.zeros(3, 1280)
+    hw[1, 0] = 1.0  # class 1's map = feature channel 0
+    f16 = torch.zeros(1, 1280, 12, 16)
+    f16[0, 0] = torch.arange(16.0)[None, :].expand(12, 16)  # a ramp rising to the right
+    peaks = torch.tensor([[1.0, 5.0, 7.0], [1.0, 5.0, 7.5]])
+    seed = CrmSeed(sigma=2.0)(None, f16, hw, torch.zeros(3), peaks)
+    assert seed.shape == (2, 12, 16)
+    assert torch.allclose(seed.sum((1, 2)), torch.ones(2))
+    assert float(seed[0, :, 0].sum()) == 0.0  # the map's minimum column gets nothing
+    row = seed[0, 5]
+    assert int(row.argmax()) > 7  # the ramp pulls the mass right of the peak …
+    assert float(seed[0, 5, 7]) > float(seed[0, 0, 7])  # … and the window keeps it near the peak's row
+    assert float((seed[1] * torch.arange(16.0)).sum()) > float((seed[0] * torch.arange(16.0)).sum())  # fractional peaks move it
+
+
+def test_onnx_export_with_the_crm_seed_matches_pytorch(tmp_path):
+    import onnxruntime as ort
+
+    net = _random_net(channels=EFFNET_CHANNELS)
+    path = str(tmp_path / "iam.onnx")
+    export_onnx(net, CrmSeed(), path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ref_graph = IamGraph(net, CrmSeed()).eval()
+    for k, h, w in [(1, 96, 128), (3, 160, 224)]:
+        x = _effnet_inputs(k, h, w, seed=k)
+        with torch.no_grad():
+            iam, prm = (t.numpy() for t in ref_graph(*x))
+        out_iam, out_prm = sess.run(None, dict(zip(INPUTS, [t.numpy() for t in x])))
+        assert out_iam.shape == (k, h // 8, w // 8) and out_prm.shape == (k, h // 16, w // 16)
+        assert np.abs(out_iam - iam).max() <= 1e-4 * np.abs(iam).max()
+        assert np.abs(out_prm - prm).max() <= 1e-4 * np.abs(prm).max()
+        assert np.allclose(out_prm.sum((1, 2)), 1.0, atol=1e-4)
 
 
 def _runs(mask):
@@ -154,3 +203,19 @@ def test_pseudo_candidates_rank_by_prm_mass_and_drop_low_overlap():
     assert chosen[0] == "exact"  # all the mass, and mass on its contour ("big" has none there)
     assert set(chosen) == {"exact", "inside", "big"}  # "huge": IoU 0.17 < 0.2; "away": no overlap
     assert len(pseudo_candidates(prm, rec, alpha=4.0, tau=0.5, k=1, sigma=0.3)) == 1
+
+
+@pytest.mark.parametrize("bundle_dir,order", [("models", "BGR"), ("models-effnet-lite0", "RGB")])
+def test_bundle_input_follows_the_manifest_preprocess(bundle_dir, order):
+    """The IAM kit feeds each bundle's backbone as the engine does (the EfficientNet bundle wants RGB, scaled)."""
+    from iam.data import REPO, Bundle
+
+    b = Bundle(os.path.join(REPO, "resources", bundle_dir))
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    x = b.image_tensor(rgb)
+    p = b.manifest["preprocess"]
+    assert p["channelOrder"] == order and x.shape == (1, 3, 32, 48)
+    red_plane = 0 if order == "RGB" else 2
+    assert np.allclose(x[0, red_plane], (200 - p["mean"][red_plane]) * p["scale"])
+    assert np.allclose(x[0, 2 - red_plane], (0 - p["mean"][2 - red_plane]) * p["scale"])
