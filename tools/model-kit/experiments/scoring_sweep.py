@@ -1,0 +1,93 @@
+"""Exploration for issue 11: inference-side choices for the held-out metrics of a bundle head, with no
+retraining: the class score (peak stimulation's mean over peaks, the max, the global mean, the top-5 mean, a
+log-sum-exp), mirror averaging of the class maps, and a 3x3 box filter before the argmax that pointwise
+localisation reads. Scored by 3-fold CV on the training split (a head trained per fold with the kit's recipe)
+and on the held-out quarter (the bundle's head.bin).
+
+  KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/scoring_sweep.py [efficientnet-lite0|squeezenet1.1]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from peaklabel_kit.backbones import load_backbone  # noqa: E402
+from peaklabel_kit.build import _feature_cache  # noqa: E402
+from peaklabel_kit.bundle import read_head  # noqa: E402
+from peaklabel_kit.data import load_dev_images  # noqa: E402
+from peaklabel_kit.prm import peak_stimulation  # noqa: E402
+from peaklabel_kit.train import CRM_OFFSET, STRIDE, _fit, _in_box, average_precision  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SCORES = {
+    "peak": lambda c: peak_stimulation(c)[0],
+    "max": lambda c: c.amax((2, 3))[0],
+    "gap": lambda c: c.mean((2, 3))[0],
+    "top5": lambda c: c.flatten(2).topk(5, -1).values.mean(-1)[0],
+    "lse": lambda c: (torch.logsumexp(c.flatten(2) * 2, -1) / 2)[0],
+}
+
+
+def class_maps(fc, im, hw, hb, mirror: bool):
+    c = F.conv2d(fc.get(im)[None], hw[:, :, None, None], hb)
+    if mirror:
+        c = (c + F.conv2d(fc.get(im, True)[None], hw[:, :, None, None], hb).flip(-1)) / 2
+    return c
+
+
+def argmax_cell(m, smooth: int):
+    if smooth:
+        m = F.avg_pool2d(m[None, None], smooth, 1, smooth // 2, count_include_pad=False)[0, 0]
+    return divmod(int(m.argmax()), m.shape[1])
+
+
+def evaluate(fc, imgs, hw, hb, mirror, score, smooth):
+    """(mAP, pointwise, pointwise ±18 px) in %, as train.evaluate_heldout defines them."""
+    scores, labels = [], []
+    hits = hits18 = pairs = 0
+    with torch.no_grad():
+        for im in imgs:
+            c = class_maps(fc, im, hw, hb, mirror)
+            scores.append(SCORES[score](c).numpy())
+            labels.append(im.labels)
+            w_in, h_in = fc.sizes[im.key]
+            for k in np.nonzero(im.labels)[0]:
+                y, x = argmax_cell(c[0, k], smooth)
+                yy = (STRIDE * y + CRM_OFFSET) * im.height / h_in
+                xx = (STRIDE * x + CRM_OFFSET) * im.width / w_in
+                pairs += 1
+                hits += _in_box(yy, xx, im.boxes[k], 0)
+                hits18 += _in_box(yy, xx, im.boxes[k], 18)
+    s, y = np.stack(scores), np.stack(labels)
+    ap = [average_precision(s[:, c], y[:, c]) for c in range(y.shape[1]) if y[:, c].sum() > 0]
+    return 100 * np.mean(ap), 100 * hits / pairs, 100 * hits18 / pairs
+
+
+def main(name: str = "efficientnet-lite0"):
+    spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))
+    images = load_dev_images(os.path.join(ROOT, "..", "shared"))
+    fc = _feature_cache(spec, images, os.path.join(ROOT, "test-output", "model-kit-cache"), "", flips=True)
+    train = [i for i in images if not i.heldout]
+    held = [i for i in images if i.heldout]
+    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
+    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    heads = [_fit(fc, [i for g, fold in enumerate(folds) if g != f for i in fold], w0, b0, 0.1, 8, 0.01, 0)
+             for f in range(3)]
+    bundle = "models" if name == "squeezenet1.1" else "models-effnet-lite0"
+    hw, hb = (torch.from_numpy(a) for a in read_head(os.path.join(ROOT, "resources", bundle, "head.bin"), channels=spec.channels))
+    for mirror in (False, True):
+        for score in SCORES:
+            for smooth in (0, 3):
+                cv = np.mean([evaluate(fc, folds[f], *heads[f], mirror, score, smooth) for f in range(3)], 0)
+                ho = evaluate(fc, held, hw, hb, mirror, score, smooth)
+                print(f"mirror {mirror:d} score {score:5s} smooth {smooth}: CV mAP {cv[0]:.1f} pw {cv[1]:.1f}/{cv[2]:.1f} | "
+                      f"held-out mAP {ho[0]:.1f} pw {ho[1]:.1f}/{ho[2]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
