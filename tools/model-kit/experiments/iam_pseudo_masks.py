@@ -73,15 +73,22 @@ def crm_candidates(z: dict, rec, head_w: torch.Tensor, head_b: torch.Tensor) -> 
     flat = np.stack(props).reshape(len(props), -1).astype(np.float32)
     area = flat.sum(1)
     peaks = z["peaks"]
-    out = []
-    for j, (c, py, px) in enumerate(peaks):
-        v = bilinear(crm[int(c)])
+
+    def owners(c: int) -> np.ndarray:
+        """Per grid pixel, the nearest of class c's peaks whose floor it passes (−1: none)."""
+        v = bilinear(crm[c])
         owner, best = np.full((gh, gw), -1), np.full((gh, gw), np.inf)
         for k in np.nonzero(peaks[:, 0] == c)[0]:
-            ok = v >= max(float(crm[int(c), int(peaks[k, 1]), int(peaks[k, 2])]), 0.0) * CRM_FRACTION
+            ok = v >= max(float(crm[c, int(peaks[k, 1]), int(peaks[k, 2])]), 0.0) * CRM_FRACTION
             d = (rows[:, None] - peaks[k, 1]) ** 2 + (cols[None, :] - peaks[k, 2]) ** 2
             nearer = ok & (d < best)
             owner[nearer], best[nearer] = k, d[nearer]
+        return owner
+
+    by_class = {int(c): owners(int(c)) for c in np.unique(peaks[:, 0])}  # once per class, not per peak
+    out = []
+    for j, (c, py, px) in enumerate(peaks):
+        owner = by_class[int(c)]
         gy, gx = int(np.abs(rows - py).argmin()), int(np.abs(cols - px).argmin())
         if owner[gy, gx] != j:
             out.append([])

@@ -64,8 +64,8 @@ def seed(bundle: Bundle):
 def cmd_train(bundle: Bundle, args) -> None:
     train_items, items = _train_items(bundle)
     torch.set_num_threads(args.threads)
-    bb = seed(bundle)
-    net, record = train(bundle, train_items, bb, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
+    seed_net = seed(bundle)
+    net, record = train(bundle, train_items, seed_net, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
                         crop=args.crop)
     prep = json.load(open(os.path.join(WORK, "prepare.json"))) if os.path.isfile(os.path.join(WORK, "prepare.json")) else {}
     record.update({
@@ -77,20 +77,12 @@ def cmd_train(bundle: Bundle, args) -> None:
                                    "stride-16 cell), >= tau * max", **prep},
         "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    threshold, how = choose_threshold(net, bundle, train_items, bb)
+    threshold, how = choose_threshold(net, bundle, train_items, seed_net)
     record["threshold"] = {"value": threshold, **how}
     os.makedirs(os.path.dirname(args.weights), exist_ok=True)
     torch.save(net.state_dict(), args.weights)
     json.dump(record, open(record_path(args.weights), "w"), indent=2)
     print(json.dumps(record))
-
-
-SEED_DOC = {
-    "squeezenet1.1": "the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
-                     "(stride 16; fire6..fire9 re-run from features_s8), summed over channels",
-    "efficientnet-lite0": "the peak's class response map minus its minimum, times exp(-d^2 / 2 sigma^2) around the "
-                          "peak (sigma 2 cells), normalised to sum 1 (iam/seeds.py CrmSeed)",
-}
 
 
 def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
@@ -105,10 +97,10 @@ def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
 
 def cmd_export(bundle: Bundle, args) -> None:
     net = load_trained(args.weights)
-    bb = seed(bundle)
+    seed_net = seed(bundle)
     path = os.path.join(bundle.dir, "iam.onnx")
-    export_onnx(net, bb, path)
-    write_golden(IamGraph(net, bb), bundle)
+    export_onnx(net, seed_net, path)
+    write_golden(IamGraph(net, seed_net), bundle)
     record = json.load(open(record_path(args.weights))) if os.path.isfile(record_path(args.weights)) else {}
     cfg_path = os.path.join(bundle.dir, "iam.json")
     ch = net.channels
@@ -125,7 +117,7 @@ def cmd_export(bundle: Bundle, args) -> None:
         # On held-out dev images the CRF moved ABO by +0.2–0.3 points and AP@0.25 by −1.5 for +150 ms per
         # image: available per call (iamMasks(…, { crf: true })), off by default.
         "crfByDefault": False,
-        "architecture": {"prm": SEED_DOC[bundle.backbone_name],
+        "architecture": {"prm": seed_net.DOC,
                          "encoder": "2 x Conv3x3-BN-ReLU: 1->16->4 channels (stride 16)",
                          "fillingWeights": f"1x1 laterals ({ch['features_s4']}/{ch['features_s8']}/{ch['features']} -> 32) fused at stride 8 (s4 average-pooled), "
                                            "BN-ReLU, Conv3x3-BN-ReLU (the guide), resized to stride 16, Conv3x3 -> 9, softmax",

@@ -11,16 +11,22 @@ Both take (features_s8, features, head_weight, head_bias, peaks[K,3]) and return
 """
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from peaklabel_kit.backprop import CoarsePeakBackprop
+from peaklabel_kit.ir import KitError, load_squeezenet
 
 CRM_SEED_SIGMA = 2.0  # cells (32 input px): about the 10×10-cell reach of SqueezeNet's stride-16 PRM
 
 
 class SqueezeNetPrm16(nn.Module):
+    DOC = ("the pr_conv2d rule from the peak through the head and fire9..fire6 to fire6's input "
+           "(stride 16; fire6..fire9 re-run from features_s8), summed over channels")
+
     def __init__(self, backbone):
         super().__init__()
         self.prm16 = CoarsePeakBackprop(backbone)
@@ -31,6 +37,9 @@ class SqueezeNetPrm16(nn.Module):
 
 class CrmSeed(nn.Module):
     """(CRM of the peak's class − its minimum) × exp(−d² / 2σ²), d the distance to the peak in cells."""
+
+    DOC = ("the peak's class response map minus its minimum, times exp(-d^2 / 2 sigma^2) around the peak "
+           f"(sigma {CRM_SEED_SIGMA:g} cells), normalised to sum 1 (iam/seeds.py CrmSeed)")
 
     def __init__(self, sigma: float = CRM_SEED_SIGMA):
         super().__init__()
@@ -51,13 +60,7 @@ class CrmSeed(nn.Module):
 def seed_for(backbone_name: str, shared: str) -> nn.Module:
     """The seed module of a bundle's backbone (manifest backbone.name; absent = squeezenet1.1)."""
     if backbone_name == "squeezenet1.1":
-        import os
-
-        from peaklabel_kit.ir import load_squeezenet
-
         return SqueezeNetPrm16(load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1")).backbone.eval()).eval()
     if backbone_name == "efficientnet-lite0":
         return CrmSeed().eval()
-    from peaklabel_kit.ir import KitError
-
     raise KitError(f"no IAM seed for backbone '{backbone_name}'")
