@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Rle } from '../../src/common/api';
 import { createMask } from '../../src/common/mask';
 import { encodeMask } from '../../src/common/rle';
@@ -11,7 +11,7 @@ import { ServiceContext } from '../../src/main/api/context';
 import { createService } from '../../src/main/api/service';
 import { markProjectFile, PEAKLABEL_APPLICATION_ID } from '../../src/main/store/project-file';
 import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
-import { testOutput } from '../helpers/shared';
+import { freshOutput, testOutput } from '../helpers/shared';
 import { caught } from '../helpers/errors';
 
 const dir = testOutput('main', 'store');
@@ -29,6 +29,9 @@ function rect(w: number, h: number, x0: number, y0: number, x1: number, y1: numb
 function image(path: string, hash = path): NewImage {
   return { path, hash, width: 40, height: 30, orientation: 1, fileSize: 1, workingCopy: null, thumbnail: { width: 4, height: 3, jpeg: new Uint8Array([1, 2, 3]) } };
 }
+
+// Emptied first: file names carry the worker's pid, which a later run can get again.
+beforeAll(() => freshOutput('main', 'store'));
 
 describe('ProjectStore', () => {
   beforeEach(() => mkdirSync(dir, { recursive: true }));

@@ -2,7 +2,6 @@
 // deletion): an undo or redo never deletes or overwrites a row it did not write, instance ids are never
 // reused, and a step that cannot apply is dropped with a sentence instead of failing on every try.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Rle } from '../../src/common/api';
@@ -11,7 +10,7 @@ import { encodeMask } from '../../src/common/rle';
 import { SCHEMA_VERSION } from '../../src/main/store/migrations';
 import { ProjectStore, type NewImage } from '../../src/main/store/project-store';
 import { caught } from '../helpers/errors';
-import { testOutput } from '../helpers/shared';
+import { freshOutput, testOutput } from '../helpers/shared';
 
 const dir = testOutput('main', 'undo');
 let n = 0;
@@ -38,7 +37,8 @@ function project() {
 const rows = (s: ProjectStore, img: number) => s.listInstances(img).map((r) => ({ id: r.id, source: r.source, classId: r.classId, area: r.area }));
 const steps = (s: ProjectStore) => (s.db.prepare('SELECT COUNT(*) FROM undo_journal').pluck().get() as number);
 
-beforeAll(() => mkdirSync(dir, { recursive: true }));
+// Emptied first: file names carry the worker's pid, which a later run can get again.
+beforeAll(() => freshOutput('main', 'undo'));
 
 describe('undo with pre-labelling (replaceSuggestions)', () => {
   it('a clicked suggestion replaced by a pre-label run: undo leaves the new suggestions alone', () => {
