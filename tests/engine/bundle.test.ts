@@ -77,6 +77,33 @@ describe('bundle validation', () => {
     expect(order.message).toMatch(/channelOrder is "YUV"/);
   });
 
+  it("retrieval.json's samRegions picks sam's region source; one the bundle lacks falls back with the reason; an unknown value names the file", () => {
+    const withGraphs = (name: string, files: string[], retrieval?: unknown) =>
+      bundleCopy(name, (_m, d) => {
+        for (const f of files) symlinkSync(join(models, f), join(d, f));
+        if (retrieval !== undefined) writeFileSync(join(d, 'retrieval.json'), JSON.stringify(retrieval));
+      });
+    const iam = ['iam.json', 'iam.onnx'];
+    const both = [...iam, 'sam-regions.json', 'sam-regions.onnx'];
+    expect(readBundle(withGraphs('regions-default', iam)).samRegions).toBe('iam');
+    const second = readBundle(withGraphs('regions-second', both));
+    expect(second.samRegions).toBe('sam-regions');
+    expect(second.paths.samRegions).toMatch(/sam-regions\.onnx$/);
+    expect(readBundle(withGraphs('regions-iam', both, { samRegions: 'iam' })).samRegions).toBe('iam');
+    expect(readBundle(withGraphs('regions-crm', both, { samRegions: 'crm' })).samRegions).toBe('crm');
+    expect(readBundle(bundleCopy('regions-no-iam')).samRegions).toBe('crm');
+    const lacking = readBundle(withGraphs('regions-lacking', iam, { samRegions: 'sam-regions' }));
+    expect(lacking.samRegions).toBe('iam');
+    expect(lacking.unavailable.join('\n')).toMatch(/sam regions: .*sam-regions\.json/);
+    const dir = withGraphs('regions-bad', iam, { samRegions: 'prm' });
+    const err = caught(() => readBundle(dir));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.file).toBe(join(dir, 'retrieval.json'));
+    expect(err.message).toMatch(/samRegions is "prm"; expected one of sam-regions, iam, crm/);
+    expect(readBundle(models).samRegions).toBe('sam-regions');
+    expect(readBundle(join(repoRoot, 'resources', 'models-effnet-lite0')).samRegions).toBe('crm');
+  });
+
   it('a head.bin of the wrong size is refused with the expected size', () => {
     const dir = bundleCopy('head', (m, d) => truncateSync(join(d, m.head.file), 400));
     const err = caught(() => readBundle(dir));

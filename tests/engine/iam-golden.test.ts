@@ -1,13 +1,18 @@
-// onnxruntime-node reproduces the IAMs and stride-16 PRMs that PyTorch computed (golden files from tools/model-kit/iam/golden.py).
-import { readFileSync } from 'node:fs';
+// onnxruntime-node reproduces the IAMs and stride-16 seeds that PyTorch computed (golden files from
+// tools/model-kit/iam/golden.py), for every bundle that ships an IAM.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { IAM_INPUTS, IAM_OUTPUTS, openIam } from '../../src/main/engine/iam';
 import { repoRoot } from '../helpers/shared';
 
-const models = join(repoRoot, 'resources', 'models');
-const goldenDir = join(models, 'golden', 'iam');
+// Method iam's graph of each bundle, and the SqueezeNet bundle's second graph for method sam's regions.
+const graphs = [
+  ['models', 'iam'],
+  ['models', 'sam-regions'],
+  ['models-effnet-lite0', 'iam'],
+].map(([d, name]) => ({ dir: join(repoRoot, 'resources', d), name, label: `${d}/${name}` }));
 
 interface GoldenSpec {
   tolerance: { maxAbsErrorRelativeToMax: number };
@@ -23,7 +28,7 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-function readTensor(spec: GoldenSpec['tensors'][string]): Float32Array {
+function readTensor(goldenDir: string, spec: GoldenSpec['tensors'][string]): Float32Array {
   const buf = readFileSync(join(goldenDir, spec.file));
   const n = spec.dims.reduce((a, b) => a * b, 1);
   if (spec.dtype === 'float32') return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + n * 4));
@@ -33,14 +38,19 @@ function readTensor(spec: GoldenSpec['tensors'][string]): Float32Array {
 }
 
 describe('iam.onnx golden', () => {
-  it('reproduces the PyTorch Instance Activation Maps and stride-16 PRMs within 1e-4 of their maximum', async () => {
+  it('every shipped IAM graph has golden files', () => {
+    for (const g of graphs) expect(existsSync(join(g.dir, 'golden', g.name, 'golden.json')), g.label).toBe(true);
+  });
+
+  it.each(graphs)('$label: reproduces the PyTorch Instance Activation Maps and stride-16 seeds within 1e-4 of their maximum', async ({ dir, name }) => {
+    const goldenDir = join(dir, 'golden', name);
     const spec = JSON.parse(readFileSync(join(goldenDir, 'golden.json'), 'utf8')) as GoldenSpec;
-    const { session } = await openIam(models);
+    const { session } = await openIam(dir, {}, `${name}.json`);
     const feeds: Record<string, ort.Tensor> = {};
-    for (const name of IAM_INPUTS) feeds[name] = new ort.Tensor('float32', readTensor(spec.tensors[name]), spec.tensors[name].dims);
+    for (const name of IAM_INPUTS) feeds[name] = new ort.Tensor('float32', readTensor(goldenDir, spec.tensors[name]), spec.tensors[name].dims);
     const out = await session.run(feeds);
     for (const name of IAM_OUTPUTS) {
-      const want = readTensor(spec.tensors[name]);
+      const want = readTensor(goldenDir, spec.tensors[name]);
       expect(out[name].dims).toEqual(spec.tensors[name].dims);
       const got = out[name].data as Float32Array;
       let maxRef = 0, maxErr = 0;

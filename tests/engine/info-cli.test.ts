@@ -17,20 +17,19 @@ function info(args: string[]) {
 }
 
 describe('peaklabel info', () => {
-  it('shows the default SqueezeNet bundle with IAM regions for sam', () => {
+  it('shows the default SqueezeNet bundle with its second IAM graph giving sam its regions', () => {
     const out = info([]);
     expect(out).toMatch(/^backbone +squeezenet1\.1 /m);
     expect(out).toMatch(/^methods +.*\biam\b.*\bsam\b/m);
-    expect(out).toMatch(/sam peak regions: IAM$/m);
+    expect(out).toMatch(/sam peak regions: IAM trained for sam \(.*sam-regions\.onnx\)$/m);
   });
 
-  it('shows the EfficientNet-Lite0 bundle: no iam (with the reason), class-response regions for sam; --json says the same', () => {
+  it('shows the EfficientNet-Lite0 bundle: iam, class-response regions for sam (retrieval.json says so); --json says the same', () => {
     const dir = join(repoRoot, 'resources', 'models-effnet-lite0');
     const out = info(['--model', dir]);
     expect(out).toMatch(/^backbone +efficientnet-lite0 /m);
-    expect(out).not.toMatch(/^methods +.*\biam\b/m);
-    expect(out).toMatch(/unavailable: iam: .*iam\.json/);
-    expect(out).toMatch(/sam peak regions: class response maps/);
+    expect(out).toMatch(/^methods +.*\biam\b/m);
+    expect(out).toMatch(/sam peak regions: class response maps \(retrieval\.json: samRegions "crm"/);
     const j = JSON.parse(info(['--model', dir, '--json'])) as { backbone: string; samRegions: string; methods: string[] };
     expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response' });
     expect(j.methods).toContain('sam');

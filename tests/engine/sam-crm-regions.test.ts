@@ -1,5 +1,6 @@
-// Method sam with a bundle that has no IAM module (EfficientNet-Lite0): the class response maps give each
-// peak its region, so new instances get the second click; with the fraction at 0 they get the peak alone.
+// Method sam with class-response regions (the EfficientNet-Lite0 bundle's retrieval.json: samRegions "crm"):
+// the class response maps give each peak its region, so new instances get the second click; with the fraction
+// at 0 they get the peak alone. The bundle's IAM serves method iam and is not run for sam.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SAM_PROMPT_OPTIONS } from '../../src/common/sam-prompts';
@@ -17,6 +18,7 @@ const person = bundle.manifest.classes.findIndex((c) => c.name === 'person');
 let sessions: ModelSessions;
 let host: SamHost;
 let pipeline: Pipeline;
+let iamRegions: Pipeline;
 const prompts: SamPrompt[] = [];
 
 beforeAll(async () => {
@@ -28,8 +30,9 @@ beforeAll(async () => {
     prompts.push(prompt);
     return decode(e, prompt, out);
   };
-  expect(sessions.hasIam).toBe(false);
+  expect(bundle.samRegions).toBe('crm');
   pipeline = new Pipeline(bundle, sessions, new ProposalCache(null), undefined, host);
+  iamRegions = new Pipeline({ ...bundle, samRegions: 'iam' }, sessions, new ProposalCache(null), undefined, host);
 }, 120_000);
 
 afterAll(async () => {
@@ -37,14 +40,14 @@ afterAll(async () => {
   await sessions?.release();
 });
 
-async function run(crmFraction: number) {
+async function run(crmFraction: number, p = pipeline) {
   Object.assign(host.prompts, DEFAULT_SAM_PROMPT_OPTIONS, { crmFraction });
   prompts.length = 0;
-  const r = await pipeline.processImage(image, { classes: [person] }, 'sam', () => undefined);
-  return { instances: r.instances, prompts: [...prompts] };
+  const r = await p.processImage(image, { classes: [person] }, 'sam', () => undefined);
+  return { instances: r.instances, prompts: [...prompts], iamMs: r.timings.iam };
 }
 
-describe('sam on a bundle without IAM', () => {
+describe('sam with class-response regions', () => {
   it('places a second click from the class-response region; without regions, the peak alone', async () => {
     const withRegions = await run(DEFAULT_SAM_PROMPT_OPTIONS.crmFraction);
     expect(withRegions.instances.length).toBeGreaterThan(0);
@@ -55,5 +58,13 @@ describe('sam on a bundle without IAM', () => {
     expect(withRegions.prompts.length).toBeLessThanOrEqual(without.prompts.length);
     // The astronaut (512×512) fills much of the photo: one suggestion covers her.
     expect(withRegions.instances.some((i) => i.area > 0.3 * 512 * 512)).toBe(true);
+    expect(withRegions.iamMs).toBe(0);
+  }, 120_000);
+
+  it('samRegions "iam" runs the IAM for the regions instead', async () => {
+    expect(sessions.hasIam).toBe(true);
+    const r = await run(DEFAULT_SAM_PROMPT_OPTIONS.crmFraction, iamRegions);
+    expect(r.iamMs).toBeGreaterThan(0);
+    expect(r.instances.length).toBeGreaterThan(0);
   }, 120_000);
 });

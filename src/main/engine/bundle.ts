@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PeakLabelError } from '../../common/errors';
 import type { SuggestionMethod } from '../../common/api';
-import { readIamConfig } from './iam';
+import { IAM_CONFIG_FILE, readIamConfig, SAM_REGIONS_CONFIG_FILE } from './iam';
 import { mergeRetrieval, parseManifest, type Manifest, type RetrievalParams } from './manifest';
 
 export interface Bundle {
@@ -15,7 +15,15 @@ export interface Bundle {
   headWeight: Float32Array;
   headBias: Float32Array;
   retrieval: RetrievalParams;
-  paths: { backbone: string; prm: string | null; iam: string | null };
+  /**
+   * Where method sam reads each peak's region (second click, agreement): the masks of method iam's graph
+   * ('iam'), of a second IAM graph trained for it ('sam-regions': sam-regions.json), or the class response
+   * map ('crm', src/main/engine/sam-method.ts crmRegions). retrieval.json's `samRegions`; without it the
+   * best the bundle has, in that order: sam-regions, iam, crm.
+   */
+  samRegions: SamRegionSource;
+  /** Graph files; samRegions is sam-regions.onnx when bundle.samRegions is 'sam-regions'. */
+  paths: { backbone: string; prm: string | null; iam: string | null; samRegions: string | null };
   methods: SuggestionMethod[];
   /** Why a method is unavailable (e.g. "iam: the bundle has no iam graph"). */
   unavailable: string[];
@@ -36,6 +44,8 @@ export function defaultBundleDir(): string {
 }
 
 export const RETRIEVAL_FILE = 'retrieval.json';
+export const SAM_REGION_SOURCES = ['sam-regions', 'iam', 'crm'] as const;
+export type SamRegionSource = (typeof SAM_REGION_SOURCES)[number];
 
 export function readBundle(dir: string = defaultBundleDir()): Bundle {
   const manifestPath = join(dir, 'manifest.json');
@@ -90,7 +100,7 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   };
   const prm = optional(manifest.graphs.prm, 'prm');
   // IAM is described by its own iam.json beside the manifest (src/main/engine/iam.ts reads it).
-  const iam = iamGraph(dir, unavailable);
+  const iam = iamGraph(dir, IAM_CONFIG_FILE, 'iam', unavailable);
   // These methods start from prm.onnx's full-resolution maps; IAM computes its own (stride 16, in iam.onnx).
   const methods: SuggestionMethod[] = prm ? ['prm', 'threshold', 'rect', 'ellipse'] : [];
   if (!prm) unavailable.push('prm, threshold, rect, ellipse: they need the prm graph');
@@ -107,7 +117,15 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   }
   const fromManifest = { ...manifest.retrieval, ...(manifest.peaks.classScoreThreshold !== undefined ? { classScoreThreshold: manifest.peaks.classScoreThreshold } : {}) };
   const retrieval = mergeRetrieval(fromManifest, tuned);
-  return { dir, manifest, headWeight, headBias, retrieval, paths: { backbone, prm, iam }, methods, unavailable };
+  const asked = (tuned as { samRegions?: unknown } | undefined)?.samRegions;
+  if (asked !== undefined && !SAM_REGION_SOURCES.includes(asked as SamRegionSource)) {
+    throw new PeakLabelError('MODEL_INVALID', `${tunedPath}: samRegions is ${JSON.stringify(asked)}; expected one of ${SAM_REGION_SOURCES.join(', ')}.`, { file: tunedPath });
+  }
+  const hasSecond = asked === 'sam-regions' || (asked === undefined && existsSync(join(dir, SAM_REGIONS_CONFIG_FILE)));
+  const second = hasSecond ? iamGraph(dir, SAM_REGIONS_CONFIG_FILE, 'sam regions', unavailable) : null;
+  // A source the bundle cannot give falls to the next (its reason is in `unavailable`): sam works on.
+  const samRegions: SamRegionSource = second ? 'sam-regions' : iam && asked !== 'crm' ? 'iam' : 'crm';
+  return { dir, manifest, headWeight, headBias, retrieval, samRegions, paths: { backbone, prm, iam, samRegions: second }, methods, unavailable };
 }
 
 /** The bundle with some retrieval parameters overridden (the user's settings); unknown keys are ignored. */
@@ -115,14 +133,15 @@ export function withRetrieval(bundle: Bundle, overrides: Partial<RetrievalParams
   return overrides ? { ...bundle, retrieval: mergeRetrieval(bundle.retrieval, overrides) } : bundle;
 }
 
-function iamGraph(dir: string, unavailable: string[]): string | null {
+/** The graph file an IAM config names, or null with the reason under `what` in `unavailable`. */
+function iamGraph(dir: string, configFile: string, what: string, unavailable: string[]): string | null {
   try {
-    const config = readIamConfig(dir);
+    const config = readIamConfig(dir, configFile);
     const p = join(dir, config.graph.file);
     if (existsSync(p)) return p;
-    unavailable.push(`iam: ${p} is missing`);
+    unavailable.push(`${what}: ${p} is missing`);
   } catch (err) {
-    unavailable.push(`iam: ${(err as Error).message}`);
+    unavailable.push(`${what}: ${(err as Error).message}`);
   }
   return null;
 }

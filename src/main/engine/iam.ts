@@ -21,6 +21,8 @@ import { connectedComponents, componentMask, type BinaryMask } from '../../commo
 import { maskToSpans, type SpanMask } from '../../common/proposals/spans';
 
 export const IAM_CONFIG_FILE = 'iam.json';
+/** A second IAM graph whose masks method sam reads as peak regions (retrieval.json: samRegions "sam-regions"). */
+export const SAM_REGIONS_CONFIG_FILE = 'sam-regions.json';
 export const IAM_INPUTS = ['peaks', 'head_weight', 'head_bias', 'features_s4', 'features_s8', 'features'] as const;
 export const IAM_OUTPUTS = ['iam', 'prm'] as const;
 
@@ -94,9 +96,9 @@ export interface IamInstance {
   activation: number;
 }
 
-/** Reads iam.json and opens iam.onnx of a bundle folder; MODEL_UNAVAILABLE when the bundle has no IAM. */
-export async function openIam(dir: string, sessionOptions: ort.InferenceSession.SessionOptions = {}): Promise<IamModel> {
-  const config = readIamConfig(dir);
+/** Reads iam.json (or another IAM config) and opens its graph; MODEL_UNAVAILABLE when the bundle has no IAM. */
+export async function openIam(dir: string, sessionOptions: ort.InferenceSession.SessionOptions = {}, configFile = IAM_CONFIG_FILE): Promise<IamModel> {
+  const config = readIamConfig(dir, configFile);
   const file = join(dir, config.graph.file);
   if (!existsSync(file)) {
     throw new PeakLabelError('MODEL_UNAVAILABLE', `IAM is unavailable: ${file} is missing (use --method prm).`, { file });
@@ -118,8 +120,8 @@ export async function openIam(dir: string, sessionOptions: ort.InferenceSession.
   return { session, config };
 }
 
-export function readIamConfig(dir: string): IamConfig {
-  const file = join(dir, IAM_CONFIG_FILE);
+export function readIamConfig(dir: string, configFile = IAM_CONFIG_FILE): IamConfig {
+  const file = join(dir, configFile);
   if (!existsSync(file)) {
     throw new PeakLabelError('MODEL_UNAVAILABLE', `IAM is unavailable: the model bundle has no ${file} (use --method prm).`, { file });
   }

@@ -382,8 +382,8 @@ export class Pipeline {
   }
 
   /**
-   * Method `sam` (sam-method.ts): the peaks' IAM masks (when the bundle has IAM) place each click and check
-   * the segmenter's mask; the segmenter draws the instances. `click` replaces a lone peak's grid position
+   * Method `sam` (sam-method.ts): the peaks' regions (an IAM graph's masks or class-response regions: bundle.samRegions)
+   * place each click and check the segmenter's mask; the segmenter draws the instances. `click` replaces a lone peak's grid position
    * with the exact point a person clicked.
    */
   private async retrieveSam(a: Analysis, peaks: GridPeak[], nms: boolean, t: StageTimings, check: () => void, click?: { x: number; y: number }): Promise<EngineInstance[]> {
@@ -400,9 +400,9 @@ export class Pipeline {
     const points = peaks.map((p) => (click && peaks.length === 1 ? click : this.originalPoint(a, p)));
     const regions: (BinaryMask | null)[] = peaks.map(() => null);
     const prms: FloatMap[] = peaks.map(() => ({ width: 1, height: 1, data: new Float32Array(1) }));
-    if (this.sessions.hasIam) {
+    if (this.bundle.samRegions !== 'crm') {
       const ortBefore = this.sessions.ortMs;
-      const model = this.sessions.iamModel();
+      const model = this.sessions.iamModel(this.bundle.samRegions);
       const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
       t.iam = this.sessions.ortMs - ortBefore;
       const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: points.map((p) => toInput(work, p.x, p.y)) }, { crf: false });
@@ -412,7 +412,7 @@ export class Pipeline {
         prms[i] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
       });
     } else if (sam.prompts.crmFraction > 0) {
-      // No IAM module: the class response maps give the regions (work pixel → original → input → grid).
+      // No IAM regions: the class response maps give them (work pixel → original → input → grid).
       const { h, w } = a.crm;
       const toGrid = (x: number, y: number) => {
         const o = toOriginal(work, x, y);

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { PeakLabelError } from '../../common/errors';
 import type { Bundle } from './bundle';
-import { openIam, runIam, type IamModel } from './iam';
+import { openIam, runIam, SAM_REGIONS_CONFIG_FILE, type IamModel } from './iam';
 import type { GraphSpec } from './manifest';
 import { precheckProvider, providerOrder, summarizeProviderError, type ProviderName } from './providers';
 
@@ -31,6 +31,8 @@ export class ModelSessions {
   private backbone: ort.InferenceSession;
   private prm: ort.InferenceSession | null;
   private iam: IamModel | null;
+  /** The bundle's second IAM graph, for method sam's regions (bundle.samRegions 'sam-regions'). */
+  private regionIam: IamModel | null;
   private headW: ort.Tensor;
   private headB: ort.Tensor;
   /** Milliseconds spent inside session.run since the last reset (for bench: app overhead vs ORT). */
@@ -39,13 +41,14 @@ export class ModelSessions {
   private constructor(
     private readonly bundle: Bundle,
     private readonly opts: SessionOptions,
-    opened: { provider: ProviderName; backbone: ort.InferenceSession; prm: ort.InferenceSession | null; iam: IamModel | null },
+    opened: Opened,
     reasons: string[],
   ) {
     this.provider = opened.provider;
     this.backbone = opened.backbone;
     this.prm = opened.prm;
     this.iam = opened.iam;
+    this.regionIam = opened.regionIam;
     this.fallbackReasons = reasons;
     const C = bundle.manifest.classes.length;
     this.headW = new ort.Tensor('float32', bundle.headWeight, [C, bundle.manifest.head.channels]);
@@ -86,11 +89,12 @@ export class ModelSessions {
   }
 
   async runBackbone(image: Float32Array, H: number, W: number): Promise<BackboneOutput> {
-    const fetches = this.iam ? ['crm', 'features', 'features_s8', 'features_s4'] : ['crm'];
+    const needFeatures = this.iam !== null || this.regionIam !== null;
+    const fetches = needFeatures ? ['crm', 'features', 'features_s8', 'features_s4'] : ['crm'];
     const out = await this.run('backbone', { image: new ort.Tensor('float32', image, [1, 3, H, W]), head_weight: this.headW, head_bias: this.headB }, fetches);
     const crm = out.crm;
     const [, C, h, w] = crm.dims as number[];
-    const features = this.iam ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
+    const features = needFeatures ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
     return { crm: crm.data as Float32Array, C, h, w, features };
   }
 
@@ -112,10 +116,16 @@ export class ModelSessions {
     this.headB = new ort.Tensor('float32', bias, [C]);
   }
 
-  /** The IAM graph as an IamRunner whose calls count as ORT time and fall back like the others. */
-  iamModel(): IamModel {
-    if (!this.iam) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no IAM graph (iam.json + iam.onnx): use --method prm.');
-    return { config: this.iam.config, session: { run: (feeds) => this.run('iam', feeds, ['iam', 'prm']) } };
+  /**
+   * An IAM graph as an IamRunner whose calls count as ORT time and fall back like the others: method iam's
+   * (iam.json), or the one for method sam's regions (sam-regions.json).
+   */
+  iamModel(which: IamGraphName = 'iam'): IamModel {
+    const model = which === 'iam' ? this.iam : this.regionIam;
+    if (!model) {
+      throw new PeakLabelError('MODEL_UNAVAILABLE', which === 'iam' ? 'The model bundle has no IAM graph (iam.json + iam.onnx): use --method prm.' : `The model bundle has no ${SAM_REGIONS_CONFIG_FILE} graph.`);
+    }
+    return { config: model.config, session: { run: (feeds) => this.run(which, feeds, ['iam', 'prm']) } };
   }
 
   /** The bundle's class head as graph inputs (backbone, prm and iam graphs take it). */
@@ -143,19 +153,19 @@ export class ModelSessions {
   async release(): Promise<void> {
     await this.backbone.release();
     await this.prm?.release();
-    await (this.iam?.session as ort.InferenceSession | undefined)?.release?.();
+    for (const m of [this.iam, this.regionIam]) await (m?.session as ort.InferenceSession | undefined)?.release?.();
   }
 
-  private session(which: 'backbone' | 'prm' | 'iam'): (feeds: Record<string, ort.Tensor>, fetches: string[]) => Promise<Record<string, ort.Tensor>> {
-    if (which === 'iam') {
-      const iam = this.iam!.session;
+  private session(which: GraphName): (feeds: Record<string, ort.Tensor>, fetches: string[]) => Promise<Record<string, ort.Tensor>> {
+    if (which === 'iam' || which === 'sam-regions') {
+      const iam = (which === 'iam' ? this.iam : this.regionIam)!.session;
       return (feeds) => iam.run(feeds);
     }
     const s = which === 'backbone' ? this.backbone : this.prm!;
     return (feeds, fetches) => s.run(feeds, fetches);
   }
 
-  private async run(which: 'backbone' | 'prm' | 'iam', feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, ort.Tensor>> {
+  private async run(which: GraphName, feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, ort.Tensor>> {
     const t0 = performance.now();
     try {
       return await this.session(which)(feeds, fetches);
@@ -170,6 +180,7 @@ export class ModelSessions {
       this.backbone = opened.backbone;
       this.prm = opened.prm;
       this.iam = opened.iam;
+      this.regionIam = opened.regionIam;
       this.provider = 'cpu';
       return await this.session(which)(feeds, fetches);
     } finally {
@@ -184,7 +195,9 @@ export class ModelSessions {
     const img = new Float32Array(3 * side * side);
     const out = await this.runBackbone(img, side, side);
     if (this.prm) await this.runPrm(img, side, side, new Float32Array([0, 1, 1]));
-    if (this.iam && out.features) await runIam(this.iamModel(), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
+    for (const which of ['iam', 'sam-regions'] as const) {
+      if ((which === 'iam' ? this.iam : this.regionIam) && out.features) await runIam(this.iamModel(which), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
+    }
   }
 }
 
@@ -193,17 +206,27 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
   return { graphOptimizationLevel: 'all', ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
 }
 
-async function openOn(bundle: Bundle, provider: ProviderName, threads: number) {
+type IamGraphName = 'iam' | 'sam-regions';
+type GraphName = 'backbone' | 'prm' | IamGraphName;
+interface Opened {
+  provider: ProviderName;
+  backbone: ort.InferenceSession;
+  prm: ort.InferenceSession | null;
+  iam: IamModel | null;
+  regionIam: IamModel | null;
+}
+
+async function openOn(bundle: Bundle, provider: ProviderName, threads: number): Promise<Opened> {
   const options: ort.InferenceSession.SessionOptions = { ...sessionOptions(threads), executionProviders: [provider] };
   const backbone = await createChecked(bundle.paths.backbone, bundle.manifest.graphs.backbone, options);
   const prm = bundle.paths.prm && bundle.manifest.graphs.prm ? await createChecked(bundle.paths.prm, bundle.manifest.graphs.prm, options) : null;
-  let iam: IamModel | null = null;
-  if (bundle.paths.iam) {
+  if (bundle.paths.iam || bundle.paths.samRegions) {
     const missing = ['features', 'features_s8', 'features_s4'].filter((n) => !backbone.outputNames.includes(n));
     if (missing.length) throw new PeakLabelError('MODEL_INVALID', `The backbone graph ${bundle.paths.backbone} lacks outputs ${missing.join(', ')} that the IAM graph needs.`, { file: bundle.paths.backbone });
-    iam = await openIam(bundle.dir, options);
   }
-  return { provider, backbone, prm, iam };
+  const iam = bundle.paths.iam ? await openIam(bundle.dir, options) : null;
+  const regionIam = bundle.paths.samRegions ? await openIam(bundle.dir, options, SAM_REGIONS_CONFIG_FILE) : null;
+  return { provider, backbone, prm, iam, regionIam };
 }
 
 /** Opens a graph and checks its input/output names against the manifest (MODEL_INVALID naming the file). */

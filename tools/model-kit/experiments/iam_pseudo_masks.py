@@ -1,36 +1,33 @@
 """Exploration for issue 11: where the IAM's pseudo masks come from. The kit's recipe (`python -m iam prepare`)
-picks, per peak, the engine's proposals by the full-resolution PRM. Two other sources, each written as a second
-training cache beside the recipe's (its bundle key + "-crm" / "-sam"; features, peaks and PRMs copied):
+picks, per peak, the engine's proposals by the full-resolution PRM; `--pseudo-masks segmenter` takes the
+segmenter's mask for one click at the peak (iam/segmenter_masks.py). A third source, tried and not kept
+(docs/adr/backbone-efficientnet-lite.md, decision 11), written as a second training cache beside the recipe's
+(its bundle key + "-crm"; features, peaks and PRMs copied):
 
   crm  the peak's class-response region (bilinear CRM >= 0.4 x the peak's value, shared pixels to the nearest
        peak of the class, the part connected to the peak) snapped to the proposals: the top 5 by IoU, IoU >= 0.3
-  sam  the segmenter's mask for one click at the peak (sam_masks.ts; no proposals)
 
 Image-level tags only: the peaks are those of the tagged classes; instance masks are never read.
 
   cd tools/model-kit
   ../../.venv/bin/python -m iam prepare --model DIR                      # the recipe's cache for the bundle
-  ../../.venv/bin/python experiments/iam_pseudo_masks.py make crm|sam DIR
-  ../../.venv/bin/python experiments/iam_pseudo_masks.py kit crm|sam train|export --model COPY --weights W.pt
+  ../../.venv/bin/python experiments/iam_pseudo_masks.py make crm DIR
+  ../../.venv/bin/python experiments/iam_pseudo_masks.py kit crm train|export --model COPY --weights W.pt
 (`kit` runs `python -m iam` reading the second cache; COPY: a copy of the bundle folder for the exported iam.onnx.)
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from PIL import Image  # noqa: E402
 
 import iam.train as T  # noqa: E402
-from iam.data import REPO, Bundle, dev_items, proposals_path, read_plpr, runs_to_mask  # noqa: E402
+from iam.data import Bundle, dev_items, proposals_path, read_plpr, runs_to_mask  # noqa: E402
 
 CRM_FRACTION, TOP_K, MIN_IOU = 0.4, 5, 0.3
 
@@ -100,39 +97,14 @@ def crm_candidates(z: dict, rec, head_w: torch.Tensor, head_b: torch.Tensor) -> 
     return out
 
 
-def sam_candidates(jobs: list[dict], grids: list[tuple[int, int]]) -> list[list[list[np.ndarray]]]:
-    """Per image and cached peak: the segmenter's one-click mask on the proposal grid (none if empty or ≥ 90 %)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        for n, job in enumerate(jobs):
-            job["out"] = os.path.join(tmp, f"{n}.bin")
-        json.dump(jobs, open(os.path.join(tmp, "list.json"), "w"))
-        subprocess.run(["npx", "tsx", os.path.join(os.path.dirname(os.path.abspath(__file__)), "sam_masks.ts"),
-                        os.path.join(tmp, "list.json")], cwd=REPO, check=True)
-        out = []
-        for job, (gh, gw) in zip(jobs, grids):
-            raw = np.fromfile(job["out"], np.uint8).reshape(-1, job["height"], job["width"])
-            masks = [np.asarray(Image.fromarray(m * 255).resize((gw, gh), Image.BILINEAR)) >= 128 for m in raw]
-            out.append([[m] if 0 < m.mean() < 0.9 else [] for m in masks])
-        return out
-
-
 def make(source: str, bundle_dir: str) -> None:
     bundle = Bundle(bundle_dir)
     key = T.bundle_key(bundle)
     items = [it for it in dev_items(bundle.manifest) if not it.heldout and it.classes and os.path.isfile(T.cache_path(it, key))]
     caches = [dict(np.load(T.cache_path(it, key))) for it in items]
     recs = [read_plpr(proposals_path(it)) for it in items]
-    if source == "crm":
-        hw, hb = torch.from_numpy(bundle.head_w), torch.from_numpy(bundle.head_b)
-        cands = [crm_candidates(z, rec, hw, hb) for z, rec in zip(caches, recs)]
-    else:
-        jobs = []
-        for it, z, rec in zip(items, caches, recs):
-            w0, h0 = Image.open(it.file).size
-            H, W = rec.rgb.shape[:2]
-            jobs.append({"file": it.file, "width": w0, "height": h0,
-                         "points": [[(16 * x + 16) * w0 / W - 0.5, (16 * y + 16) * h0 / H - 0.5] for _, y, x in z["peaks"]]})
-        cands = sam_candidates(jobs, [rec.grid for rec in recs])
+    hw, hb = torch.from_numpy(bundle.head_w), torch.from_numpy(bundle.head_b)
+    cands = [crm_candidates(z, rec, hw, hb) for z, rec in zip(caches, recs)]
     found = 0
     for it, z, per_peak in zip(items, caches, cands):
         flat = [m for c in per_peak for m in c]
@@ -160,5 +132,5 @@ def kit(source: str, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     cmd, source = sys.argv[1], sys.argv[2]
-    assert source in ("crm", "sam"), source
+    assert source == "crm", f"{source}: the segmenter's pseudo masks are the kit's (python -m iam --pseudo-masks segmenter)"
     sys.exit(make(source, sys.argv[3]) if cmd == "make" else kit(source, sys.argv[3:]))

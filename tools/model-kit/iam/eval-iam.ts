@@ -2,12 +2,14 @@
 // peaks of the image's tagged classes → iam.onnx (stride-16 PRMs + filling) → masks, with and without the CRF, scored by
 // src/common/eval.ts (mAP^r at 0.25/0.5/0.75, ABO) and timed per stage.
 //
-//   npx tsx tools/model-kit/iam/eval-iam.ts [--sets pennfudan,coco-mini] [--limit N] [--models DIR] [--out tools/model-kit/work/iam/eval] [--write-metrics]
+//   npx tsx tools/model-kit/iam/eval-iam.ts [--sets pennfudan,coco-mini] [--limit N] [--models DIR] [--graph iam|sam-regions]
+//                                         [--out tools/model-kit/work/iam/eval] [--write-metrics]
 //
-// --write-metrics stores the numbers in resources/models/iam.json (`metrics`).
+// --graph: the bundle's IAM config to measure (iam.json, method iam's; or sam-regions.json).
+// --write-metrics stores the numbers in that config (`metrics`).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { CocoAnnotation, CocoDataset } from '../../../src/common/coco/types';
 import { canonicalClassName, evaluateInstances, formatEvalTable, type EvalReport } from '../../../src/common/eval';
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
   const manifest = bundle.manifest;
   const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2 };
   const backbone = await ort.InferenceSession.create(bundle.paths.backbone, opts);
-  const iam = await openIam(bundle.dir, opts);
+  const configFile = `${arg('graph', 'iam')}.json`;
+  const iam = await openIam(bundle.dir, opts, configFile);
   const C = manifest.classes.length;
   const headW = new ort.Tensor('float32', bundle.headWeight, [C, manifest.head.channels]);
   const headB = new ort.Tensor('float32', bundle.headBias, [C]);
@@ -156,12 +159,12 @@ async function main(): Promise<void> {
   }
   writeFileSync(join(out, 'summary.json'), JSON.stringify(results, null, 2));
   if (process.argv.includes('--write-metrics')) {
-    const cfgPath = join(bundle.dir, 'iam.json');
+    const cfgPath = join(bundle.dir, configFile);
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
     cfg.metrics = {
       heldOut: results,
       protocol: 'held-out dev images (peaklabel_kit split), tagged mode (image-level tags from the GT categories), VOC-20 classes, class-wise NMS IoU 0.3, score = peak value × mean IAM in the mask; CPU, 2 threads',
-      command: 'npx tsx tools/model-kit/iam/eval-iam.ts --write-metrics',
+      command: `npx tsx tools/model-kit/iam/eval-iam.ts --models ${relative(repo, bundle.dir)} --graph ${arg('graph', 'iam')} --write-metrics`,
       measuredAt: new Date().toISOString(),
     };
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2) + '\n');

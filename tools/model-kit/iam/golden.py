@@ -2,7 +2,7 @@
 person peaks, the bundle's head) and the IAMs and stride-16 PRMs that PyTorch computes from them, so the
 Node side can check onnxruntime against PyTorch.
 
-<bundle>/golden/iam/golden.json lists each tensor: file, dims, dtype. Feature maps are stored as
+<bundle>/golden/<name>/golden.json (name: the graph's config, iam or sam-regions) lists each tensor: file, dims, dtype. Feature maps are stored as
 float16 to stay small; the reference outputs were computed from exactly those (float16-rounded) values.
 """
 from __future__ import annotations
@@ -40,12 +40,12 @@ def _golden_inputs(bundle: Bundle) -> tuple[dict[str, np.ndarray], dict]:
     return inputs, {"image": f"{'/'.join(GOLDEN_IMAGE)}/{name}", "size": [h, w], "peaks": pk.tolist()}
 
 
-def golden_dir(bundle_dir: str) -> str:
-    return os.path.join(bundle_dir, "golden", "iam")
+def golden_dir(bundle_dir: str, name: str = "iam") -> str:
+    return os.path.join(bundle_dir, "golden", name)
 
 
-def write_golden(graph: IamGraph, bundle: Bundle) -> dict:
-    out_dir = golden_dir(bundle.dir)
+def write_golden(graph: IamGraph, bundle: Bundle, name: str = "iam") -> dict:
+    out_dir = golden_dir(bundle.dir, name)
     inputs, source = _golden_inputs(bundle)
     with torch.no_grad():
         outputs = graph.eval()(*(torch.from_numpy(inputs[n].astype(np.float32)) for n in INPUTS))

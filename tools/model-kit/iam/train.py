@@ -55,6 +55,14 @@ def bundle_key(bundle: Bundle) -> str:
     return h.hexdigest()[:12]
 
 
+PSEUDO_MASKS = ("prm", "segmenter")  # prepare's PRM-picked proposals, or segmenter_masks.py's masks
+
+
+def training_key(bundle: Bundle, pseudo_masks: str = "prm") -> str:
+    """The cache a training run reads: the recipe's, or its copy with segmenter pseudo masks."""
+    return bundle_key(bundle) if pseudo_masks == "prm" else f"{bundle_key(bundle)}-{pseudo_masks}"
+
+
 def prepare(bundle: Bundle, items: list[Item], cfg: dict, log=print) -> dict:
     """Pseudo-mask candidates for every PRM of every training image; returns counts for the model card."""
     export_proposals(items, os.path.join(bundle.dir, "manifest.json"))
@@ -146,21 +154,21 @@ def _crop_box(peaks: np.ndarray, h: int, w: int, size: int, rng: random.Random, 
     return y0, x0, ch, cw
 
 
-def samples_of(bundle: Bundle, items: list[Item], seed_net) -> list[_Sample]:
-    key = bundle_key(bundle)
+def samples_of(bundle: Bundle, items: list[Item], seed_net, pseudo_masks: str) -> list[_Sample]:
+    key = training_key(bundle, pseudo_masks)
     w, b = torch.from_numpy(bundle.head_w), torch.from_numpy(bundle.head_b)
     paths = [cache_path(it, key) for it in items if os.path.isfile(cache_path(it, key))]
     return [s for s in (_Sample(p, seed_net, w, b) for p in paths) if s.n]
 
 
 def train(bundle: Bundle, items: list[Item], seed_net, *, epochs: int, max_prms: int = 6, crop: int = 320, lr: float = 2e-3,
-          seed: int = 0, time_limit_s: float | None = None, log=print) -> tuple[InstanceExtentFilling, dict]:
+          seed: int = 0, time_limit_s: float | None = None, pseudo_masks: str = "prm", log=print) -> tuple[InstanceExtentFilling, dict]:
     """Steps of one image: a crop×crop window (aligned to stride 16, so the features crop exactly) around a
     random peak, up to max_prms PRMs whose peaks lie in it, each with one of its candidates drawn at random."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     offset = float((bundle.manifest.get("crmGeometry") or {}).get("centerOffset", 7.5))
-    samples = samples_of(bundle, items, seed_net)
+    samples = samples_of(bundle, items, seed_net, pseudo_masks)
     net = InstanceExtentFilling(channels=bundle.feature_channels())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs * len(samples)))
@@ -214,12 +222,12 @@ def train(bundle: Bundle, items: list[Item], seed_net, *, epochs: int, max_prms:
     return net, record
 
 
-def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], seed_net, max_images: int = 60,
-                     grid=tuple(round(t, 2) for t in np.arange(0.05, 0.651, 0.05)), log=print) -> tuple[float, dict]:
+def choose_threshold(net: InstanceExtentFilling, bundle: Bundle, items: list[Item], seed_net, pseudo_masks: str = "prm",
+                     max_images: int = 60, grid=tuple(round(t, 2) for t in np.arange(0.05, 0.651, 0.05)), log=print) -> tuple[float, dict]:
     """The IAM threshold that best reproduces the pseudo masks (each PRM's top-ranked candidate) on whole
     training images: mean IoU on the proposal grid. BCE against k varying candidates leaves the IAM
     under-confident, so 0.5 is not the natural cut. No instance masks are involved."""
-    samples = samples_of(bundle, items[: max_images * 2], seed_net)[:max_images]
+    samples = samples_of(bundle, items[: max_images * 2], seed_net, pseudo_masks)[:max_images]
     ious = {t: [] for t in grid}
     net.eval()
     for s in samples:

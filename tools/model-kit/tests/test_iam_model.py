@@ -13,6 +13,7 @@ from iam.data import ImageRecord, pseudo_candidates  # noqa: E402
 from iam.export import INPUTS, OUTPUTS, IamGraph, export_onnx  # noqa: E402
 from iam.model import InstanceExtentFilling, fill  # noqa: E402
 from iam.seeds import CrmSeed, SqueezeNetPrm16  # noqa: E402
+from iam.segmenter_masks import pseudo_targets  # noqa: E402
 from peaklabel_kit.ir import SqueezeNetBackbone  # noqa: E402
 
 
@@ -203,6 +204,21 @@ def test_pseudo_candidates_rank_by_prm_mass_and_drop_low_overlap():
     assert chosen[0] == "exact"  # all the mass, and mass on its contour ("big" has none there)
     assert set(chosen) == {"exact", "inside", "big"}  # "huge": IoU 0.17 < 0.2; "away": no overlap
     assert len(pseudo_candidates(prm, rec, alpha=4.0, tau=0.5, k=1, sigma=0.3)) == 1
+
+
+def test_segmenter_targets_skip_empty_and_background_masks():
+    """One candidate per peak from the segmenter; an empty mask or one over 90 % of the image is no target,
+    and train.py reads the rest as it reads proposal candidates (cand indexes the packed masks)."""
+    grid = (8, 12)
+    obj, empty, everything = np.zeros(grid, bool), np.zeros(grid, bool), np.ones(grid, bool)
+    obj[2:5, 3:9] = True
+    other = np.roll(obj, 3, axis=0)
+    t = pseudo_targets([obj, empty, everything, other], grid)
+    assert t["cand_count"].tolist() == [1, 0, 0, 1]
+    assert t["cand"][:, 0].tolist() == [0, -1, -1, 1]
+    masks = np.unpackbits(t["masks"], axis=-1, count=grid[1]).astype(bool)
+    assert (masks[0] == obj).all() and (masks[1] == other).all()
+    assert pseudo_targets([empty], grid)["masks"].shape[0] == 0
 
 
 @pytest.mark.parametrize("bundle_dir,order", [("models", "BGR"), ("models-effnet-lite0", "RGB")])

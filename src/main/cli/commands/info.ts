@@ -31,7 +31,7 @@ export const command: CliCommand = {
         methods: engine.methods,
         segmenter: await engine.checkSegmenter(),
         // What places sam's second click and scores agreement (docs/adr/sam-prompts.md).
-        samRegions: engine.methods.includes('iam') ? 'iam' : 'class-response',
+        samRegions: engine.bundle.samRegions === 'crm' ? ('class-response' as const) : engine.bundle.samRegions,
         unavailable: engine.unavailable,
         provider: engine.provider,
         fallbackReasons: engine.opened.fallbackReasons,
@@ -50,7 +50,9 @@ export const command: CliCommand = {
       for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
       const sg = info.segmenter;
       ctx.out(`segmenter  ${sg.ok ? `${sg.source} (encoder ${sg.encoder}, decoder ${sg.decoder}) on ${sg.provider}` : `none: ${sg.problem}`}`);
-      if (sg.ok) ctx.out(`           sam peak regions: ${info.samRegions === 'iam' ? 'IAM' : 'class response maps (the bundle has no IAM module)'}`);
+      const crmWhy = info.methods.includes('iam') ? 'retrieval.json: samRegions "crm"; the IAM serves method iam' : 'the bundle has no IAM module';
+      const regions = { iam: "IAM (method iam's graph)", 'sam-regions': `IAM trained for sam (${engine.bundle.paths.samRegions})`, 'class-response': `class response maps (${crmWhy})` };
+      if (sg.ok) ctx.out(`           sam peak regions: ${regions[info.samRegions]}`);
       ctx.out(`provider   ${info.provider}`);
       for (const r of info.fallbackReasons) ctx.out(`           not used: ${r}`);
       const r = info.retrieval;

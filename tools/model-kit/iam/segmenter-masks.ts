@@ -1,6 +1,7 @@
-// Exploration for issue 11 (iam_pseudo_masks.py sam): the segmenter's mask for one click at each listed point
-// (original image pixels), written as bytes (0/1) at the image size. Input: JSON [{file, width, height, points: [[x,y]...], out}];
-// embeddings come from tools/sam/work/embeddings when embed-dev.ts made them.
+// The IAM kit's segmenter pseudo masks (iam/segmenter_masks.py runs it): the segmenter's mask for one click at
+// each listed point (original image pixels), written as bytes (0/1) at the image size.
+//   npx tsx tools/model-kit/iam/segmenter-masks.ts LIST.json   # [{file, width, height, points: [[x,y]...], out}]
+// Embeddings are read from (or written to) tools/sam/work/embeddings, shared with tools/sam/embed-dev.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { defaultSegmenterFiles, Segmenter, type SamEmbedding } from '../../../src/main/engine/segmenter';
