@@ -134,6 +134,18 @@ describe('bundle validation', () => {
     expect(err.message).toContain(join(dir, 'prm.onnx'));
   });
 
+  it('a corrupt sam-regions graph is MODEL_INVALID naming it when sessions open', async () => {
+    const dir = bundleCopy('corrupt-regions', (_m, d) => {
+      for (const f of ['iam.json', 'iam.onnx', 'sam-regions.json']) symlinkSync(join(models, f), join(d, f));
+      writeFileSync(join(d, 'sam-regions.onnx'), 'not a protobuf at all');
+    });
+    const bundle = readBundle(dir);
+    expect(bundle.samRegions).toBe('sam-regions');
+    const err = await rejected(ModelSessions.open(bundle, { provider: 'cpu' }));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.message).toContain(join(dir, 'sam-regions.onnx'));
+  });
+
   it('a bundle without prm.onnx opens, with its methods unavailable and the reason given; IAM still runs', async () => {
     const dir = bundleCopy('no-prm', (m, d) => {
       rmSync(join(d, m.graphs.prm.file));
