@@ -7,14 +7,16 @@ import { DEFAULT_SAM_PROMPT_OPTIONS } from '../../src/common/sam-prompts';
 import { readBundle } from '../../src/main/engine/bundle';
 import { Pipeline } from '../../src/main/engine/pipeline';
 import { ProposalCache } from '../../src/main/engine/proposal-cache';
-import { SamHost } from '../../src/main/engine/sam-method';
-import { defaultSegmenterFiles, type SamPrompt } from '../../src/main/engine/segmenter';
-import { ModelSessions, sessionOptions } from '../../src/main/engine/sessions';
+import type { SamHost } from '../../src/main/engine/sam-method';
+import type { SamPrompt } from '../../src/main/engine/segmenter';
+import type { ModelSessions } from '../../src/main/engine/sessions';
+import { openSamPipeline, type SamPipeline } from '../helpers/sam-pipeline';
 import { repoRoot } from '../helpers/shared';
 
 const bundle = readBundle(join(repoRoot, 'resources', 'models-effnet-lite0'));
 const image = { file: join(repoRoot, 'resources', 'samples', 'astronaut.jpg') };
 const person = bundle.manifest.classes.findIndex((c) => c.name === 'person');
+let opened: SamPipeline;
 let sessions: ModelSessions;
 let host: SamHost;
 let pipeline: Pipeline;
@@ -22,8 +24,8 @@ let iamRegions: Pipeline;
 const prompts: SamPrompt[] = [];
 
 beforeAll(async () => {
-  sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
-  host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
+  opened = await openSamPipeline(bundle);
+  ({ sessions, host, pipeline } = opened);
   const seg = await host.segmenter();
   const decode = seg.decode.bind(seg);
   seg.decode = (e, prompt, out) => {
@@ -31,13 +33,11 @@ beforeAll(async () => {
     return decode(e, prompt, out);
   };
   expect(bundle.samRegions).toBe('crm');
-  pipeline = new Pipeline(bundle, sessions, new ProposalCache(null), undefined, host);
   iamRegions = new Pipeline({ ...bundle, samRegions: 'iam' }, sessions, new ProposalCache(null), undefined, host);
 }, 120_000);
 
 afterAll(async () => {
-  await host?.release();
-  await sessions?.release();
+  await opened?.release();
 });
 
 async function run(crmFraction: number, p = pipeline) {

@@ -4,35 +4,31 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/main/engine/bundle';
 import { runIam } from '../../src/main/engine/iam';
-import { Pipeline } from '../../src/main/engine/pipeline';
-import { ProposalCache } from '../../src/main/engine/proposal-cache';
-import { SamHost } from '../../src/main/engine/sam-method';
-import { defaultSegmenterFiles } from '../../src/main/engine/segmenter';
-import { ModelSessions, sessionOptions } from '../../src/main/engine/sessions';
+import type { Pipeline } from '../../src/main/engine/pipeline';
+import type { ModelSessions } from '../../src/main/engine/sessions';
+import { openSamPipeline, type SamPipeline } from '../helpers/sam-pipeline';
 import { repoRoot } from '../helpers/shared';
 
 const bundle = readBundle(join(repoRoot, 'resources', 'models'));
 const image = { file: join(repoRoot, 'resources', 'samples', 'astronaut.jpg') };
 const person = bundle.manifest.classes.findIndex((c) => c.name === 'person');
+let opened: SamPipeline;
 let sessions: ModelSessions;
-let host: SamHost;
 let pipeline: Pipeline;
 const graphsRun: string[] = [];
 
 beforeAll(async () => {
-  sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
+  opened = await openSamPipeline(bundle);
+  ({ sessions, pipeline } = opened);
   const iamModel = sessions.iamModel.bind(sessions);
   sessions.iamModel = (which = 'iam') => {
     graphsRun.push(which);
     return iamModel(which);
   };
-  host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
-  pipeline = new Pipeline(bundle, sessions, new ProposalCache(null), undefined, host);
 }, 120_000);
 
 afterAll(async () => {
-  await host?.release();
-  await sessions?.release();
+  await opened?.release();
 });
 
 async function graphsFor(method: 'sam' | 'iam'): Promise<{ graphs: string[]; instances: number }> {

@@ -121,7 +121,7 @@ export class ModelSessions {
    * (iam.json), or the one for method sam's regions (sam-regions.json).
    */
   iamModel(which: IamGraphName = 'iam'): IamModel {
-    const model = which === 'iam' ? this.iam : this.regionIam;
+    const model = this.iamGraph(which);
     if (!model) {
       throw new PeakLabelError('MODEL_UNAVAILABLE', which === 'iam' ? 'The model bundle has no IAM graph (iam.json + iam.onnx): use --method prm.' : `The model bundle has no ${SAM_REGIONS_CONFIG_FILE} graph.`);
     }
@@ -156,9 +156,13 @@ export class ModelSessions {
     for (const m of [this.iam, this.regionIam]) await (m?.session as ort.InferenceSession | undefined)?.release?.();
   }
 
+  private iamGraph(which: IamGraphName): IamModel | null {
+    return which === 'iam' ? this.iam : this.regionIam;
+  }
+
   private session(which: GraphName): (feeds: Record<string, ort.Tensor>, fetches: string[]) => Promise<Record<string, ort.Tensor>> {
     if (which === 'iam' || which === 'sam-regions') {
-      const iam = (which === 'iam' ? this.iam : this.regionIam)!.session;
+      const iam = this.iamGraph(which)!.session;
       return (feeds) => iam.run(feeds);
     }
     const s = which === 'backbone' ? this.backbone : this.prm!;
@@ -196,7 +200,7 @@ export class ModelSessions {
     const out = await this.runBackbone(img, side, side);
     if (this.prm) await this.runPrm(img, side, side, new Float32Array([0, 1, 1]));
     for (const which of ['iam', 'sam-regions'] as const) {
-      if ((which === 'iam' ? this.iam : this.regionIam) && out.features) await runIam(this.iamModel(which), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
+      if (this.iamGraph(which) && out.features) await runIam(this.iamModel(which), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
     }
   }
 }
