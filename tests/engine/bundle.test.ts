@@ -70,9 +70,11 @@ describe('bundle validation', () => {
   it('a bundle for an unknown backbone is refused with the reason; one without the field is SqueezeNet 1.1', () => {
     const err = caught(() => readBundle(bundleCopy('backbone', (m) => (m.backbone = { name: 'resnet50' }))));
     expect(err.code).toBe('MODEL_INVALID');
-    expect(err.message).toMatch(/backbone "resnet50".*cannot run.*squeezenet1\.1, efficientnet-lite0/);
+    expect(err.message).toMatch(/backbone "resnet50".*cannot run.*squeezenet1\.1, efficientnet-lite0, efficientnet-lite1, efficientnet-lite2/);
     const legacy = readBundle(bundleCopy('no-backbone', (m) => delete m.backbone));
     expect(legacy.manifest.backbone.name).toBe('squeezenet1.1');
+    const lite2 = readBundle(bundleCopy('lite2', (m) => (m.backbone = { name: 'efficientnet-lite2' })));
+    expect(lite2.manifest.backbone.name).toBe('efficientnet-lite2');
     const order = caught(() => readBundle(bundleCopy('order', (m) => (m.preprocess.channelOrder = 'YUV'))));
     expect(order.message).toMatch(/channelOrder is "YUV"/);
   });

