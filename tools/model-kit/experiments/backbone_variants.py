@@ -46,10 +46,21 @@ def ort_ms(onnx_path: str, side: int = 448, runs: int = 10) -> float:
     return float(np.median(t))
 
 
-def score(name: str, images, cache: str):
+def use_side(side: int):
+    """Scales the input policy: the feature cache and input_size read this dict, and a cache file's key holds
+    the input size, so caches per side stay apart."""
+    POLICY.update(shorterSide=side, maxLongerSide=int(round(side * 768 / 448 / 16)) * 16)
+
+
+def features(name: str, images, cache: str):
+    """The feature cache (with flips) and the ImageNet-group head init of one backbone."""
     spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))
     fc = _feature_cache(spec, images, cache, "", flips=True)
-    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    return fc, torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+
+
+def score(name: str, images, cache: str):
+    fc, w0, b0 = features(name, images, cache)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
     folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
@@ -72,9 +83,7 @@ def score(name: str, images, cache: str):
 def pooled(name: str, images, cache: str, k: int = 5):
     """k-fold CV over every dev image (training split and held-out quarter together): one estimate from all
     313 images, since the two above disagree by more than the differences between backbones."""
-    spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))
-    fc = _feature_cache(spec, images, cache, "", flips=True)
-    w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
+    fc, w0, b0 = features(name, images, cache)
     folds = [[i for n, i in enumerate(images) if n % k == f] for f in range(k)]
     rows = []
     for f in range(k):
@@ -87,23 +96,19 @@ def pooled(name: str, images, cache: str, k: int = 5):
 
 
 def main(names):
+    images = load_dev_images(os.path.join(ROOT, "..", "shared"))
+    cache = os.path.join(ROOT, "test-output", "model-kit-cache")
     if names[:1] == ["--pooled"]:
-        images = load_dev_images(os.path.join(ROOT, "..", "shared"))
-        cache = os.path.join(ROOT, "test-output", "model-kit-cache")
         print("| backbone | 5-fold CV over all dev images: mAP | pointwise | ±18 px |\n|---|---|---|---|")
         for arg in names[1:]:  # NAME@SIDE
             name, side = arg.split("@")
-            POLICY.update(shorterSide=int(side), maxLongerSide=int(round(int(side) * 768 / 448 / 16)) * 16)
+            use_side(int(side))
             pooled(name, images, cache)
         return
     if names[:1] == ["--side"]:
-        side = int(names[1])
+        use_side(int(names[1]))
         names = names[2:]
-        # the cache and input_size read this dict; its key holds the size, so caches per side stay apart
-        POLICY.update(shorterSide=side, maxLongerSide=int(round(side * 768 / 448 / 16)) * 16)
     names = names or ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
-    images = load_dev_images(os.path.join(ROOT, "..", "shared"))
-    cache = os.path.join(ROOT, "test-output", "model-kit-cache")
     print("| backbone | CV on the training split: mAP / pointwise / ±18 px | held out: mAP / pointwise / ±18 px "
           "| held out, ImageNet-group head: mAP | backbone side² (Python ORT) |")
     print("|---|---|---|---|---|")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from peaklabel_kit.backprop import CoarsePeakBackprop
+from peaklabel_kit.effnet import is_lite
 from peaklabel_kit.ir import KitError, load_squeezenet
 
 CRM_SEED_SIGMA = 2.0  # cells (32 input px): about the 10×10-cell reach of SqueezeNet's stride-16 PRM
@@ -61,6 +62,6 @@ def seed_for(backbone_name: str, shared: str) -> nn.Module:
     """The seed module of a bundle's backbone (manifest backbone.name; absent = squeezenet1.1)."""
     if backbone_name == "squeezenet1.1":
         return SqueezeNetPrm16(load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1")).backbone.eval()).eval()
-    if backbone_name.startswith("efficientnet-lite"):
+    if is_lite(backbone_name):
         return CrmSeed().eval()
     raise KitError(f"no IAM seed for backbone '{backbone_name}'")

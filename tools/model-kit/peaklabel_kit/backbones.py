@@ -65,7 +65,7 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             1280, (v.widths[2], f"block {v.s8_block} output (stage 3)"), (v.widths[1], f"block {v.s4_block} output (stage 2)"),
             "conv_head output (1280 ch, ReLU6; the class head's input)",
             f"{v.name} (ImageNet-1k, {v.top1}% top-1; PyPI {v.pypi} 0.1.0, Apache-2.0), BatchNorm folded, stage 6 "
-            f"(blocks {v.dilated_from}-{len(v.blocks) - 1}) at stride 1 with dilation 2 -> stride 16, up to conv_head",
+            f"(blocks {v.dilated_from}-{v.last_block}) at stride 1 with dilation 2 -> stride 16, up to conv_head",
             {f"pypi:{v.pypi}==0.1.0/models/{v.file}": sha256(path)} | label_file,
             "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); h = H/16 (H a multiple of 16): "
             "TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, 5x5 pad 1/2, 3x3)")

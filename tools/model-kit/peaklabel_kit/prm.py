@@ -6,6 +6,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .effnet import is_lite
 from .ir import SqueezeNetBackbone, Fire, pool
 
 EPS = 1e-10  # as the official pr_conv2d: shares of outputs whose normaliser is below it are dropped
@@ -119,7 +120,7 @@ def prm_autograd(backbone, image, head_weight, head_bias, peaks) -> torch.Tensor
     """Reference PRMs: one autograd backward per peak (the official algorithm). Returns [K,H,W]."""
     image = image.detach().clone().requires_grad_(True)
     crm_fn = crm_pr
-    if getattr(backbone, "name", "").startswith("efficientnet-lite"):
+    if is_lite(getattr(backbone, "name", "")):
         from .effnet_prm import crm_pr as crm_fn
     crm = crm_fn(backbone, image, head_weight.detach(), head_bias.detach())
     _, n_cls, h, w = crm.shape
