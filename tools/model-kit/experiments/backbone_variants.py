@@ -22,10 +22,9 @@ import torch  # noqa: E402
 from peaklabel_kit.backbones import load_backbone  # noqa: E402
 from peaklabel_kit.build import _feature_cache  # noqa: E402
 from peaklabel_kit.data import POLICY, load_dev_images  # noqa: E402
-from peaklabel_kit.train import _fit, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-RECIPE = dict(lam=0.1, epochs=8, lr=0.01, seed=0)  # train.train_head's defaults
 
 
 def ort_ms(onnx_path: str, side: int = 448, runs: int = 10) -> float:
@@ -63,14 +62,12 @@ def score(name: str, images, cache: str):
     fc, w0, b0 = features(name, images, cache)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     cv = []
-    for f in range(3):
-        fitset = [i for g, fold in enumerate(folds) if g != f for i in fold]
-        w, b = _fit(fc, fitset, w0, b0, **RECIPE)
-        m = evaluate_heldout(fc, folds[f], w, b)
+    for fitset, test in cv_splits(train, 3):
+        w, b = _fit(fc, fitset, w0, b0, **HEAD_RECIPE)
+        m = evaluate_heldout(fc, test, w, b)
         cv.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
-    w, b = _fit(fc, train, w0, b0, **RECIPE)
+    w, b = _fit(fc, train, w0, b0, **HEAD_RECIPE)
     held_m = evaluate_heldout(fc, held, w, b)
     init_m = evaluate_heldout(fc, held, w0, b0)
     ms = ort_ms(os.path.join(cache, f"{name}-features.onnx"), POLICY["shorterSide"])
@@ -84,11 +81,10 @@ def pooled(name: str, images, cache: str, k: int = 5):
     """k-fold CV over every dev image (training split and held-out quarter together): one estimate from all
     313 images, since the two above disagree by more than the differences between backbones."""
     fc, w0, b0 = features(name, images, cache)
-    folds = [[i for n, i in enumerate(images) if n % k == f] for f in range(k)]
     rows = []
-    for f in range(k):
-        w, b = _fit(fc, [i for g, fold in enumerate(folds) if g != f for i in fold], w0, b0, **RECIPE)
-        m = evaluate_heldout(fc, folds[f], w, b)
+    for fitset, test in cv_splits(images, k):
+        w, b = _fit(fc, fitset, w0, b0, **HEAD_RECIPE)
+        m = evaluate_heldout(fc, test, w, b)
         rows.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
     r, sd = np.mean(rows, 0) * 100, np.std(rows, 0) * 100
     print(f"| {name} @{POLICY['shorterSide']} | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | "

@@ -19,7 +19,7 @@ from peaklabel_kit.backbones import load_backbone  # noqa: E402
 from peaklabel_kit.bundle import read_head  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from finetune import FrontCache, Tail, TailFeatures, fit_tail  # noqa: E402
-from peaklabel_kit.train import evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -68,14 +68,12 @@ def main():
             h_, p_ = m["perClassPointwise"].get(c, (0, 0))
             print(f"  {c:12s} AP {100 * v:5.1f}  pw {h_}/{p_}")
     if a.cv:
-        folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
         res = []
-        for f in range(3):
-            fit = [i for g_, fold in enumerate(folds) if g_ != f for i in fold]
+        for f, (fit, test) in enumerate(cv_splits(train, 3)):
             t, w, b = fit_tail(front, fit, tail0, hw0, hb0, a.epochs, a.lr, a.lam_head, a.lam_tail, a.seed,
                                tail_lr_factor=a.tail_lr)
-            base = evaluate_heldout(TailFeatures(front, tail0), folds[f], hw0, hb0)
-            got = evaluate_heldout(TailFeatures(front, t), folds[f], w, b)
+            base = evaluate_heldout(TailFeatures(front, tail0), test, hw0, hb0)
+            got = evaluate_heldout(TailFeatures(front, t), test, w, b)
             res.append((base["mAP"], got["mAP"], base["pointwise"], got["pointwise"]))
             print(f"  fold {f}: mAP {100 * base['mAP']:.1f} -> {100 * got['mAP']:.1f}, pointwise "
                   f"{100 * base['pointwise']:.1f} -> {100 * got['pointwise']:.1f}", flush=True)

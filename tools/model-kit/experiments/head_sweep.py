@@ -23,7 +23,7 @@ from peaklabel_kit.classes import VOC  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from finetune import FrontCache, Tail, TailFeatures  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -69,7 +69,6 @@ def main():
     print(f"features in memory ({time.time() - t0:.0f} s)", flush=True)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
     grid = [(0.1, 0.01, 8, True)] + list(itertools.product([0.1, 0.01, 0.001], [0.01, 0.1], [8, 20], [False]))
     if len(sys.argv) > 1:
@@ -78,10 +77,9 @@ def main():
     for lam, lr, ep, br in grid:
         t0 = time.time()
         cv = []
-        for f in range(3):
-            fitset = [i for g_, fold in enumerate(folds) if g_ != f for i in fold]
+        for fitset, test in cv_splits(train, 3):
             w, b = fit(fc, fitset, w0, b0, lam, lr, ep, br)
-            m = evaluate_heldout(fc, folds[f], w, b)
+            m = evaluate_heldout(fc, test, w, b)
             cv.append((m["mAP"], m["pointwise"]))
         w, b = fit(fc, train, w0, b0, lam, lr, ep, br)
         m = evaluate_heldout(fc, held, w, b)
@@ -117,11 +115,9 @@ def nested_choice(backbone: str = "efficientnet-lite0"):
         from peaklabel_kit.build import _feature_cache
         fc = _feature_cache(spec, images, cache, "", flips=True)
     train = [i for i in images if not i.heldout]
-    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
     w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
     rows = []
-    for f in range(3):
-        part = [i for g_, fold in enumerate(folds) if g_ != f for i in fold]
+    for f, (part, test) in enumerate(cv_splits(train, 3)):
         inner = [part[0::2], part[1::2]]
         gain = {c: [] for c in VOC}
         for k in range(2):
@@ -135,7 +131,7 @@ def nested_choice(backbone: str = "efficientnet-lite0"):
         for c in VOC:
             if gain[c] and float(np.mean(gain[c])) > 0:
                 wc[VOC.index(c)], bc[VOC.index(c)] = w[VOC.index(c)], b[VOC.index(c)]
-        ma, mc = evaluate_heldout(fc, folds[f], w, b), evaluate_heldout(fc, folds[f], wc, bc)
+        ma, mc = evaluate_heldout(fc, test, w, b), evaluate_heldout(fc, test, wc, bc)
         rows.append((ma["mAP"], mc["mAP"], ma["pointwise"], mc["pointwise"]))
         print(f"outer fold {f}: all rows mAP {100 * ma['mAP']:.1f} pw {100 * ma['pointwise']:.1f} | per-class "
               f"choice mAP {100 * mc['mAP']:.1f} pw {100 * mc['pointwise']:.1f}", flush=True)

@@ -21,7 +21,8 @@ from peaklabel_kit.build import _feature_cache  # noqa: E402
 from peaklabel_kit.bundle import read_head  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import CRM_OFFSET, STRIDE, _fit, _in_box, average_precision  # noqa: E402
+from peaklabel_kit.train import (  # noqa: E402
+    CRM_OFFSET, HEAD_RECIPE, STRIDE, _fit, _in_box, average_precision, cv_splits)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SCORES = {
@@ -74,16 +75,16 @@ def main(name: str = "efficientnet-lite0"):
     fc = _feature_cache(spec, images, os.path.join(ROOT, "test-output", "model-kit-cache"), "", flips=True)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    folds = [[i for n, i in enumerate(train) if n % 3 == f] for f in range(3)]
+    splits = cv_splits(train, 3)
     w0, b0 = torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
-    heads = [_fit(fc, [i for g, fold in enumerate(folds) if g != f for i in fold], w0, b0, 0.1, 8, 0.01, 0)
-             for f in range(3)]
+    heads = [_fit(fc, fitset, w0, b0, **HEAD_RECIPE) for fitset, _ in splits]
     bundle = "models" if name == "squeezenet1.1" else "models-effnet-lite0"
     hw, hb = (torch.from_numpy(a) for a in read_head(os.path.join(ROOT, "resources", bundle, "head.bin"), channels=spec.channels))
     for mirror in (False, True):
         for score in SCORES:
             for smooth in (0, 3):
-                cv = np.mean([evaluate(fc, folds[f], *heads[f], mirror, score, smooth) for f in range(3)], 0)
+                cv = np.mean([evaluate(fc, test, *head, mirror, score, smooth)
+                              for (_, test), head in zip(splits, heads)], 0)
                 ho = evaluate(fc, held, hw, hb, mirror, score, smooth)
                 print(f"mirror {mirror:d} score {score:5s} smooth {smooth}: CV mAP {cv[0]:.1f} pw {cv[1]:.1f}/{cv[2]:.1f} | "
                       f"held-out mAP {ho[0]:.1f} pw {ho[1]:.1f}/{ho[2]:.1f}", flush=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 import torch
 
 from .bundle import write_bundle, write_model_card, sha256, read_head

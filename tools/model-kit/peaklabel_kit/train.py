@@ -18,6 +18,8 @@ from .data import DevImage, input_size, load_rgb, to_input
 from .prm import peak_stimulation
 
 CRM_OFFSET, STRIDE = 15.5, 16
+# The head recipe of `kit.py build` (docs/adr/backbone-efficientnet-lite.md decision 9); experiments reuse it.
+HEAD_RECIPE = {"lam": 0.1, "epochs": 8, "lr": 0.01, "seed": 0}
 
 
 class FeatureCache:
@@ -89,12 +91,12 @@ def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False):
     return hw.detach(), hb.detach()
 
 
-def train_head(net, images: list[DevImage], hw0, hb0, cache: str, epochs: int = 8, lr: float = 0.01,
-               seed: int = 0, lam: float = 0.1, fc: "FeatureCache | None" = None):
+def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCache | None" = None):
     """Trains every row of the head on the training split and reports the held-out split. (Keeping, class by
     class, whichever of trained and ImageNet-group row won a 3-fold CV did worse in nested CV on the
     EfficientNet features: docs/adr/backbone-efficientnet-lite.md.)"""
     from .build import print_metrics
+    lam, epochs, lr, seed = (HEAD_RECIPE[k] for k in ("lam", "epochs", "lr", "seed"))
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
     fc = fc or FeatureCache(net.backbone, images, cache, flips=True)
@@ -177,6 +179,12 @@ def _score_threshold(fc, imgs, hw, hb) -> float:
         if f1 > best:
             best, thr = f1, float(t)
     return round(thr, 4)
+
+
+def cv_splits(images: list, k: int) -> list[tuple[list, list]]:
+    """k (fit, test) pairs for cross-validation: the n-th image is tested in fold n % k."""
+    folds = [images[f::k] for f in range(k)]
+    return [([i for g, fold in enumerate(folds) if g != f for i in fold], folds[f]) for f in range(k)]
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
