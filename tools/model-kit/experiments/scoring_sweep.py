@@ -21,8 +21,7 @@ from peaklabel_kit.build import _feature_cache  # noqa: E402
 from peaklabel_kit.bundle import read_head  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import (  # noqa: E402
-    CRM_OFFSET, HEAD_RECIPE, STRIDE, _fit, _in_box, average_precision, cv_splits)
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_maps  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SCORES = {
@@ -41,32 +40,20 @@ def class_maps(fc, im, hw, hb, mirror: bool):
     return c
 
 
-def argmax_cell(m, smooth: int):
-    if smooth:
-        m = F.avg_pool2d(m[None, None], smooth, 1, smooth // 2, count_include_pad=False)[0, 0]
-    return divmod(int(m.argmax()), m.shape[1])
+def smoothed(m, smooth: int):
+    """The maps box-filtered (smooth × smooth) before their argmax; 0 = as they are."""
+    if not smooth:
+        return m
+    return F.avg_pool2d(m[None], smooth, 1, smooth // 2, count_include_pad=False)[0]
 
 
 def evaluate(fc, imgs, hw, hb, mirror, score, smooth):
     """(mAP, pointwise, pointwise ±18 px) in %, as train.evaluate_heldout defines them."""
-    scores, labels = [], []
-    hits = hits18 = pairs = 0
-    with torch.no_grad():
-        for im in imgs:
-            c = class_maps(fc, im, hw, hb, mirror)
-            scores.append(SCORES[score](c).numpy())
-            labels.append(im.labels)
-            w_in, h_in = fc.sizes[im.key]
-            for k in np.nonzero(im.labels)[0]:
-                y, x = argmax_cell(c[0, k], smooth)
-                yy = (STRIDE * y + CRM_OFFSET) * im.height / h_in
-                xx = (STRIDE * x + CRM_OFFSET) * im.width / w_in
-                pairs += 1
-                hits += _in_box(yy, xx, im.boxes[k], 0)
-                hits18 += _in_box(yy, xx, im.boxes[k], 18)
-    s, y = np.stack(scores), np.stack(labels)
-    ap = [average_precision(s[:, c], y[:, c]) for c in range(y.shape[1]) if y[:, c].sum() > 0]
-    return 100 * np.mean(ap), 100 * hits / pairs, 100 * hits18 / pairs
+    def maps(im):
+        c = class_maps(fc, im, hw, hb, mirror)
+        return SCORES[score](c), smoothed(c[0], smooth)
+    m = evaluate_maps(imgs, fc.sizes, maps)
+    return 100 * m["mAP"], 100 * m["pointwise"], 100 * m["pointwiseTol18"]
 
 
 def main(name: str = "efficientnet-lite0"):

@@ -203,19 +203,28 @@ def _in_box(y, x, boxes, tol):
 
 
 def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb) -> dict:
+    """The kit's held-out metrics for a head on cached features: peak-stimulation class scores, the raw map."""
+    def maps(im):
+        crm = _crm(fc.get(im), hw, hb)
+        return peak_stimulation(crm)[0], crm[0]
+    return evaluate_maps(held, fc.sizes, maps)
+
+
+def evaluate_maps(imgs: list[DevImage], sizes: dict, maps) -> dict:
+    """Classification AP per class over `imgs` and pointwise localisation: `maps(im)` gives the class scores
+    [C] and class maps [C,h,w] on the stride-16 grid of the input size `sizes[im.key]`; for each present class,
+    a hit is the map's argmax cell centre inside a GT box of the class (strict, and within 18 px)."""
     scores, labels = [], []
     hits = hits18 = pairs = 0
     per_cls: dict[str, tuple[int, int]] = {}
     with torch.no_grad():
-        for im in held:
-            crm = _crm(fc.get(im), hw, hb)
-            scores.append(peak_stimulation(crm)[0].numpy())
+        for im in imgs:
+            score, crm = maps(im)
+            scores.append(np.asarray(score))
             labels.append(im.labels)
-            w_in, h_in = fc.sizes[im.key]
+            w_in, h_in = sizes[im.key]
             for c in np.nonzero(im.labels)[0]:
-                m = crm[0, c]
-                i = int(m.argmax())
-                y, x = divmod(i, m.shape[1])
+                y, x = divmod(int(crm[c].argmax()), crm.shape[-1])
                 yy = (STRIDE * y + CRM_OFFSET) * im.height / h_in
                 xx = (STRIDE * x + CRM_OFFSET) * im.width / w_in
                 pairs += 1
@@ -226,6 +235,6 @@ def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb) -> dict:
                 hits18 += _in_box(yy, xx, im.boxes[c], 18)
     scores, labels = np.stack(scores), np.stack(labels)
     ap = {VOC[c]: average_precision(scores[:, c], labels[:, c]) for c in range(len(VOC)) if labels[:, c].sum() > 0}
-    return {"images": len(held), "mAP": float(np.mean(list(ap.values()))), "apClasses": len(ap),
+    return {"images": len(imgs), "mAP": float(np.mean(list(ap.values()))), "apClasses": len(ap),
             "perClassAP": ap, "pointwise": hits / max(1, pairs), "pointwiseTol18": hits18 / max(1, pairs),
             "pointwisePairs": pairs, "perClassPointwise": per_cls}
