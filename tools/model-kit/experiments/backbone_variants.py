@@ -51,6 +51,16 @@ def use_side(side: int):
     POLICY.update(shorterSide=side, maxLongerSide=int(round(side * 768 / 448 / 16)) * 16)
 
 
+def backbone_and_values(option: str, default: str, kind=float):
+    """The command line [BACKBONE] [--OPTION v1,v2,...] of the single-backbone experiments: (name, values)."""
+    import argparse
+    p = argparse.ArgumentParser()
+    p.add_argument("backbone", nargs="?", default="efficientnet-lite0")
+    p.add_argument(f"--{option}", default=default)
+    a = p.parse_args()
+    return a.backbone, [kind(v) for v in getattr(a, option).split(",")]
+
+
 def features(name: str, images, cache: str):
     """The feature cache (with flips) and the ImageNet-group head init of one backbone."""
     spec = load_backbone(name, os.path.join(ROOT, "..", "shared"))

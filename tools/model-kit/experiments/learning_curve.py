@@ -9,26 +9,21 @@ images, as backbone_variants.py --pooled.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import numpy as np  # noqa: E402
 
-from backbone_variants import ROOT, features  # noqa: E402
+from backbone_variants import ROOT, backbone_and_values, features  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("backbone", nargs="?", default="efficientnet-lite0")
-    p.add_argument("--shares", default="0.25,0.5,0.75,1")
-    a = p.parse_args()
-    shares = [float(s) for s in a.shares.split(",")]
+    backbone, shares = backbone_and_values("shares", "0.25,0.5,0.75,1")
     images = load_dev_images(os.path.join(ROOT, "..", "shared"))
-    fc, w0, b0 = features(a.backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
+    fc, w0, b0 = features(backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
     rows = {s: [] for s in shares}
     sizes = {s: [] for s in shares}
     for fitset, test in cv_splits(images, 5):
@@ -41,7 +36,7 @@ def main():
             sizes[s].append(len(subset))
     m0 = np.mean([(m["mAP"], m["pointwise"], m["pointwiseTol18"])
                   for m in (evaluate_heldout(fc, test, w0, b0) for _, test in cv_splits(images, 5))], 0) * 100
-    print(f"| {a.backbone}: tagged training images per fit | 5-fold CV: mAP | pointwise | ±18 px |\n|---|---|---|---|")
+    print(f"| {backbone}: tagged training images per fit | 5-fold CV: mAP | pointwise | ±18 px |\n|---|---|---|---|")
     print(f"| 0 (ImageNet-group head) | {m0[0]:.1f} | {m0[1]:.1f} | {m0[2]:.1f} |")
     for s in shares:
         r, sd = np.mean(rows[s], 0) * 100, np.std(rows[s], 0) * 100

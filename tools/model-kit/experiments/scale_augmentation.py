@@ -9,7 +9,6 @@ held-out quarter (head fitted on the training split). Features are cached per si
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -18,7 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from backbone_variants import ROOT, features, use_side  # noqa: E402
+from backbone_variants import ROOT, backbone_and_values, features, use_side  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
 from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_heldout, evaluate_maps  # noqa: E402
@@ -56,17 +55,13 @@ def single(m) -> tuple[float, float, float]:
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("backbone", nargs="?", default="efficientnet-lite0")
-    p.add_argument("--sides", default="320,384,448,512")
-    a = p.parse_args()
-    sides = [int(s) for s in a.sides.split(",")]
+    backbone, sides = backbone_and_values("sides", "320,384,448,512", int)
     images = load_dev_images(os.path.join(ROOT, "..", "shared"))
     cache = os.path.join(ROOT, "test-output", "model-kit-cache")
     caches = {}
     for side in sorted(set(sides) | {BUNDLE_SIDE}):
         use_side(side)
-        caches[side], w0, b0 = features(a.backbone, images, cache)
+        caches[side], w0, b0 = features(backbone, images, cache)
     use_side(BUNDLE_SIDE)
     ref = caches[BUNDLE_SIDE]
     train_caches = {s: caches[s] for s in sides}
@@ -84,7 +79,7 @@ def main():
              f"trained at {'/'.join(map(str, sides))}, averaged over {'/'.join(map(str, test_caches))}"]
     folds = np.array([rows(fitset, test) for fitset, test in cv_splits(images, 5)]) * 100
     held = np.array(rows([i for i in images if not i.heldout], [i for i in images if i.heldout])) * 100
-    print(f"| {a.backbone} | 5-fold CV, all dev images: mAP / pointwise / ±18 px | held-out quarter |\n|---|---|---|")
+    print(f"| {backbone} | 5-fold CV, all dev images: mAP / pointwise / ±18 px | held-out quarter |\n|---|---|---|")
     for k, name in enumerate(names):
         m, sd = folds[:, k].mean(0), folds[:, k].std(0)
         print(f"| {name} | {m[0]:.1f} ± {sd[0]:.1f} / {m[1]:.1f} ± {sd[1]:.1f} / {m[2]:.1f} | "
