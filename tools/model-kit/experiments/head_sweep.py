@@ -23,7 +23,7 @@ from peaklabel_kit.classes import VOC  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from finetune import FrontCache, Tail, TailFeatures  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import cv_splits, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import _crm, cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -49,7 +49,7 @@ def fit(fc, imgs, w0, b0, lam, lr, epochs, bias_reg, seed=0, batch=8):
             opt.zero_grad()
             part = order[s:s + batch]
             loss = sum(F.multilabel_soft_margin_loss(
-                peak_stimulation(F.conv2d(fc.get(imgs[j], bool(flip[j]))[None], hw[:, :, None, None], hb)),
+                peak_stimulation(_crm(fc.get(imgs[j], bool(flip[j])), hw, hb)),
                 torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
             reg = lam * ((hw - w0) ** 2).sum() + (lam * ((hb - b0) ** 2).sum() if bias_reg else 0)
             (loss + reg).backward()

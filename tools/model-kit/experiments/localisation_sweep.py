@@ -18,7 +18,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from backbone_variants import ROOT, features  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
-from peaklabel_kit.train import CRM_OFFSET, HEAD_RECIPE, STRIDE, _crm, _fit, _in_box, cv_splits  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, _in_box, cell_centre, cv_splits  # noqa: E402
 
 
 def cell(m):
@@ -66,15 +66,12 @@ def main(name: str = "efficientnet-lite0"):
         with torch.no_grad():
             for im in test:
                 crm = _crm(fc.get(im), w, b)[0]
-                w_in, h_in = fc.sizes[im.key]
                 for c in np.nonzero(im.labels)[0]:
                     pairs += 1
                     y, x = cell(crm[c])
                     on_border += y in (0, crm.shape[1] - 1) or x in (0, crm.shape[2] - 1)
                     for k, read in READERS.items():
-                        y, x = read(crm[c])
-                        yy = (STRIDE * y + CRM_OFFSET) * im.height / h_in
-                        xx = (STRIDE * x + CRM_OFFSET) * im.width / w_in
+                        yy, xx = cell_centre(im, fc.sizes[im.key], *read(crm[c]))
                         hits[k] += (_in_box(yy, xx, im.boxes[c], 0), _in_box(yy, xx, im.boxes[c], 18))
     print(f"{name}: {pairs} (image, class) pairs; the argmax cell is on the map's border in "
           f"{100 * on_border / pairs:.1f} %")

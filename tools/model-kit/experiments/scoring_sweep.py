@@ -21,7 +21,7 @@ from peaklabel_kit.build import _feature_cache  # noqa: E402
 from peaklabel_kit.bundle import read_head  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_maps  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_maps  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SCORES = {
@@ -34,9 +34,9 @@ SCORES = {
 
 
 def class_maps(fc, im, hw, hb, mirror: bool):
-    c = F.conv2d(fc.get(im)[None], hw[:, :, None, None], hb)
+    c = _crm(fc.get(im), hw, hb)
     if mirror:
-        c = (c + F.conv2d(fc.get(im, True)[None], hw[:, :, None, None], hb).flip(-1)) / 2
+        c = (c + _crm(fc.get(im, True), hw, hb).flip(-1)) / 2
     return c
 
 

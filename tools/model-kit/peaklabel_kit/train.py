@@ -181,6 +181,12 @@ def _score_threshold(fc, imgs, hw, hb) -> float:
     return round(thr, 4)
 
 
+def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float) -> tuple[float, float]:
+    """(y, x) in the original image of the centre of class-map cell (y, x) (fractional cells allowed) of an
+    input of size (W, H)."""
+    return (STRIDE * y + CRM_OFFSET) * im.height / size[1], (STRIDE * x + CRM_OFFSET) * im.width / size[0]
+
+
 def cv_splits(images: list, k: int) -> list[tuple[list, list]]:
     """k (fit, test) pairs for cross-validation: the n-th image is tested in fold n % k."""
     folds = [images[f::k] for f in range(k)]
@@ -222,11 +228,8 @@ def evaluate_maps(imgs: list[DevImage], sizes: dict, maps) -> dict:
             score, crm = maps(im)
             scores.append(np.asarray(score))
             labels.append(im.labels)
-            w_in, h_in = sizes[im.key]
             for c in np.nonzero(im.labels)[0]:
-                y, x = divmod(int(crm[c].argmax()), crm.shape[-1])
-                yy = (STRIDE * y + CRM_OFFSET) * im.height / h_in
-                xx = (STRIDE * x + CRM_OFFSET) * im.width / w_in
+                yy, xx = cell_centre(im, sizes[im.key], *divmod(int(crm[c].argmax()), crm.shape[-1]))
                 pairs += 1
                 hit = _in_box(yy, xx, im.boxes[c], 0)
                 hits += hit
