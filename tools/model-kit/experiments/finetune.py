@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from peaklabel_kit.data import DevImage
 from peaklabel_kit.effnet import same_pad
 from peaklabel_kit.prm import peak_stimulation
-from peaklabel_kit.train import FeatureCache
+from peaklabel_kit.train import FeatureCache, _crm
 
 
 class Front(nn.Module):
@@ -90,10 +90,6 @@ class TailFeatures:
             return self.tail(self.front.get(im, flip)[None])[0]
 
 
-def _crm(f, hw, hb):
-    return F.conv2d(f, hw[:, :, None, None], hb)
-
-
 def fit_tail(front: FeatureCache, imgs: list[DevImage], tail0: Tail, hw0, hb0, epochs: int, lr: float,
              lam_head: float, lam_tail: float, seed: int, batch: int = 8, log: bool = False,
              tail_lr_factor: float = 1.0):
@@ -117,7 +113,7 @@ def fit_tail(front: FeatureCache, imgs: list[DevImage], tail0: Tail, hw0, hb0, e
             opt.zero_grad()
             part = order[s:s + batch]
             loss = sum(F.multilabel_soft_margin_loss(
-                peak_stimulation(_crm(tail(front.get(imgs[j], bool(flip[j]))[None]), hw, hb)),
+                peak_stimulation(_crm(tail(front.get(imgs[j], bool(flip[j]))[None])[0], hw, hb)),
                 torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
             total += float(loss) * len(part)
             reg = lam_head * (((hw - w0) ** 2).sum() + ((hb - b0) ** 2).sum())
