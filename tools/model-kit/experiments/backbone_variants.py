@@ -22,7 +22,8 @@ import torch  # noqa: E402
 from peaklabel_kit.backbones import load_backbone  # noqa: E402
 from peaklabel_kit.build import _feature_cache  # noqa: E402
 from peaklabel_kit.data import POLICY, load_dev_images  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
+from peaklabel_kit.prm import peak_stimulation  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout, headline  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -68,15 +69,25 @@ def features(name: str, images, cache: str):
     return fc, torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b)
 
 
+def cv_rows(fc, images, k: int, w0, b0, pool=peak_stimulation) -> np.ndarray:
+    """k-fold CV of the kit's head recipe (trained and scored with `pool`): one (mAP, pointwise, ±18 px) row per
+    fold, as fractions."""
+    return np.array([headline(evaluate_heldout(fc, test, *_fit(fc, fitset, w0, b0, **HEAD_RECIPE, pool=pool),
+                                               pool=pool))
+                     for fitset, test in cv_splits(images, k)])
+
+
+def mean_sd_cells(rows) -> str:
+    """'mAP ± s.d. | pointwise ± s.d. | ±18 px ± s.d.' over the folds' rows, in %."""
+    r, sd = np.mean(rows, 0) * 100, np.std(rows, 0) * 100
+    return " | ".join(f"{a:.1f} ± {b:.1f}" for a, b in zip(r, sd))
+
+
 def score(name: str, images, cache: str):
     fc, w0, b0 = features(name, images, cache)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    cv = []
-    for fitset, test in cv_splits(train, 3):
-        w, b = _fit(fc, fitset, w0, b0, **HEAD_RECIPE)
-        m = evaluate_heldout(fc, test, w, b)
-        cv.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
+    cv = cv_rows(fc, train, 3, w0, b0)
     w, b = _fit(fc, train, w0, b0, **HEAD_RECIPE)
     held_m = evaluate_heldout(fc, held, w, b)
     init_m = evaluate_heldout(fc, held, w0, b0)
@@ -91,14 +102,7 @@ def pooled(name: str, images, cache: str, k: int = 5):
     """k-fold CV over every dev image (training split and held-out quarter together): one estimate from all
     313 images, since the two above disagree by more than the differences between backbones."""
     fc, w0, b0 = features(name, images, cache)
-    rows = []
-    for fitset, test in cv_splits(images, k):
-        w, b = _fit(fc, fitset, w0, b0, **HEAD_RECIPE)
-        m = evaluate_heldout(fc, test, w, b)
-        rows.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
-    r, sd = np.mean(rows, 0) * 100, np.std(rows, 0) * 100
-    print(f"| {name} @{POLICY['shorterSide']} | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | "
-          f"{r[2]:.1f} ± {sd[2]:.1f} |", flush=True)
+    print(f"| {name} @{POLICY['shorterSide']} | {mean_sd_cells(cv_rows(fc, images, k, w0, b0))} |", flush=True)
 
 
 def main(names):

@@ -13,13 +13,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from backbone_variants import ROOT, backbone_and_values, features  # noqa: E402
+from backbone_variants import ROOT, backbone_and_values, cv_rows, features, mean_sd_cells  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 
 class CentreSurround:
@@ -41,12 +39,7 @@ def main():
     print(f"| {backbone}: centre-surround window (cells) | 5-fold CV: mAP | pointwise | ±18 px |\n|---|---|---|---|")
     for k in windows:
         src, init = (fc, w0) if k == 0 else (CentreSurround(fc, k), torch.cat([w0, torch.zeros_like(w0)], 1))
-        rows = []
-        for fitset, test in cv_splits(images, 5):
-            m = evaluate_heldout(src, test, *_fit(src, fitset, init, b0, **HEAD_RECIPE))
-            rows.append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
-        r, sd = np.mean(rows, 0) * 100, np.std(rows, 0) * 100
-        print(f"| {k or 'none (kit)'} | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | {r[2]:.1f} |", flush=True)
+        print(f"| {k or 'none (kit)'} | {mean_sd_cells(cv_rows(src, images, 5, init, b0))} |", flush=True)
 
 
 if __name__ == "__main__":

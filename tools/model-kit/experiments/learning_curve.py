@@ -15,9 +15,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import numpy as np  # noqa: E402
 
-from backbone_variants import ROOT, backbone_and_values, features  # noqa: E402
+from backbone_variants import ROOT, backbone_and_values, features, mean_sd_cells  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout, headline  # noqa: E402
 
 
 def main():
@@ -31,17 +31,13 @@ def main():
         for s in shares:
             subset = fitset if s >= 1 else [fitset[i] for i in sorted(order[:int(round(s * len(fitset)))])]
             recipe = HEAD_RECIPE | {"epochs": int(round(HEAD_RECIPE["epochs"] / s))}  # as many steps as the full fit
-            m = evaluate_heldout(fc, test, *_fit(fc, subset, w0, b0, **recipe))
-            rows[s].append((m["mAP"], m["pointwise"], m["pointwiseTol18"]))
+            rows[s].append(headline(evaluate_heldout(fc, test, *_fit(fc, subset, w0, b0, **recipe))))
             sizes[s].append(len(subset))
-    m0 = np.mean([(m["mAP"], m["pointwise"], m["pointwiseTol18"])
-                  for m in (evaluate_heldout(fc, test, w0, b0) for _, test in cv_splits(images, 5))], 0) * 100
+    m0 = np.mean([headline(evaluate_heldout(fc, test, w0, b0)) for _, test in cv_splits(images, 5)], 0) * 100
     print(f"| {backbone}: tagged training images per fit | 5-fold CV: mAP | pointwise | ±18 px |\n|---|---|---|---|")
     print(f"| 0 (ImageNet-group head) | {m0[0]:.1f} | {m0[1]:.1f} | {m0[2]:.1f} |")
     for s in shares:
-        r, sd = np.mean(rows[s], 0) * 100, np.std(rows[s], 0) * 100
-        print(f"| {np.mean(sizes[s]):.0f} ({100 * s:.0f} %) | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | "
-              f"{r[2]:.1f} |", flush=True)
+        print(f"| {np.mean(sizes[s]):.0f} ({100 * s:.0f} %) | {mean_sd_cells(rows[s])} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backbone_variants import ROOT, backbone_and_values, features  # noqa: E402
-from peaklabel_kit import train  # noqa: E402
+from backbone_variants import ROOT, backbone_and_values, cv_rows, features, mean_sd_cells  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_maps  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, evaluate_heldout, headline  # noqa: E402
 
 
 def _sorted_cells(crm):
@@ -50,22 +49,6 @@ POOLINGS = {
 }
 
 
-def _scores(fc, fitset, test, w0, b0, pool):
-    """The head trained with `pool` on fitset and scored with it on test: (mAP, pointwise, ±18 px)."""
-    kit_pool = train.peak_stimulation
-    train.peak_stimulation = pool  # _fit reads the module's name: one recipe, another pooling
-    try:
-        w, b = _fit(fc, fitset, w0, b0, **HEAD_RECIPE)
-    finally:
-        train.peak_stimulation = kit_pool
-
-    def maps(im):
-        crm = train._crm(fc.get(im), w, b)
-        return pool(crm)[0], crm[0]
-    m = evaluate_maps(test, fc.sizes, maps)
-    return m["mAP"], m["pointwise"], m["pointwiseTol18"]
-
-
 def main():
     backbone, names = backbone_and_values("poolings", ",".join(POOLINGS), str)
     images = load_dev_images(os.path.join(ROOT, "..", "shared"))
@@ -75,12 +58,13 @@ def main():
     print(f"| {backbone}: pooling (train and score) | 5-fold CV: mAP | pointwise | ±18 px | mAP per fold | "
           f"held-out quarter |\n|---|---|---|---|---|---|")
     for name in names:
-        rows = np.array([_scores(fc, fitset, test, w0, b0, POOLINGS[name]) for fitset, test in cv_splits(images, 5)])
-        h = np.array(_scores(fc, fit_split, held, w0, b0, POOLINGS[name])) * 100
-        r, sd = rows.mean(0) * 100, rows.std(0) * 100
+        pool = POOLINGS[name]
+        rows = cv_rows(fc, images, 5, w0, b0, pool)
+        h = np.array(headline(evaluate_heldout(fc, held, *_fit(fc, fit_split, w0, b0, **HEAD_RECIPE, pool=pool),
+                                               pool=pool))) * 100
         folds = " / ".join(f"{v:.1f}" for v in rows[:, 0] * 100)
-        print(f"| {name} | {r[0]:.1f} ± {sd[0]:.1f} | {r[1]:.1f} ± {sd[1]:.1f} | {r[2]:.1f} | {folds} | "
-              f"{h[0]:.1f} / {h[1]:.1f} / {h[2]:.1f} |", flush=True)
+        print(f"| {name} | {mean_sd_cells(rows)} | {folds} | {h[0]:.1f} / {h[1]:.1f} / {h[2]:.1f} |", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ import torch.nn.functional as F  # noqa: E402
 from backbone_variants import ROOT, backbone_and_values, features, use_side  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_heldout, evaluate_maps  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_heldout, evaluate_maps, headline  # noqa: E402
 
 BUNDLE_SIDE = 448
 
@@ -47,11 +47,7 @@ def evaluate_multiscale(caches: dict, imgs, w, b) -> tuple[float, float, float]:
         score = torch.stack([peak_stimulation(c)[0] for c in crms.values()]).mean(0)
         resized = [F.interpolate(c, size=grid, mode="bilinear", align_corners=False) for c in crms.values()]
         return score, torch.stack(resized).mean(0)[0]
-    return single(evaluate_maps(imgs, ref.sizes, maps))
-
-
-def single(m) -> tuple[float, float, float]:
-    return m["mAP"], m["pointwise"], m["pointwiseTol18"]
+    return headline(evaluate_maps(imgs, ref.sizes, maps))
 
 
 def main():
@@ -70,7 +66,7 @@ def main():
     def rows(fitset, test):
         plain = _fit(ref, fitset, w0, b0, **HEAD_RECIPE)
         scaled = _fit(RandomScale(train_caches, HEAD_RECIPE["seed"]), fitset, w0, b0, **HEAD_RECIPE)
-        return [single(evaluate_heldout(ref, test, *plain)), single(evaluate_heldout(ref, test, *scaled)),
+        return [headline(evaluate_heldout(ref, test, *plain)), headline(evaluate_heldout(ref, test, *scaled)),
                 evaluate_multiscale(test_caches, test, *plain), evaluate_multiscale(test_caches, test, *scaled)]
 
     names = [f"trained at {BUNDLE_SIDE}, tested at {BUNDLE_SIDE} (kit recipe)",

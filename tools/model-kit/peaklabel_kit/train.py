@@ -63,9 +63,10 @@ def _crm(f, hw, hb):
     return F.conv2d(f[None], hw[:, :, None, None], hb)
 
 
-def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False):
-    """Head = ImageNet-group init + delta; loss = multilabel soft-margin on peak-stimulation scores
-    + lam · ||head − init||² (small data: stay near the init unless the labels say otherwise)."""
+def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=peak_stimulation):
+    """Head = ImageNet-group init + delta; loss = multilabel soft-margin on the class scores `pool(crm)`
+    (peak stimulation in the kit) + lam · ||head − init||² (small data: stay near the init unless the labels
+    say otherwise)."""
     w0, b0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
     opt = torch.optim.SGD([hw, hb], lr=lr, momentum=0.9)
@@ -80,7 +81,7 @@ def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False):
             opt.zero_grad()
             part = order[s:s + batch]
             loss = sum(F.multilabel_soft_margin_loss(
-                peak_stimulation(_crm(fc.get(imgs[j], flips and bool(flip[j])), hw, hb)),
+                pool(_crm(fc.get(imgs[j], flips and bool(flip[j])), hw, hb)),
                 torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
             total += float(loss) * len(part)
             (loss + lam * ((hw - w0) ** 2).sum() + lam * ((hb - b0) ** 2).sum()).backward()
@@ -208,12 +209,18 @@ def _in_box(y, x, boxes, tol):
     return False
 
 
-def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb) -> dict:
-    """The kit's held-out metrics for a head on cached features: peak-stimulation class scores, the raw map."""
+def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb, pool=peak_stimulation) -> dict:
+    """The kit's held-out metrics for a head on cached features: class scores `pool(crm)` (peak stimulation in
+    the kit), the raw map."""
     def maps(im):
         crm = _crm(fc.get(im), hw, hb)
-        return peak_stimulation(crm)[0], crm[0]
+        return pool(crm)[0], crm[0]
     return evaluate_maps(held, fc.sizes, maps)
+
+
+def headline(m: dict) -> tuple[float, float, float]:
+    """(mAP, pointwise, pointwise ±18 px) of an evaluate_maps result, as fractions."""
+    return m["mAP"], m["pointwise"], m["pointwiseTol18"]
 
 
 def evaluate_maps(imgs: list[DevImage], sizes: dict, maps) -> dict:
