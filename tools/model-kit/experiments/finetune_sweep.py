@@ -1,6 +1,6 @@
-"""Exploration for issue 11: fine-tune EfficientNet-Lite0 from block `--split` on (15: the last block, 1: the whole
-backbone but the stem and block 0) + conv_head + head on image-level
-labels; prints held-out (and optionally 3-fold CV on the training split) metrics per setting.
+"""Exploration for issue 11: fine-tune EfficientNet-Lite0 from block `--split` on (15: the last block; 1: the whole
+backbone but the stem and block 0) + conv_head + head on image-level labels; prints held-out (and optionally
+3-fold CV on the training split) metrics per setting.
 
   .venv/bin/python tools/model-kit/experiments/finetune_sweep.py --split 15 --epochs 8 --lr 0.01 --lam-tail 1 [--cv]
 """

@@ -16,14 +16,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from peaklabel_kit.backbones import load_backbone  # noqa: E402
 from peaklabel_kit.classes import VOC  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from finetune import FrontCache, Tail, TailFeatures  # noqa: E402
-from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import _crm, cv_splits, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -37,25 +35,9 @@ class Mem:
         return self.f[(im.key, flip)].float()
 
 
-def fit(fc, imgs, w0, b0, lam, lr, epochs, bias_reg, seed=0, batch=8):
-    hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
-    opt = torch.optim.SGD([hw, hb], lr=lr, momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(imgs), generator=g).tolist()
-        flip = torch.randint(0, 2, (len(imgs),), generator=g).tolist()
-        for s in range(0, len(order), batch):
-            opt.zero_grad()
-            part = order[s:s + batch]
-            loss = sum(F.multilabel_soft_margin_loss(
-                peak_stimulation(_crm(fc.get(imgs[j], bool(flip[j])), hw, hb)),
-                torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
-            reg = lam * ((hw - w0) ** 2).sum() + (lam * ((hb - b0) ** 2).sum() if bias_reg else 0)
-            (loss + reg).backward()
-            opt.step()
-        sched.step()
-    return hw.detach(), hb.detach()
+def fit(fc, imgs, w0, b0, lam, lr, epochs, bias_reg):
+    """The kit's _fit, with the bias held to its init (bias_reg) or free."""
+    return _fit(fc, imgs, w0, b0, lam, epochs, lr, seed=0, bias_lam=None if bias_reg else 0.0)
 
 
 def main():

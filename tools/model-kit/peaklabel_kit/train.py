@@ -63,10 +63,12 @@ def _crm(f, hw, hb):
     return F.conv2d(f[None], hw[:, :, None, None], hb)
 
 
-def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=peak_stimulation):
+def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=peak_stimulation,
+         bias_lam=None):
     """Head = ImageNet-group init + delta; loss = multilabel soft-margin on the class scores `pool(crm)`
-    (peak stimulation in the kit) + lam · ||head − init||² (small data: stay near the init unless the labels
-    say otherwise)."""
+    (peak stimulation in the kit) + lam · ||weights − init||² + bias_lam · ||bias − init||² (bias_lam = lam in
+    the kit; small data: stay near the init unless the labels say otherwise)."""
+    bias_lam = lam if bias_lam is None else bias_lam
     w0, b0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
     opt = torch.optim.SGD([hw, hb], lr=lr, momentum=0.9)
@@ -84,7 +86,7 @@ def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=
                 pool(_crm(fc.get(imgs[j], flips and bool(flip[j])), hw, hb)),
                 torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
             total += float(loss) * len(part)
-            (loss + lam * ((hw - w0) ** 2).sum() + lam * ((hb - b0) ** 2).sum()).backward()
+            (loss + lam * ((hw - w0) ** 2).sum() + bias_lam * ((hb - b0) ** 2).sum()).backward()
             opt.step()
         sched.step()
         if log and (ep % 5 == 4 or ep == epochs - 1):
