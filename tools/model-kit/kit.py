@@ -3,6 +3,7 @@
 
   .venv/bin/python tools/model-kit/kit.py build [--backbone squeezenet1.1|efficientnet-lite0|efficientnet-lite1|efficientnet-lite2] [--shared ../shared] [--out resources/models] [--no-train]
   .venv/bin/python tools/model-kit/kit.py eval  [--shared ../shared] [--bundle resources/models]
+  .venv/bin/python tools/model-kit/kit.py image-head [--shared ../shared] [--bundle resources/models]
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def main(argv: list[str]) -> int:
     e.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     e.add_argument("--bundle", default=os.path.join(ROOT, "resources", "models"))
     e.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
+    i = sub.add_parser("image-head", help="fit the image head beside a built bundle's class head (head.bin kept)")
+    i.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    i.add_argument("--bundle", default=os.path.join(ROOT, "resources", "models"))
+    i.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
     args = p.parse_args(argv)
     import torch
     if torch_threads:
@@ -45,6 +50,9 @@ def main(argv: list[str]) -> int:
             build(os.path.abspath(args.shared), os.path.abspath(args.out), train=not args.no_train,
                   cache=os.path.abspath(args.cache), backbone=args.backbone)
             print(f"bundle written to {args.out} in {time.time() - t0:.0f} s")
+        elif args.cmd == "image-head":
+            from peaklabel_kit.build import add_image_head
+            add_image_head(os.path.abspath(args.shared), os.path.abspath(args.bundle), os.path.abspath(args.cache))
         elif args.cmd == "eval":
             from peaklabel_kit.build import evaluate_bundle
             evaluate_bundle(os.path.abspath(args.shared), os.path.abspath(args.bundle), os.path.abspath(args.cache))

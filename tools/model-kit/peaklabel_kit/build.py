@@ -45,12 +45,12 @@ def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squee
     spec = load_backbone(backbone, shared)
     hw, hb = spec.head_w, spec.head_b
     images = load_dev_images(shared)
-    metrics = {}
+    metrics, image_head = {}, None
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": 0.0}
     if train:
         from .train import train_head
         fc = _feature_cache(spec, images, cache, out, flips=True)
-        hw, hb, metrics, peaks_cfg, extra = train_head(None, images, hw, hb, cache, fc=fc)
+        hw, hb, metrics, peaks_cfg, extra, image_head = train_head(None, images, hw, hb, cache, fc=fc)
         stage = "trained"
     else:
         stage = "imagenet-init"
@@ -60,7 +60,8 @@ def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squee
     for bb_param in spec.backbone.parameters():
         bb_param.requires_grad_(False)
     manifest = write_bundle(out, spec.backbone, hw, hb, provenance=_provenance(shared, spec, stage, extra),
-                            metrics=metrics, peaks_cfg=peaks_cfg, golden_images=gold, spec=spec)
+                            metrics=metrics, peaks_cfg=peaks_cfg, golden_images=gold, spec=spec,
+                            image_head=image_head)
     write_model_card(out, manifest)
     print(f"build: {time.time() - t0:.0f} s")
 
@@ -73,9 +74,14 @@ def evaluate_bundle(shared: str, bundle: str, cache: str):
     spec = load_backbone(name, shared)
     images = load_dev_images(shared)
     hw, hb = read_head(os.path.join(bundle, "head.bin"), channels=spec.channels)
+    image_head = None
+    if "imageHead" in manifest:
+        iw, ib = read_head(os.path.join(bundle, manifest["imageHead"]["file"]), channels=spec.channels)
+        image_head = (torch.from_numpy(iw), torch.from_numpy(ib))
     fc = _feature_cache(spec, images, cache, bundle, flips=False)
-    m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb))
-    print(f"bundle {bundle} (backbone {name})")
+    m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb),
+                         image_head=image_head)
+    print(f"bundle {bundle} (backbone {name}{', with an image head' if image_head else ''})")
     print_metrics(m)
     return m
 
@@ -88,3 +94,46 @@ def print_metrics(m):
           f"with 18 px tolerance: {100 * m['pointwiseTol18']:.1f}%")
     for k, v in sorted(m["perClassAP"].items()):
         print(f"  AP {k:12s} {100 * v:5.1f}%")
+
+
+def add_image_head(shared: str, bundle: str, cache: str):
+    """Fits the image head beside a built bundle's class head (`kit.py image-head`): head.bin, the graphs and the
+    IAM stay as they are; image-head.bin, the manifest's entry and metrics, the golden files and the model card
+    are (re)written. The bias is calibrated to the class-score threshold the engine applies to this bundle
+    (retrieval.json's, else the manifest's)."""
+    import json
+    from .bundle import IMAGE_HEAD_FILE, write_golden, write_image_head
+    from .image_head import IMAGE_HEAD_RECIPE
+    from .train import _public, evaluate_heldout, train_image_head
+    path = os.path.join(bundle, "manifest.json")
+    manifest = json.load(open(path, encoding="utf-8"))
+    spec = load_backbone(manifest.get("backbone", {}).get("name", "squeezenet1.1"), shared)
+    images = load_dev_images(shared)
+    train = [i for i in images if not i.heldout]
+    held = [i for i in images if i.heldout]
+    hw, hb = (torch.from_numpy(a) for a in read_head(os.path.join(bundle, manifest["head"]["file"]), channels=spec.channels))
+    tuned = os.path.join(bundle, "retrieval.json")
+    thr = json.load(open(tuned, encoding="utf-8")).get("classScoreThreshold") if os.path.isfile(tuned) else None
+    thr = float(thr if thr is not None else manifest.get("peaks", {}).get("classScoreThreshold", 0.0))
+    fc = _feature_cache(spec, images, cache, bundle, flips=True)
+    image_head, blend = train_image_head(fc, train, torch.from_numpy(spec.head_w), torch.from_numpy(spec.head_b),
+                                         hw, hb, calibrate_to=thr)
+    only = evaluate_heldout(fc, held, hw, hb)
+    met = manifest.setdefault("metrics", {})
+    met.update(heldoutClassHeadOnly=_public(only), imageHead=blend)
+    manifest.setdefault("provenance", {}).setdefault("training", {})["imageHead"] = IMAGE_HEAD_RECIPE
+    if image_head is None:
+        manifest.pop("imageHead", None)
+        if os.path.isfile(os.path.join(bundle, IMAGE_HEAD_FILE)):
+            os.remove(os.path.join(bundle, IMAGE_HEAD_FILE))
+        met["heldout"] = _public(only)
+    else:
+        manifest["imageHead"] = write_image_head(bundle, image_head, spec.channels)
+        met["heldout"] = _public(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+    gold = [(ds, os.path.join(shared, "data", ds, "images", f)) for ds, f in GOLDEN]
+    write_golden(os.path.join(bundle, "golden"), spec.backbone, hw.numpy(), hb.numpy(), gold, spec.preprocess,
+                 image_head)
+    json.dump(manifest, open(path, "w"), indent=2)
+    write_model_card(bundle, manifest)
+    print(f"bundle {bundle}: image head {'weight ' + str(blend['weight']) if image_head else 'not kept'}")
+    print_metrics(evaluate_heldout(fc, held, hw, hb, image_head=image_head))

@@ -13,6 +13,7 @@ from .classes import VOC, ALIASES, COLORS
 from .effnet import VARIANTS
 from .data import POLICY, MEAN_BGR, PREPROCESS_SQUEEZENET, input_size, load_rgb, to_input
 from .onnx_export import export_backbone, export_prm, OPSET
+from .image_head import global_max
 from .prm import PrmNet, find_peak_mask, prm_autograd
 
 BUNDLE_VERSION = 1
@@ -20,6 +21,7 @@ GOLDEN_POLICY = {"shorterSide": 160, "maxLongerSide": 224, "multipleOf": 16}
 # CRM cell (i, j) is centred on input pixel coordinates (16 i + 15.5, 16 j + 15.5) (pixel k spans
 # [k, k+1)): conv1 has no padding and every max-pool is 3×3/2 ceil-mode.
 CRM_CENTER_OFFSET = 15.5
+IMAGE_HEAD_FILE = "image-head.bin"
 
 
 def sha256(path: str) -> str:
@@ -68,8 +70,10 @@ def _graph_io(spec=None):
     }
 
 
-def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]], pre: dict | None = None):
-    """CRMs, peaks and PRMs (autograd reference) for small versions of dev images."""
+def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str, str]], pre: dict | None = None,
+                 image_head=None):
+    """CRMs, peaks and PRMs (autograd reference) for small versions of dev images; with an image head, its
+    logits too."""
     os.makedirs(out_dir, exist_ok=True)
     net = PrmNet(backbone).eval()
     hw, hb = torch.from_numpy(head_w), torch.from_numpy(head_b)
@@ -81,7 +85,9 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
         rgb = load_rgb(path, size)
         x = torch.from_numpy(to_input(rgb, pre))
         with torch.no_grad():
-            crm = net(x, hw, hb)[0]
+            crm, feats = net(x, hw, hb)[:2]
+        extra = {} if image_head is None else {"imageLogits": [
+            float(v) for v in torch.as_tensor(image_head[0]) @ global_max(feats[0]) + torch.as_tensor(image_head[1])]}
         mask = find_peak_mask(crm)[0]
         scores = (crm[0] * mask).sum((1, 2)) / mask.sum((1, 2)).clamp(min=1)
         peaks = []
@@ -101,7 +107,7 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
                       "rgb": {"file": f"{name}.rgb.bin", "dtype": "uint8", "shape": [size[1], size[0], 3], "layout": "HWC RGB"},
                       "crm": {"file": f"{name}.crm.bin", "dtype": "float32", "shape": list(crm.shape)},
                       "peaks": peaks,
-                      "prm": {"file": f"{name}.prm.bin", "dtype": "float32", "shape": list(prm.shape)}})
+                      "prm": {"file": f"{name}.prm.bin", "dtype": "float32", "shape": list(prm.shape)}, **extra})
     index = {"doc": "Golden outputs of the PyTorch model (PRMs from the autograd reference of the "
                     "pr_conv2d rule) for the bundle's head.bin. Input = rgb (HWC, RGB uint8) converted "
                     "per manifest.preprocess (channel order, minus mean, times scale, NCHW).",
@@ -110,7 +116,7 @@ def write_golden(out_dir: str, backbone, head_w, head_b, images: list[tuple[str,
 
 
 def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray, *, provenance: dict,
-                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]], spec=None):
+                 metrics: dict, peaks_cfg: dict, golden_images: list[tuple[str, str]], spec=None, image_head=None):
     os.makedirs(out_dir, exist_ok=True)
     name = spec.name if spec else "squeezenet1.1"
     pre = spec.preprocess if spec else dict(PREPROCESS_SQUEEZENET)
@@ -118,7 +124,7 @@ def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray,
     export_backbone(backbone, os.path.join(out_dir, "backbone.onnx"), len(VOC))
     export_prm(backbone, os.path.join(out_dir, "prm.onnx"), len(VOC))
     write_head(os.path.join(out_dir, "head.bin"), head_w, head_b)
-    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images, pre)
+    write_golden(os.path.join(out_dir, "golden"), backbone, head_w, head_b, golden_images, pre, image_head)
     graphs = _graph_io(spec)
     for g in graphs.values():
         g["sha256"] = sha256(os.path.join(out_dir, g["file"]))
@@ -137,6 +143,7 @@ def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray,
                  "layout": f"little-endian float32: weight [C,{d}] row-major, then bias [C]",
                  "sha256": sha256(os.path.join(out_dir, "head.bin"))},
         "graphs": graphs,
+        **({"imageHead": write_image_head(out_dir, image_head, d)} if image_head is not None else {}),
         "peaks": peaks_cfg,
         "provenance": provenance,
         "metrics": metrics,
@@ -148,6 +155,16 @@ def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray,
     }
     json.dump(manifest, open(os.path.join(out_dir, "manifest.json"), "w"), indent=2)
     return manifest
+
+
+def write_image_head(out_dir: str, image_head, d: int) -> dict:
+    path = os.path.join(out_dir, IMAGE_HEAD_FILE)
+    write_head(path, np.asarray(image_head[0]), np.asarray(image_head[1]))
+    return {"file": IMAGE_HEAD_FILE, "channels": d, "classes": len(VOC), "dtype": "float32", "pooling": "max",
+            "layout": f"little-endian float32: weight [C,{d}] row-major, then bias [C]",
+            "doc": "class score = mean CRM value at the class's peaks + weight · (global max of `features` per "
+                   "channel) + bias",
+            "sha256": sha256(path)}
 
 
 def _pct(v):
@@ -191,9 +208,13 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
         "exceeds the largest input (768 px), so each peak's window is the whole image."
         if eff else "ReLU / max-pool / concat route as the gradient). It is computed exactly "
         "(checked against autograd to 1e-4) but only inside each peak's receptive-field window (223×223 px)."),
-        f"* `head.bin`: the trained VOC-20 head (float32 weight [20,{d}] then bias [20]).", "",
-        "## Backbone and why",
+        f"* `head.bin`: the trained VOC-20 head (float32 weight [20,{d}] then bias [20]).",
     ]
+    if "imageHead" in manifest:
+        lines.append(f"* `{manifest['imageHead']['file']}`: the image head (same layout): its logit on the global max "
+                     "of `features` per channel is added to each class score (mean CRM value at the class's peaks). "
+                     "The CRMs, peaks and PRMs are the class head's alone.")
+    lines += ["", "## Backbone and why"]
     if eff:
         lines += [
             f"{eff.title} (ImageNet-1k top-1 {eff.top1} %, {eff.params_m} M parameters with the 1000-class head) from the "
@@ -236,7 +257,9 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
         f"* Head initialised from ImageNet class groups ({prov.get('headInit', '')}).",
         f"* Trained: {tr.get('what', 'nothing (stage ' + prov.get('stage', '?') + ')')}. "
         f"Loss: {tr.get('loss', '-')}. Optimiser: {tr.get('optimizer', '-')}."
-        + (f" Calibration: {tr['calibration']}." if tr.get("calibration") else ""),
+        + (f" Calibration: {tr['calibration']}." if tr.get("calibration") else "")
+        + (f" Image head: {tr['imageHead']} (3-fold CV mAP by weight: {met['imageHead']['cvMeanAPByWeight']})."
+           if "imageHead" in manifest else ""),
         "* Not trained: the backbone (frozen ImageNet weights); no instance-level supervision of any kind.", "",
         "## Metrics (held-out dev images)",
         "| head | classification mAP (VOC classes present) | pointwise localisation, strict | with 18 px tolerance (PRM paper protocol) |",
@@ -245,8 +268,12 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
     if init:
         lines.append(f"| ImageNet class groups, untrained | {_pct(init.get('mAP'))} ({init.get('apClasses')} classes) | "
                      f"{_pct(init.get('pointwise'))} of {init.get('pointwisePairs')} | {_pct(init.get('pointwiseTol18'))} |")
+    only = met.get("heldoutClassHeadOnly")
+    if only and "imageHead" in manifest:
+        lines.append(f"| class head alone (peak scores) | {_pct(only.get('mAP'))} ({only.get('apClasses')} classes) | "
+                     f"{_pct(only.get('pointwise'))} of {only.get('pointwisePairs')} | {_pct(only.get('pointwiseTol18'))} |")
     if held:
-        lines.append(f"| **bundle head** | {_pct(held.get('mAP'))} ({held.get('apClasses')} classes) | "
+        lines.append(f"| **bundle head{' + image head' if 'imageHead' in manifest else ''}** | {_pct(held.get('mAP'))} ({held.get('apClasses')} classes) | "
                      f"{_pct(held.get('pointwise'))} of {held.get('pointwisePairs')} | {_pct(held.get('pointwiseTol18'))} |")
     if not held and not init:
         lines.append("| (not measured: early bundle) | – | – | – |")

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .classes import VOC
 from .data import DevImage, input_size, load_rgb, to_input
+from .image_head import BLEND_GRID, IMAGE_HEAD_RECIPE, choose_blend, fit_image_head, global_max, peak_scores
 from .prm import peak_stimulation
 
 CRM_OFFSET, STRIDE = 15.5, 16
@@ -112,15 +113,20 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
     print("held-out, trained head:")
     print_metrics(after)
     hb, cal = _calibrate_biases(fc, train, hw, hb)
-    thr = 0.0
+    image_head, blend = train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to=0.0)
+    with_image = evaluate_heldout(fc, held, hw, hb, image_head=image_head) if image_head else after
+    if image_head:
+        print(f"held-out, class head + image head (weight {blend['weight']}):")
+        print_metrics(with_image)
     metrics = {
         "split": "dev images (pennfudan, coco-mini, balloon); held out: sha1(dataset/file)[:8] % 4 == 0",
         "trainImages": len(train), "heldoutImages": len(held),
-        "heldout": _public(after), "heldoutImageNetInit": _public(before),
-        "biasCalibration": cal,
+        "heldout": _public(with_image), "heldoutClassHeadOnly": _public(after), "heldoutImageNetInit": _public(before),
+        "biasCalibration": cal, "imageHead": blend,
         "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
                                "(16*i+15.5 px, scaled to the original image) lies inside a GT box of that class",
     }
+    thr = 0.0
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": thr}
     extra = {"training": {
         "what": "every class head row trained on image-level labels (backbone frozen), from the ImageNet-group "
@@ -131,8 +137,27 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
         "optimizer": f"SGD momentum 0.9, lr {lr} cosine, {epochs} epochs, batch 8, random horizontal flips, "
                      f"seed {seed}",
         "calibration": "per-class bias shift so that the class-score threshold 0 is each class's F1-optimal "
-                       "threshold on the training split (AP and localisation unchanged)"}}
-    return hw.numpy(), hb.numpy(), metrics, peaks_cfg, extra
+                       "threshold on the training split (AP and localisation unchanged)",
+        "imageHead": IMAGE_HEAD_RECIPE}}
+    return hw.numpy(), hb.numpy(), metrics, peaks_cfg, extra, image_head
+
+
+def train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to: float):
+    """The image head beside the class head (hw, hb) (weight and bias already times their blend weight), or None
+    when 3-fold CV on the training split keeps the class score alone; and what the manifest says of the choice.
+    Its bias puts each class's F1-optimal threshold of the summed score (class head's + out-of-fold image
+    logits) at `calibrate_to`, the threshold the engine applies to every class."""
+    recipe = {k: HEAD_RECIPE[k] for k in ("lam", "epochs", "lr", "seed")}
+    a, oof, cv = choose_blend(fc, train, lambda fit: _fit(fc, fit, hw0, hb0, **recipe), mean_average_precision)
+    blend = {"weight": a, "cvMeanAPByWeight": {str(w): round(m, 4) for w, m in zip(BLEND_GRID, cv)},
+             "calibratedTo": calibrate_to}
+    print(f"image head: 3-fold CV mAP by weight {blend['cvMeanAPByWeight']} -> {a}")
+    if a == 0:
+        return None, blend
+    iw, ib = fit_image_head(fc, train)
+    s = peak_scores(fc, train, hw, hb) + a * oof
+    t = f1_thresholds(s, np.stack([i.labels for i in train])) - calibrate_to
+    return (a * iw, a * ib - torch.from_numpy(t)), blend
 
 
 def _public(m):
@@ -145,43 +170,30 @@ def _public(m):
 def _calibrate_biases(fc, imgs, hw, hb):
     """Shifts each class's bias so that one class-score threshold (0) fits every class: the class score is
     the mean CRM value at its peaks, so a bias shift moves it 1:1 and leaves AP and the CRM argmax as they
-    were. Per class, the threshold with the best F1 of 'class present' on the training images goes to 0 (a
-    class without positives there: just above its highest training score)."""
+    were."""
     with torch.no_grad():
         s = torch.cat([peak_stimulation(_crm(fc.get(i), hw, hb)) for i in imgs]).numpy()
-    y = np.stack([i.labels for i in imgs]) > 0
-    hb = hb.clone()
-    cal = {}
-    for c in range(len(VOC)):
+    t = f1_thresholds(s, np.stack([i.labels for i in imgs]))
+    return hb - torch.from_numpy(t), {VOC[c]: round(-float(t[c]), 4) for c in range(len(VOC))}
+
+
+def f1_thresholds(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per class, the score threshold with the best F1 of 'class present' over the rows of s [N,K] (thresholds
+    just under a positive's score; a class without positives: just above its highest score)."""
+    y = labels > 0
+    out = np.zeros(s.shape[1], np.float32)
+    for c in range(s.shape[1]):
         sc, yc = s[:, c], y[:, c]
         if not yc.any():
-            t = float(sc.max()) + 0.1
-        else:
-            best, t = -1.0, 0.0
-            for cand in np.unique(sc[yc]):  # thresholds at the positives' scores
-                p = sc >= cand
-                tp = float((p & yc).sum())
-                f1 = 2 * tp / max(1.0, p.sum() + yc.sum())
-                if f1 > best:
-                    best, t = f1, float(cand) - 1e-3
-        hb[c] -= t
-        cal[VOC[c]] = round(-t, 4)
-    return hb, cal
-
-
-def _score_threshold(fc, imgs, hw, hb) -> float:
-    """Class-score threshold maximising micro-F1 of 'class present' on the training images."""
-    with torch.no_grad():
-        s = torch.cat([peak_stimulation(_crm(fc.get(i), hw, hb)) for i in imgs]).numpy().ravel()
-    y = np.stack([i.labels for i in imgs]).ravel()
-    best, thr = -1.0, 0.0
-    for t in np.quantile(s, np.linspace(0.5, 0.999, 200)):
-        p = s >= t
-        tp = float((p & (y > 0)).sum())
-        f1 = 2 * tp / max(1.0, p.sum() + (y > 0).sum())
-        if f1 > best:
-            best, thr = f1, float(t)
-    return round(thr, 4)
+            out[c] = float(sc.max()) + 0.1
+            continue
+        best = -1.0
+        for cand in np.unique(sc[yc]):
+            p = sc >= cand
+            f1 = 2 * float((p & yc).sum()) / max(1.0, p.sum() + yc.sum())
+            if f1 > best:
+                best, out[c] = f1, float(cand) - 1e-3
+    return out
 
 
 def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float) -> tuple[float, float]:
@@ -204,6 +216,12 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((prec * y).sum() / max(1, y.sum()))
 
 
+def mean_average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over the classes with a positive of the AP of scores [N,K] against labels [N,K]."""
+    return float(np.mean([average_precision(scores[:, c], labels[:, c]) for c in range(labels.shape[1])
+                          if labels[:, c].sum() > 0]))
+
+
 def _in_box(y, x, boxes, tol):
     for bx, by, bw, bh in boxes:
         if bx - tol <= x <= bx + bw + tol and by - tol <= y <= by + bh + tol:
@@ -211,12 +229,17 @@ def _in_box(y, x, boxes, tol):
     return False
 
 
-def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb, pool=peak_stimulation) -> dict:
+def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb, pool=peak_stimulation,
+                     image_head=None) -> dict:
     """The kit's held-out metrics for a head on cached features: class scores `pool(crm)` (peak stimulation in
-    the kit), the raw map."""
+    the kit) plus, with an image head (w, b), its logits; the raw map."""
     def maps(im):
-        crm = _crm(fc.get(im), hw, hb)
-        return pool(crm)[0], crm[0]
+        f = fc.get(im)
+        crm = _crm(f, hw, hb)
+        score = pool(crm)[0]
+        if image_head is not None:
+            score = score + image_head[0] @ global_max(f) + image_head[1]
+        return score, crm[0]
     return evaluate_maps(held, fc.sizes, maps)
 
 
