@@ -20,6 +20,7 @@ function bundleCopy(name: string, edit?: (manifest: Record<string, any>, dir: st
   mkdirSync(dir, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(models, 'manifest.json'), 'utf8'));
   copyFileSync(join(models, manifest.head.file), join(dir, manifest.head.file));
+  if (manifest.imageHead) copyFileSync(join(models, manifest.imageHead.file), join(dir, manifest.imageHead.file));
   for (const g of ['backbone', 'prm']) symlinkSync(join(models, manifest.graphs[g].file), join(dir, manifest.graphs[g].file));
   edit?.(manifest, dir);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
@@ -112,6 +113,34 @@ describe('bundle validation', () => {
     expect(err.code).toBe('MODEL_INVALID');
     expect(err.file).toBe(join(dir, 'head.bin'));
     expect(err.message).toMatch(/400 bytes/);
+  });
+
+  it('an image head is read beside the class head; a wrong size, a NaN or a manifest entry that does not fit is refused naming it', () => {
+    const C = readBundle(models).manifest.classes.length;
+    const D = readBundle(models).manifest.head.channels;
+    const withImageHead = (name: string, values: Float32Array, entry: Record<string, unknown> = {}) =>
+      bundleCopy(name, (m, d) => {
+        writeFileSync(join(d, 'image-head.bin'), Buffer.from(values.buffer));
+        m.imageHead = { file: 'image-head.bin', channels: D, pooling: 'max', ...entry };
+      });
+    const ok = readBundle(withImageHead('image-head', Float32Array.from({ length: C * D + C }, (_, i) => i % 7)));
+    expect(ok.imageHead!.weight.length).toBe(C * D);
+    expect(Array.from(ok.imageHead!.bias.subarray(0, 3))).toEqual([(C * D) % 7, (C * D + 1) % 7, (C * D + 2) % 7]);
+    expect(readBundle(models).imageHead!.bias.length).toBe(C);
+    expect(readBundle(bundleCopy('no-image-head', (m) => delete m.imageHead)).imageHead).toBeNull();
+    const missing = bundleCopy('image-head-missing', (m, d) => rmSync(join(d, m.imageHead.file)));
+    expect(caught(() => readBundle(missing)).file).toBe(join(missing, 'image-head.bin'));
+    const short = withImageHead('image-head-short', new Float32Array(C * D));
+    const err = caught(() => readBundle(short));
+    expect(err.code).toBe('MODEL_INVALID');
+    expect(err.file).toBe(join(short, 'image-head.bin'));
+    expect(err.message).toMatch(/image head .* has \d+ bytes/);
+    const nan = new Float32Array(C * D + C);
+    nan[5] = NaN;
+    expect(caught(() => readBundle(withImageHead('image-head-nan', nan))).message).toMatch(/image head .*NaN/);
+    const values = new Float32Array(C * D + C);
+    expect(caught(() => readBundle(withImageHead('image-head-channels', values, { channels: 7 }))).message).toMatch(/imageHead\.channels is 7, expected the head's/);
+    expect(caught(() => readBundle(withImageHead('image-head-pooling', values, { pooling: 'mean' }))).message).toMatch(/imageHead\.pooling is "mean"/);
   });
 
   it('a graph whose inputs/outputs differ from the manifest is refused when sessions open', async () => {

@@ -17,21 +17,23 @@ function info(args: string[]) {
 }
 
 describe('peaklabel info', () => {
-  it('shows the default SqueezeNet bundle with its second IAM graph giving sam its regions', () => {
+  it('shows the default SqueezeNet bundle with its second IAM graph giving sam its regions, and its image head', () => {
     const out = info([]);
     expect(out).toMatch(/^backbone +squeezenet1\.1 /m);
     expect(out).toMatch(/^methods +.*\biam\b.*\bsam\b/m);
     expect(out).toMatch(/sam peak regions: IAM trained for sam \(.*sam-regions\.onnx\)$/m);
+    expect(out).toMatch(/^scores +mean class response at the peaks \+ image head/m);
   });
 
-  it('shows the EfficientNet-Lite0 bundle: iam, class-response regions for sam (retrieval.json says so); --json says the same', () => {
+  it('shows the EfficientNet-Lite0 bundle: iam, class-response regions for sam (retrieval.json says so), its image head; --json says the same', () => {
     const dir = join(repoRoot, 'resources', 'models-effnet-lite0');
     const out = info(['--model', dir]);
     expect(out).toMatch(/^backbone +efficientnet-lite0 /m);
     expect(out).toMatch(/^methods +.*\biam\b/m);
     expect(out).toMatch(/sam peak regions: class response maps \(retrieval\.json: samRegions "crm"/);
+    expect(out).toMatch(/^scores +mean class response at the peaks \+ image head/m);
     const j = JSON.parse(info(['--model', dir, '--json'])) as { backbone: string; samRegions: string; methods: string[] };
-    expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response' });
+    expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response', imageHead: true });
     expect(j.methods).toContain('sam');
   });
 });

@@ -1,11 +1,14 @@
 // Method sam with class-response regions (the EfficientNet-Lite0 bundle's retrieval.json: samRegions "crm"):
 // the class response maps give each peak its region, so new instances get the second click; with the fraction
-// at 0 they get the peak alone. The bundle's IAM serves method iam and is not run for sam.
+// at 0 they get the peak alone. The bundle's IAM serves method iam and is not run for sam. Its class scores add
+// the image head's logits.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageHeadLogits } from '../../src/common/image-head';
 import { DEFAULT_SAM_PROMPT_OPTIONS } from '../../src/common/sam-prompts';
 import { readBundle } from '../../src/main/engine/bundle';
 import { Pipeline } from '../../src/main/engine/pipeline';
+import { decodeOriented, preprocess } from '../../src/main/engine/preprocess';
 import { ProposalCache } from '../../src/main/engine/proposal-cache';
 import type { SamHost } from '../../src/main/engine/sam-method';
 import type { SamPrompt } from '../../src/main/engine/segmenter';
@@ -67,4 +70,22 @@ describe('sam with class-response regions', () => {
     expect(r.iamMs).toBeGreaterThan(0);
     expect(r.instances.length).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe("the bundle's image head", () => {
+  it("adds its logit on the max-pooled features to every class's peak score", async () => {
+    expect(bundle.imageHead).not.toBeNull();
+    const peaksOnly = new Pipeline({ ...bundle, imageHead: null }, sessions, new ProposalCache(null), undefined, host);
+    const sel = { classes: [person] };
+    const withHead = (await pipeline.processImage(image, sel, 'iam', () => undefined)).classScores;
+    const without = (await peaksOnly.processImage(image, sel, 'iam', () => undefined)).classScores;
+    const pre = await preprocess(await decodeOriented(image.file, 'astronaut.jpg'), bundle.manifest);
+    const f = await sessions.runFeatures(pre.tensor, pre.geometry.height, pre.geometry.width);
+    const logits = imageHeadLogits(f.data, f.D, bundle.imageHead!.weight, bundle.imageHead!.bias);
+    expect(withHead).toHaveLength(logits.length);
+    for (let c = 0; c < logits.length; c++) expect(withHead[c] - without[c]).toBeCloseTo(logits[c], 4);
+    // the astronaut photo: person is the most likely class, and it is above the bundle's class threshold
+    expect(withHead.indexOf(Math.max(...withHead))).toBe(person);
+    expect(withHead[person]).toBeGreaterThanOrEqual(bundle.retrieval.classScoreThreshold);
+  });
 });

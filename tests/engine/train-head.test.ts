@@ -56,6 +56,22 @@ describe('project heads: effective bundle', () => {
     expect(() => effectiveBundle(bundle, { ...head, featureDim: 1280 })).toThrow(/cannot be used/);
     expect(effectiveBundle(bundle, null)).toBe(bundle);
   });
+
+  it("drops the image head's rows that a project head supplies: their score is their peaks, as they were trained", () => {
+    const lite0 = readBundle(join(repoRoot, 'resources', 'models-effnet-lite0'));
+    const D1 = lite0.manifest.head.channels;
+    expect(lite0.imageHead).not.toBeNull();
+    const person = lite0.manifest.classes.findIndex((c) => c.name === 'person');
+    const head = { key: 'k', modelId: lite0.manifest.modelId, featureDim: D1, classes: ['person', 'balloon'], weight: new Float32Array(2 * D1), bias: new Float32Array(2), fineTuned: [true, false] };
+    const e = effectiveBundle(lite0, head);
+    const image = e.imageHead!;
+    expect(image.bias.length).toBe(lite0.manifest.classes.length); // the new class has no row: imageHeadLogits gives it 0
+    expect(image.bias[person]).toBe(0);
+    expect(image.weight.subarray(person * D1, (person + 1) * D1).every((v) => v === 0)).toBe(true);
+    const cat = lite0.manifest.classes.findIndex((c) => c.name === 'cat');
+    expect(image.bias[cat]).toBe(lite0.imageHead!.bias[cat]);
+    expect(lite0.imageHead!.bias[person]).not.toBe(0); // the bundle's own head is left as it was
+  });
 });
 
 describe('project heads: store', () => {

@@ -1,10 +1,11 @@
 // The committed model bundles (SqueezeNet 1.1 and EfficientNet-Lite0) run in onnxruntime-node (CPU) and
 // reproduce the PyTorch golden outputs: CRMs from backbone.onnx and PRMs (autograd reference of the
-// pr_conv2d rule) from prm.onnx.
+// pr_conv2d rule) from prm.onnx, and the image head's logits where the bundle has one.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { imageHeadLogits } from '../../src/common/image-head';
 import { repoRoot } from '../helpers/shared';
 
 const bundles = ['models', 'models-effnet-lite0'].map((d) => join(repoRoot, 'resources', d)).filter((d) => existsSync(join(d, 'manifest.json')));
@@ -78,6 +79,13 @@ describe(`model bundle ${manifest.modelId}: golden outputs (onnxruntime-node, CP
       const goldCrm = f32(join('golden', gc.crm.file));
       const [, , ch, cw] = gc.crm.shape;
       for (let c = 0; c < C; c++) expect(relErr(crm, goldCrm, c * ch * cw, ch * cw)).toBeLessThanOrEqual(1e-4);
+      if (manifest.imageHead) {
+        // the engine's image-head logits on ORT's features = the kit's on PyTorch's
+        const ih = f32(manifest.imageHead.file);
+        const logits = imageHeadLogits(out.features.data as Float32Array, D, ih.slice(0, C * D), ih.slice(C * D));
+        expect(gc.imageLogits).toHaveLength(C);
+        for (let c = 0; c < C; c++) expect(Math.abs(logits[c] - gc.imageLogits[c])).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(gc.imageLogits[c])));
+      }
 
       const peaks = new ort.Tensor('float32', Float32Array.from(gc.peaks.flat()), [gc.peaks.length, 3]);
       const res = await prm.run({ ...feeds, peaks });

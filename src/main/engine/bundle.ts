@@ -14,6 +14,8 @@ export interface Bundle {
   /** Class head: weight [C,512] row-major and bias [C]. */
   headWeight: Float32Array;
   headBias: Float32Array;
+  /** The image head (weight [C,D], bias [C]) whose logits add to the class scores, or null (class score = peaks). */
+  imageHead: { weight: Float32Array; bias: Float32Array } | null;
   retrieval: RetrievalParams;
   /**
    * Where method sam reads each peak's region (second click, agreement): the masks of method iam's graph
@@ -67,23 +69,8 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   };
 
   const backbone = need(manifest.graphs.backbone.file, 'backbone graph');
-  const headPath = need(manifest.head.file, 'class head');
-  const expected = C * (manifest.head.channels + 1) * 4;
-  const size = statSync(headPath).size;
-  if (size !== expected) {
-    throw new PeakLabelError(
-      'MODEL_INVALID',
-      `The class head ${headPath} has ${size} bytes; ${C} classes × (${manifest.head.channels}+1) float32 need ${expected}.`,
-      { file: headPath },
-    );
-  }
-  const buf = readFileSync(headPath);
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const headWeight = all.slice(0, C * manifest.head.channels);
-  const headBias = all.slice(C * manifest.head.channels);
-  if (!all.every(Number.isFinite)) {
-    throw new PeakLabelError('MODEL_INVALID', `The class head ${headPath} contains NaN or infinite values.`, { file: headPath });
-  }
+  const head = readHeadFile(need(manifest.head.file, 'class head'), 'class head', C, manifest.head.channels);
+  const imageHead = manifest.imageHead ? readHeadFile(need(manifest.imageHead.file, 'image head'), 'image head', C, manifest.head.channels) : null;
 
   const unavailable: string[] = [];
   const optional = (spec: { file: string } | undefined, name: string): string | null => {
@@ -125,7 +112,22 @@ export function readBundle(dir: string = defaultBundleDir()): Bundle {
   const second = hasSecond ? iamGraph(dir, SAM_REGIONS_CONFIG_FILE, 'sam regions', unavailable) : null;
   // A source the bundle cannot give falls to the next (its reason is in `unavailable`): sam works on.
   const samRegions: SamRegionSource = second ? 'sam-regions' : iam && asked !== 'crm' ? 'iam' : 'crm';
-  return { dir, manifest, headWeight, headBias, retrieval, samRegions, paths: { backbone, prm, iam, samRegions: second }, methods, unavailable };
+  return { dir, manifest, headWeight: head.weight, headBias: head.bias, imageHead, retrieval, samRegions, paths: { backbone, prm, iam, samRegions: second }, methods, unavailable };
+}
+
+/** A head file: little-endian float32 weight [C,D] then bias [C]; refused (naming it) when the size is off or a value is not finite. */
+function readHeadFile(path: string, what: string, C: number, D: number): { weight: Float32Array; bias: Float32Array } {
+  const expected = C * (D + 1) * 4;
+  const size = statSync(path).size;
+  if (size !== expected) {
+    throw new PeakLabelError('MODEL_INVALID', `The ${what} ${path} has ${size} bytes; ${C} classes × (${D}+1) float32 need ${expected}.`, { file: path });
+  }
+  const buf = readFileSync(path);
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  if (!all.every(Number.isFinite)) {
+    throw new PeakLabelError('MODEL_INVALID', `The ${what} ${path} contains NaN or infinite values.`, { file: path });
+  }
+  return { weight: all.slice(0, C * D), bias: all.slice(C * D) };
 }
 
 /** The bundle with some retrieval parameters overridden (the user's settings); unknown keys are ignored. */

@@ -81,6 +81,8 @@ export interface Manifest {
   /** CRM cell i is centred on input pixel stride·i + centerOffset (default: the cell's centre). */
   crmGeometry: { centerOffset: number };
   head: { file: string; channels: number };
+  /** The image head (src/common/image-head.ts): same layout as the class head, read on max-pooled features. */
+  imageHead?: { file: string; channels: number };
   graphs: { backbone: GraphSpec; prm?: GraphSpec; iam?: GraphSpec };
   peaks: { window: number; subPixelFactor: number; classScoreThreshold?: number };
   retrieval?: Partial<RetrievalParams>;
@@ -136,6 +138,12 @@ export function parseManifest(json: unknown, file: string): Manifest {
   if (!posInt(m.stride)) bad('stride must be a positive integer');
   const head = m.head as Record<string, unknown> | undefined;
   if (!isObj(head) || typeof head!.file !== 'string' || !posInt(head!.channels)) bad('head needs file and channels');
+  const imageHead = m.imageHead as Record<string, unknown> | undefined;
+  if (imageHead !== undefined) {
+    if (!isObj(imageHead) || typeof imageHead.file !== 'string') bad('imageHead needs file');
+    if (imageHead!.channels !== head!.channels) bad(`imageHead.channels is ${JSON.stringify(imageHead!.channels)}, expected the head's ${head!.channels}`);
+    if (imageHead!.pooling !== undefined && imageHead!.pooling !== 'max') bad(`imageHead.pooling is ${JSON.stringify(imageHead!.pooling)}; this PeakLabel reads "max"`);
+  }
   const graphs = m.graphs as Record<string, unknown> | undefined;
   if (!isObj(graphs)) bad('graphs is missing');
   const backbone = parseGraph((graphs as Record<string, unknown>).backbone, 'graphs.backbone', bad);
@@ -158,6 +166,7 @@ export function parseManifest(json: unknown, file: string): Manifest {
           : ((m.stride as number) - 1) / 2,
     },
     head: { file: head!.file as string, channels: head!.channels as number },
+    ...(imageHead ? { imageHead: { file: imageHead.file as string, channels: imageHead.channels as number } } : {}),
     graphs: { backbone: backbone!, ...(prm ? { prm } : {}), ...(iam ? { iam } : {}) },
     peaks: {
       window: posInt(peaksRaw.window) ? (peaksRaw.window as number) : 3,

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PeakLabelError } from '../../common/errors';
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
+import { imageHeadLogits } from '../../common/image-head';
 import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
 import { decodeRle, encodeMask } from '../../common/rle';
 import { maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
@@ -201,11 +202,13 @@ export class Pipeline {
     const { subPixelFactor } = this.bundle.manifest.peaks;
     const peaks: GridPeak[][] = [];
     const classScores: number[] = [];
+    const { imageHead } = this.bundle;
+    const imageLogits = imageHead && crm.features ? imageHeadLogits(crm.features.features.data as Float32Array, this.bundle.manifest.head.channels, imageHead.weight, imageHead.bias, crm.C) : null;
     for (let c = 0; c < crm.C; c++) {
       const map = crm.crm.subarray(c * crm.h * crm.w, (c + 1) * crm.h * crm.w);
       const found = findPeaks(map, crm.h, crm.w, { subPixelFactor }).map((p) => ({ ...p, classIndex: c }));
       peaks.push(found);
-      classScores.push(classConfidence(found));
+      classScores.push(classConfidence(found) + (imageLogits ? imageLogits[c] : 0));
     }
     t.peaks = performance.now() - t0;
     const a: Analysis = { key, image, name: basename(file), hash, pre, crm, peaks, classScores, prms: [] };

@@ -81,6 +81,22 @@ export function effectiveBundle(base: Bundle, head: HeadOverride | null): Bundle
     manifest: { ...base.manifest, classes },
     headWeight: weight.slice(0, C * D),
     headBias: bias.slice(0, C),
+    imageHead: base.imageHead && withoutRows(base.imageHead, rows, D),
     projectHead: { key: head.key, rows, peakClickRows },
   };
+}
+
+/**
+ * The bundle's image head without the rows a project head supplies: those rows were trained and calibrated on
+ * their peak scores alone, so their class score stays that (new classes have no image row at all).
+ */
+function withoutRows(head: { weight: Float32Array; bias: Float32Array }, rows: number[], D: number): { weight: Float32Array; bias: Float32Array } {
+  const weight = head.weight.slice();
+  const bias = head.bias.slice();
+  for (const r of rows) {
+    if (r >= bias.length) continue;
+    weight.fill(0, r * D, (r + 1) * D);
+    bias[r] = 0;
+  }
+  return { weight, bias };
 }

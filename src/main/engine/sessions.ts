@@ -89,7 +89,7 @@ export class ModelSessions {
   }
 
   async runBackbone(image: Float32Array, H: number, W: number): Promise<BackboneOutput> {
-    const needFeatures = this.iam !== null || this.regionIam !== null;
+    const needFeatures = this.iam !== null || this.regionIam !== null || this.bundle.imageHead !== null;
     const fetches = needFeatures ? ['crm', 'features', 'features_s8', 'features_s4'] : ['crm'];
     const out = await this.run('backbone', { image: new ort.Tensor('float32', image, [1, 3, H, W]), head_weight: this.headW, head_bias: this.headB }, fetches);
     const crm = out.crm;

@@ -36,6 +36,8 @@ export const command: CliCommand = {
         provider: engine.provider,
         fallbackReasons: engine.opened.fallbackReasons,
         retrieval: engine.bundle.retrieval,
+        // Whether class scores add the image head's logit (docs/adr/backbone-efficientnet-lite.md decision 19).
+        imageHead: engine.bundle.imageHead !== null,
       };
       if (values.json) {
         ctx.out(JSON.stringify(info, null, 2));
@@ -45,6 +47,7 @@ export const command: CliCommand = {
       ctx.out(`model      ${info.modelId}`);
       ctx.out(`backbone   ${info.backbone} (input ${m.preprocess.channelOrder}, mean ${m.preprocess.mean.join('/')}, scale ${m.preprocess.scale})`);
       ctx.out(`classes    ${info.classes.length}: ${info.classes.join(', ')}`);
+      ctx.out(`scores     mean class response at the peaks${info.imageHead ? ' + image head (linear on the max-pooled features)' : ''}`);
       ctx.out(`input      shorter side ${info.input.shorterSide}, longer side ≤ ${info.input.maxLongerSide}, multiple of ${info.input.multipleOf}`);
       ctx.out(`methods    ${info.methods.join(', ') || '(none)'}`);
       for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
