@@ -9,6 +9,7 @@ import torch
 from .bundle import write_bundle, write_model_card, sha256, read_head
 from .backbones import BackboneSpec, OrtFeatures, load_backbone
 from .data import load_dev_images
+from .ir import KitError
 
 GOLDEN = [("pennfudan", "FudanPed00004.png"), ("coco-mini", "000000000139.jpg")]
 
@@ -67,23 +68,42 @@ def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squee
 
 
 def evaluate_bundle(shared: str, bundle: str, cache: str):
-    import json
     from .train import evaluate_heldout
-    manifest = json.load(open(os.path.join(bundle, "manifest.json"), encoding="utf-8"))
+    manifest = _read_manifest(bundle)
     name = manifest.get("backbone", {}).get("name", "squeezenet1.1")
     spec = load_backbone(name, shared)
     images = load_dev_images(shared)
-    hw, hb = read_head(os.path.join(bundle, "head.bin"), channels=spec.channels)
+    hw, hb = _read_head(bundle, manifest["head"]["file"], spec.channels)
     image_head = None
     if "imageHead" in manifest:
-        iw, ib = read_head(os.path.join(bundle, manifest["imageHead"]["file"]), channels=spec.channels)
-        image_head = (torch.from_numpy(iw), torch.from_numpy(ib))
+        image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
     fc = _feature_cache(spec, images, cache, bundle, flips=False)
     m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb),
                          image_head=image_head)
     print(f"bundle {bundle} (backbone {name}{', with an image head' if image_head else ''})")
     print_metrics(m)
     return m
+
+
+def _read_manifest(bundle: str) -> dict:
+    import json
+    path = os.path.join(bundle, "manifest.json")
+    if not os.path.isfile(path):
+        raise KitError(f"{path}: no bundle manifest (is {bundle} a model bundle folder?)")
+    try:
+        return json.load(open(path, encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise KitError(f"{path}: not valid JSON ({e})") from e
+
+
+def _read_head(bundle: str, file: str, channels: int):
+    path = os.path.join(bundle, file)
+    if not os.path.isfile(path):
+        raise KitError(f"{path}: the bundle's head file is missing")
+    try:
+        return read_head(path, channels=channels)
+    except ValueError as e:
+        raise KitError(str(e)) from e
 
 
 def print_metrics(m):
@@ -106,12 +126,12 @@ def add_image_head(shared: str, bundle: str, cache: str):
     from .image_head import IMAGE_HEAD_RECIPE
     from .train import _public, evaluate_heldout, train_image_head
     path = os.path.join(bundle, "manifest.json")
-    manifest = json.load(open(path, encoding="utf-8"))
+    manifest = _read_manifest(bundle)
     spec = load_backbone(manifest.get("backbone", {}).get("name", "squeezenet1.1"), shared)
     images = load_dev_images(shared)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    hw, hb = (torch.from_numpy(a) for a in read_head(os.path.join(bundle, manifest["head"]["file"]), channels=spec.channels))
+    hw, hb = (torch.from_numpy(a) for a in _read_head(bundle, manifest["head"]["file"], spec.channels))
     tuned = os.path.join(bundle, "retrieval.json")
     thr = json.load(open(tuned, encoding="utf-8")).get("classScoreThreshold") if os.path.isfile(tuned) else None
     thr = float(thr if thr is not None else manifest.get("peaks", {}).get("classScoreThreshold", 0.0))

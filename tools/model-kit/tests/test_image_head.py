@@ -74,3 +74,17 @@ def test_heldout_class_score_adds_the_image_logits():
     both = evaluate_heldout(fc, fc.images, hw, hb, image_head=(iw, ib))
     assert both["pointwise"] == plain["pointwise"]  # the CRM (and its argmax) is the class head's
     assert both["mAP"] > plain["mAP"]
+
+
+def test_kit_names_the_bundle_file_it_cannot_use(tmp_path, capsys):
+    import json
+    import kit
+    assert kit.main(["image-head", "--bundle", str(tmp_path)]) == 2
+    assert f"{tmp_path}/manifest.json: no bundle manifest" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert kit.main(["eval", "--bundle", str(tmp_path)]) == 2
+    assert "manifest.json: not valid JSON" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"backbone": {"name": "squeezenet1.1"}, "head": {"file": "head.bin"}}))
+    (tmp_path / "head.bin").write_bytes(b"\0" * 40)
+    assert kit.main(["eval", "--bundle", str(tmp_path)]) == 2
+    assert f"{tmp_path}/head.bin: expected" in capsys.readouterr().err
