@@ -116,8 +116,9 @@ describe('bundle validation', () => {
   });
 
   it('an image head is read beside the class head; a wrong size, a NaN or a manifest entry that does not fit is refused naming it', () => {
-    const C = readBundle(models).manifest.classes.length;
-    const D = readBundle(models).manifest.head.channels;
+    const base = readBundle(models);
+    const C = base.manifest.classes.length;
+    const D = base.manifest.head.channels;
     const withImageHead = (name: string, values: Float32Array, entry: Record<string, unknown> = {}) =>
       bundleCopy(name, (m, d) => {
         writeFileSync(join(d, 'image-head.bin'), Buffer.from(values.buffer));
@@ -126,7 +127,7 @@ describe('bundle validation', () => {
     const ok = readBundle(withImageHead('image-head', Float32Array.from({ length: C * D + C }, (_, i) => i % 7)));
     expect(ok.imageHead!.weight.length).toBe(C * D);
     expect(Array.from(ok.imageHead!.bias.subarray(0, 3))).toEqual([(C * D) % 7, (C * D + 1) % 7, (C * D + 2) % 7]);
-    expect(readBundle(models).imageHead!.bias.length).toBe(C);
+    expect(base.imageHead!.bias.length).toBe(C);
     expect(readBundle(bundleCopy('no-image-head', (m) => delete m.imageHead)).imageHead).toBeNull();
     const missing = bundleCopy('image-head-missing', (m, d) => rmSync(join(d, m.imageHead.file)));
     expect(caught(() => readBundle(missing)).file).toBe(join(missing, 'image-head.bin'));

@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 
 from backbone_variants import ROOT, features  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
-from peaklabel_kit.image_head import BLEND_GRID, choose_blend, fit_image_head, image_logits, peak_scores  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, mean_average_precision  # noqa: E402
+from peaklabel_kit.image_head import BLEND_GRID, choose_blend, fit_image_head, image_logits  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, mean_average_precision, peak_scores  # noqa: E402
 
 
 def scores(fc, fit, test, w0, b0):

@@ -146,14 +146,15 @@ def add_image_head(shared: str, bundle: str, cache: str):
         manifest.pop("imageHead", None)
         if os.path.isfile(os.path.join(bundle, IMAGE_HEAD_FILE)):
             os.remove(os.path.join(bundle, IMAGE_HEAD_FILE))
-        met["heldout"] = _public(only)
+        final = only
     else:
         manifest["imageHead"] = write_image_head(bundle, image_head, spec.channels)
-        met["heldout"] = _public(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+        final = evaluate_heldout(fc, held, hw, hb, image_head=image_head)
+    met["heldout"] = _public(final)
     gold = [(ds, os.path.join(shared, "data", ds, "images", f)) for ds, f in GOLDEN]
     write_golden(os.path.join(bundle, "golden"), spec.backbone, hw.numpy(), hb.numpy(), gold, spec.preprocess,
                  image_head)
     json.dump(manifest, open(path, "w"), indent=2)
     write_model_card(bundle, manifest)
     print(f"bundle {bundle}: image head {'weight ' + str(blend['weight']) if image_head else 'not kept'}")
-    print_metrics(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+    print_metrics(final)

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .prm import peak_stimulation
 
 # The image logit's weight in the class score is chosen from this grid by 3-fold CV on the training split
 # (0 = no image head).
@@ -55,17 +54,11 @@ def image_logits(fc, imgs, w, b) -> np.ndarray:
         return torch.stack([w @ global_max(fc.get(i)) + b for i in imgs]).numpy()
 
 
-def peak_scores(fc, imgs, hw, hb) -> np.ndarray:
-    """[N,K] peak-stimulation class scores of `imgs`."""
-    with torch.no_grad():
-        return torch.cat([peak_stimulation(F.conv2d(fc.get(i)[None], hw[:, :, None, None], hb)) for i in imgs]).numpy()
-
-
 def choose_blend(fc, imgs, fit_peak_head, mean_ap) -> tuple[float, np.ndarray, list[float]]:
     """The weight of BLEND_GRID with the best mean 3-fold CV mAP of peak + a · image on `imgs`, the out-of-fold
     image logits [N,K] (for calibrating the image bias: in-sample logits of a near-separable fit are
     overconfident) and the CV mAP per grid weight. `fit_peak_head(fit) -> (hw, hb)` trains the class head."""
-    from .train import cv_splits
+    from .train import cv_splits, peak_scores
     index = {id(im): n for n, im in enumerate(imgs)}
     oof = np.zeros((len(imgs), len(imgs[0].labels)), np.float32)
     folds = []

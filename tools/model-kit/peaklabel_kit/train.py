@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .classes import VOC
 from .data import DevImage, input_size, load_rgb, to_input
-from .image_head import BLEND_GRID, IMAGE_HEAD_RECIPE, choose_blend, fit_image_head, global_max, peak_scores
+from .image_head import BLEND_GRID, IMAGE_HEAD_RECIPE, choose_blend, fit_image_head, global_max
 from .prm import peak_stimulation
 
 CRM_OFFSET, STRIDE = 15.5, 16
@@ -62,6 +62,12 @@ class FeatureCache:
 
 def _crm(f, hw, hb):
     return F.conv2d(f[None], hw[:, :, None, None], hb)
+
+
+def peak_scores(fc, imgs, hw, hb) -> np.ndarray:
+    """[N,K] peak-stimulation class scores of `imgs` (unflipped)."""
+    with torch.no_grad():
+        return torch.cat([peak_stimulation(_crm(fc.get(i), hw, hb)) for i in imgs]).numpy()
 
 
 def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=peak_stimulation,
@@ -113,7 +119,8 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
     print("held-out, trained head:")
     print_metrics(after)
     hb, cal = _calibrate_biases(fc, train, hw, hb)
-    image_head, blend = train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to=0.0)
+    thr = 0.0  # the class-score threshold calibration aims at (the manifest's)
+    image_head, blend = train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to=thr)
     with_image = evaluate_heldout(fc, held, hw, hb, image_head=image_head) if image_head else after
     if image_head:
         print(f"held-out, class head + image head (weight {blend['weight']}):")
@@ -126,7 +133,6 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
         "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
                                "(16*i+15.5 px, scaled to the original image) lies inside a GT box of that class",
     }
-    thr = 0.0
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": thr}
     extra = {"training": {
         "what": "every class head row trained on image-level labels (backbone frozen), from the ImageNet-group "
@@ -147,8 +153,7 @@ def train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to: float):
     when 3-fold CV on the training split keeps the class score alone; and what the manifest says of the choice.
     Its bias puts each class's F1-optimal threshold of the summed score (class head's + out-of-fold image
     logits) at `calibrate_to`, the threshold the engine applies to every class."""
-    recipe = {k: HEAD_RECIPE[k] for k in ("lam", "epochs", "lr", "seed")}
-    a, oof, cv = choose_blend(fc, train, lambda fit: _fit(fc, fit, hw0, hb0, **recipe), mean_average_precision)
+    a, oof, cv = choose_blend(fc, train, lambda fit: _fit(fc, fit, hw0, hb0, **HEAD_RECIPE), mean_average_precision)
     blend = {"weight": a, "cvMeanAPByWeight": {str(w): round(m, 4) for w, m in zip(BLEND_GRID, cv)},
              "calibratedTo": calibrate_to}
     print(f"image head: 3-fold CV mAP by weight {blend['cvMeanAPByWeight']} -> {a}")
@@ -171,9 +176,7 @@ def _calibrate_biases(fc, imgs, hw, hb):
     """Shifts each class's bias so that one class-score threshold (0) fits every class: the class score is
     the mean CRM value at its peaks, so a bias shift moves it 1:1 and leaves AP and the CRM argmax as they
     were."""
-    with torch.no_grad():
-        s = torch.cat([peak_stimulation(_crm(fc.get(i), hw, hb)) for i in imgs]).numpy()
-    t = f1_thresholds(s, np.stack([i.labels for i in imgs]))
+    t = f1_thresholds(peak_scores(fc, imgs, hw, hb), np.stack([i.labels for i in imgs]))
     return hb - torch.from_numpy(t), {VOC[c]: round(-float(t[c]), 4) for c in range(len(VOC))}
 
 
