@@ -20,7 +20,7 @@ from peaklabel_kit.backbones import load_backbone  # noqa: E402
 from peaklabel_kit.bundle import read_head  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from finetune import FrontCache, Tail, TailFeatures, fit_tail  # noqa: E402
-from peaklabel_kit.train import cv_splits, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -73,7 +73,8 @@ def main():
         for f, (fit, test) in enumerate(cv_splits(train, 3)):
             t, w, b = fit_tail(front, fit, tail0, hw0, hb0, a.epochs, a.lr, a.lam_head, a.lam_tail, a.seed,
                                tail_lr_factor=a.tail_lr)
-            base = evaluate_heldout(TailFeatures(front, tail0), test, hw0, hb0)
+            frozen = TailFeatures(front, tail0)  # the control: the kit's head recipe on the frozen backbone
+            base = evaluate_heldout(frozen, test, *_fit(frozen, fit, hw0, hb0, **HEAD_RECIPE))
             got = evaluate_heldout(TailFeatures(front, t), test, w, b)
             res.append((base["mAP"], got["mAP"], base["pointwise"], got["pointwise"]))
             print(f"  fold {f}: mAP {100 * base['mAP']:.1f} -> {100 * got['mAP']:.1f}, pointwise "
