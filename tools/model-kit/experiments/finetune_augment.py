@@ -32,10 +32,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from peaklabel_kit.data import DevImage  # noqa: E402
 from peaklabel_kit.effnet import LITE0, EffNetBackbone, EffNetLite, MEAN_RGB, SCALE  # noqa: E402
-from peaklabel_kit.image_head import fit_image_head  # noqa: E402
+from peaklabel_kit.image_head import fit_image_head, image_logits  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
 from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout, mean_average_precision, peak_scores  # noqa: E402
-from peaklabel_kit.image_head import image_logits  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUNDLE = os.path.join(ROOT, "resources", "models-effnet-lite0")
@@ -152,7 +151,7 @@ def batches(imgs, rng):
     return [out[j] for j in rng.permutation(len(out))]
 
 
-def finetune(bb0, views: Views, fit, hw0, hb0, factor: float, aug: bool, seed: int, device, log=None):
+def finetune(bb0, views: Views, fit, hw0, hb0, factor: float, aug: bool, epochs: int, seed: int, device, log=None):
     """Whole backbone but the stem and block 0 + head; multilabel soft-margin on peak-stimulation scores of each
     image's own (unpadded) cells; L2-SP toward ImageNet (backbone) and the group init (head)."""
     torch.manual_seed(seed)
@@ -166,9 +165,9 @@ def finetune(bb0, views: Views, fit, hw0, hb0, factor: float, aug: bool, seed: i
     hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
     opt = torch.optim.SGD([{"params": [hw, hb], "lr": HEAD_LR},
                            {"params": trainable, "lr": HEAD_LR * factor}], momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     t0 = time.time()
-    for ep in range(EPOCHS):
+    for ep in range(epochs):
         total = 0.0
         for part in batches(fit, rng):
             scale = math.exp(rng.uniform(math.log(0.7), math.log(1.3))) if aug else 1.0
@@ -189,15 +188,14 @@ def finetune(bb0, views: Views, fit, hw0, hb0, factor: float, aug: bool, seed: i
             total += float(loss) * len(part)
         sched.step()
         if log:
-            log(f"epoch {ep + 1}/{EPOCHS} loss {total / len(fit):.4f} ({time.time() - t0:.0f} s)")
+            log(f"epoch {ep + 1}/{epochs} loss {total / len(fit):.4f} ({time.time() - t0:.0f} s)")
     return bb.eval().requires_grad_(False), hw.detach().cpu(), hb.detach().cpu(), total / len(fit)
 
 
-def score(bb, views, fit, test, hw, hb) -> dict:
-    """Held-out metrics of (bb, head) on `test`, with and without an image head fitted on `fit`'s features."""
-    tf = Feats(bb, views, test, flips=False)
+def score(ff: Feats, tf: Feats, fit, test, hw, hb) -> dict:
+    """Held-out metrics of a head on `test`'s features tf, with and without an image head fitted on `fit`'s
+    features ff (both flips)."""
     m = evaluate_heldout(tf, test, hw, hb)
-    ff = Feats(bb, views, fit, flips=True)
     iw, ib = fit_image_head(ff, fit)
     y = np.stack([i.labels for i in test])
     with_image = mean_average_precision(peak_scores(tf, test, hw, hb) + IMAGE_WEIGHT * image_logits(tf, test, iw, ib), y)
@@ -209,9 +207,9 @@ def run_setting(name: str, pack_dir: str, out: str, quick: bool):
     torch.set_num_threads(2)
     meta = json.load(open(os.path.join(pack_dir, "meta.json")))
     images = [PackImage(m, pack_dir) for m in meta["images"]]
+    epochs = 1 if quick else EPOCHS
     if quick:
-        global EPOCHS
-        images, EPOCHS = images[::12], 1
+        images = images[::12]
     hw0 = torch.tensor(meta["headInit"]["weight"], dtype=torch.float32)
     hb0 = torch.tensor(meta["headInit"]["bias"], dtype=torch.float32)
     views = Views(images, device)
@@ -224,17 +222,18 @@ def run_setting(name: str, pack_dir: str, out: str, quick: bool):
     def log(s):
         print(f"[{name}] {s}", file=logf, flush=True)
     res = {}
+    setting = SETTINGS[name]
+    frozen = Feats(bb0, views, images, flips=True) if setting is None else None  # one backbone for every split
     for split, fit, test in splits:
         t0 = time.time()
-        setting = SETTINGS[name]
         if setting is None:
-            ff = Feats(bb0, views, fit, flips=True)
-            hw, hb = _fit(ff, fit, hw0, hb0, **HEAD_RECIPE)
-            bb, loss = bb0, None
+            hw, hb = _fit(frozen, fit, hw0, hb0, **HEAD_RECIPE)
+            ff, tf, loss = frozen, frozen, None
         else:
-            bb, hw, hb, loss = finetune(bb0, views, fit, hw0, hb0, setting["factor"], setting["aug"], HEAD_RECIPE["seed"],
-                                        device, log if split == "heldout" else None)
-        res[split] = score(bb, views, fit, test, hw, hb) | {"loss": loss, "seconds": round(time.time() - t0, 1)}
+            bb, hw, hb, loss = finetune(bb0, views, fit, hw0, hb0, setting["factor"], setting["aug"], epochs,
+                                        HEAD_RECIPE["seed"], device, log if split == "heldout" else None)
+            ff, tf = Feats(bb, views, fit, flips=True), Feats(bb, views, test, flips=False)
+        res[split] = score(ff, tf, fit, test, hw, hb) | {"loss": loss, "seconds": round(time.time() - t0, 1)}
         log(f"{split}: {json.dumps(res[split])}")
         json.dump(res, open(os.path.join(out, f"{name}.json"), "w"), indent=1)
 
