@@ -1,10 +1,12 @@
 """Exploration for issue 11 (ADR backbone-efficientnet-lite.md decision 20): does fine-tuning EfficientNet-Lite0 on
 the tags generalise once each step sees a new view of every image (scale jitter, a random sub-window, colour
 jitter, mirroring)? Decision 18 fine-tuned on fixed cached views and overfitted. Random views need the whole
-network in every step, so this runs on a GPU when one is lent (the CPU would need about an hour per setting).
+network in every step, so this runs on a GPU when one is lent (on the CPU: ~0.85 s per image and epoch, about
+27 minutes for one setting's held-out split at 8 epochs; --epochs and --splits cut a run down).
 
-  # here: a pack of what the run needs (dev images at the bundle's input size as WebP, their tags and boxes,
-  # the ImageNet-group head init); the weights come from the committed bundle's backbone.onnx
+  # here: a pack of what the run needs (dev images at the bundle's input size as lossless WebP, 89 MB; their tags
+  # and boxes; the ImageNet-group head init); the weights come from the committed bundle's backbone.onnx.
+  # --lossy packs 16 MB, small enough for a device call, at the cost decision 21 measures
   .venv/bin/python tools/model-kit/experiments/finetune_augment.py pack .gpu/pack
   # on the GPU machine (or --quick here to check the code): one process per setting, results as a table
   python3 tools/model-kit/experiments/finetune_augment.py run .gpu/pack --out $OUT
@@ -54,7 +56,7 @@ FROZEN_BLOCKS = 1  # the stem and block 0 stay as ImageNet made them (decision 1
 
 # --- the pack (made here) -------------------------------------------------------------------
 
-def pack(out: str):
+def pack(out: str, lossy: bool = False):
     from PIL import Image
     from peaklabel_kit.backbones import load_backbone
     from peaklabel_kit.data import input_size, load_dev_images, load_rgb
@@ -65,7 +67,8 @@ def pack(out: str):
     for n, im in enumerate(images):
         size = input_size(im.width, im.height)
         name = f"{n:04d}.webp"
-        Image.fromarray(load_rgb(im.file, size)).save(os.path.join(out, "images", name), "WEBP", quality=88, method=4)
+        Image.fromarray(load_rgb(im.file, size)).save(os.path.join(out, "images", name), "WEBP", quality=88, method=4,
+                                                      lossless=not lossy)
         meta.append({"key": im.key, "image": name, "width": im.width, "height": im.height, "size": list(size),
                      "labels": im.labels.tolist(), "boxes": {str(c): b for c, b in im.boxes.items()}})
     spec = load_backbone("efficientnet-lite0", shared)
@@ -202,12 +205,12 @@ def score(ff: Feats, tf: Feats, fit, test, hw, hb) -> dict:
     return {"mAP": m["mAP"], "mAPImage": with_image, "pointwise": m["pointwise"], "tol18": m["pointwiseTol18"]}
 
 
-def run_setting(name: str, pack_dir: str, out: str, quick: bool):
+def run_setting(name: str, pack_dir: str, out: str, quick: bool, epochs: int = EPOCHS, only: tuple = ()):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(2)
     meta = json.load(open(os.path.join(pack_dir, "meta.json")))
     images = [PackImage(m, pack_dir) for m in meta["images"]]
-    epochs = 1 if quick else EPOCHS
+    epochs = 1 if quick else epochs
     if quick:
         images = images[::12]
     hw0 = torch.tensor(meta["headInit"]["weight"], dtype=torch.float32)
@@ -217,11 +220,13 @@ def run_setting(name: str, pack_dir: str, out: str, quick: bool):
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
     splits = [("heldout", train, held)] + [(f"cv{k}", f, t) for k, (f, t) in enumerate(cv_splits(train, 3))]
-    logf = open(os.path.join(out, f"{name}.log"), "w")
+    splits = [s for s in splits if not only or s[0] in only]
+    logf = open(os.path.join(out, f"{name}.log"), "a")
 
     def log(s):
         print(f"[{name}] {s}", file=logf, flush=True)
-    res = {}
+    path = os.path.join(out, f"{name}.json")
+    res = json.load(open(path)) if os.path.isfile(path) else {}  # a run of other splits adds to it
     setting = SETTINGS[name]
     frozen = Feats(bb0, views, images, flips=True) if setting is None else None  # one backbone for every split
     for split, fit, test in splits:
@@ -235,7 +240,7 @@ def run_setting(name: str, pack_dir: str, out: str, quick: bool):
             ff, tf = Feats(bb, views, fit, flips=True), Feats(bb, views, test, flips=False)
         res[split] = score(ff, tf, fit, test, hw, hb) | {"loss": loss, "seconds": round(time.time() - t0, 1)}
         log(f"{split}: {json.dumps(res[split])}")
-        json.dump(res, open(os.path.join(out, f"{name}.json"), "w"), indent=1)
+        json.dump(res, open(path, "w"), indent=1)
 
 
 def table(out: str):
@@ -265,14 +270,19 @@ def main():
     p.add_argument("pack")
     p.add_argument("--out", default="")
     p.add_argument("--setting", default="")
+    p.add_argument("--lossy", action="store_true",
+                   help="pack WebP q88 (16 MB instead of 89, fits a device call) but the features move ~30 %% and the "
+                        "frozen row loses ~10 mAP points (ADR decision 21): compare rows of one pack only")
     p.add_argument("--quick", action="store_true", help="a few images, one epoch: checks the code")
+    p.add_argument("--epochs", type=int, default=EPOCHS, help="fewer on the CPU (about 0.85 s per image and epoch)")
+    p.add_argument("--splits", default="", help="comma-separated subset of heldout,cv0,cv1,cv2 (default all)")
     p.add_argument("--deadline", type=float, default=540, help="seconds before the table is printed regardless")
     a = p.parse_args()
     if a.what == "pack":
-        return pack(a.pack)
+        return pack(a.pack, a.lossy)
     os.makedirs(a.out, exist_ok=True)
     if a.what == "one":
-        return run_setting(a.setting, a.pack, a.out, a.quick)
+        return run_setting(a.setting, a.pack, a.out, a.quick, a.epochs, tuple(filter(None, a.splits.split(","))))
     # one process per setting, all at once (each is launch-bound at batch 8; the GPU interleaves them)
     t0 = time.time()
     procs = [subprocess.Popen([sys.executable, __file__, "one", a.pack, "--out", a.out, "--setting", s]
