@@ -34,9 +34,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from peaklabel_kit.data import DevImage  # noqa: E402
 from peaklabel_kit.effnet import LITE0, EffNetBackbone, EffNetLite, MEAN_RGB, SCALE  # noqa: E402
-from peaklabel_kit.image_head import fit_image_head, image_logits  # noqa: E402
+from peaklabel_kit.image_head import fit_image_head  # noqa: E402
 from peaklabel_kit.prm import peak_stimulation  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout, mean_average_precision, peak_scores  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUNDLE = os.path.join(ROOT, "resources", "models-effnet-lite0")
@@ -51,7 +51,6 @@ SETTINGS = {
     "F0.003-plain": {"factor": 0.003, "aug": False},
 }
 EPOCHS, BATCH, LAM_HEAD, LAM_TAIL, HEAD_LR = 15, 8, 0.1, 0.001, 0.01
-FROZEN_BLOCKS = 1  # the stem and block 0 stay as ImageNet made them (decision 18)
 
 
 # --- the pack (made here) -------------------------------------------------------------------
@@ -160,6 +159,7 @@ def finetune(bb0, views: Views, fit, hw0, hb0, factor: float, aug: bool, epochs:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     bb = copy.deepcopy(bb0).train()
+    # the stem and block 0 stay as ImageNet made them (decision 18)
     trainable = [p for n, p in bb.named_parameters() if not (n.startswith("stem.") or n.startswith("blocks.0."))]
     for p in trainable:
         p.requires_grad_(True)
@@ -200,8 +200,7 @@ def score(ff: Feats, tf: Feats, fit, test, hw, hb) -> dict:
     features ff (both flips)."""
     m = evaluate_heldout(tf, test, hw, hb)
     iw, ib = fit_image_head(ff, fit)
-    y = np.stack([i.labels for i in test])
-    with_image = mean_average_precision(peak_scores(tf, test, hw, hb) + IMAGE_WEIGHT * image_logits(tf, test, iw, ib), y)
+    with_image = evaluate_heldout(tf, test, hw, hb, image_head=(IMAGE_WEIGHT * iw, IMAGE_WEIGHT * ib))["mAP"]
     return {"mAP": m["mAP"], "mAPImage": with_image, "pointwise": m["pointwise"], "tol18": m["pointwiseTol18"]}
 
 

@@ -1,10 +1,9 @@
-"""Exploration for issue 11 (docs/adr/backbone-efficientnet-lite.md decision 21): the ImageNet classifier itself as a
+"""Exploration for issue 11 (docs/adr/backbone-efficientnet-lite.md decision 22): the ImageNet classifier itself as a
 prior on the class score. The head and the image head learn 20 classes from ~235 tagged images and saturate at ~60
 (decision 16); the backbone's own 1000-way classifier (fc on the average-pooled conv_head features, softmax) was
 trained on 1.2 M images. Its zero-shot VOC score is the log of the summed probability of the class's ImageNet group
 (classes.py IMAGENET_GROUPS; person is only clothing there). SqueezeNet's classifier is conv10 + ReLU per cell, then
-the average. Does adding b × that score to the class score (peak +
-a × image head, decision 19) help?
+the average. Does adding b × that score to the class score (peak + a × image head, decision 19) help?
 
 Pools tried for the zero-shot score: the average over cells (as ImageNet trained it) and the max over cells of the
 per-cell group log-probability (the strongest local evidence). Rows: 5-fold CV over all dev images (a and b chosen
@@ -23,12 +22,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from backbone_variants import ROOT, features  # noqa: E402
+from image_head import scores  # noqa: E402  (peak scores and image-head logits, both heads trained on a fit set)
 from peaklabel_kit.classes import VOC, imagenet_group_indices  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.effnet import VARIANTS, EffNetModel, load_effnet, weights_path  # noqa: E402
 from peaklabel_kit.ir import load_squeezenet, read_imagenet_labels  # noqa: E402
-from peaklabel_kit.image_head import BLEND_GRID, fit_image_head, image_logits  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, mean_average_precision, peak_scores  # noqa: E402
+from peaklabel_kit.image_head import BLEND_GRID  # noqa: E402
+from peaklabel_kit.train import cv_splits, mean_average_precision  # noqa: E402
 
 PRIOR_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 
@@ -51,16 +51,11 @@ def zero_shot(fc, imgs, W, B, groups, pool: str, cell_relu: bool) -> np.ndarray:
     return torch.stack(out).numpy()
 
 
-def heads(fc, fit, test, w0, b0):
-    """(peak scores, image-head logits) on test, both trained on fit."""
-    return peak_scores(fc, test, *_fit(fc, fit, w0, b0, **HEAD_RECIPE)), image_logits(fc, test, *fit_image_head(fc, fit))
-
-
 def choose(fc, fit, w0, b0, z_of: dict) -> dict:
     """Per pool: (a, b) with the best mean 3-fold CV mAP of peak + a·image + b·prior on fit."""
     folds = []
     for f, t in cv_splits(fit, 3):
-        folds.append((*heads(fc, f, t, w0, b0), {pool: z(t) for pool, z in z_of.items()}, np.stack([i.labels for i in t])))
+        folds.append((*scores(fc, f, t, w0, b0), {pool: z(t) for pool, z in z_of.items()}, np.stack([i.labels for i in t])))
     grid = list(itertools.product(BLEND_GRID, PRIOR_GRID))
     out = {}
     for pool in z_of:
@@ -91,7 +86,7 @@ def main():
         [f"peak + 0.5 × image + {b} × zero-shot {pool}" for pool in Z for b in PRIOR_GRID[1:]] + \
         [f"peak + a × image + b × zero-shot {pool}, (a, b) by inner CV" for pool in Z]
 
-    def row_scores(fc_fit, test, p, q, chosen):
+    def row_scores(test, p, q, chosen):
         s = [p + 0.5 * q, z_of["avg"](test), z_of["max"](test)]
         s += [p + 0.5 * q + b * z_of[pool](test) for pool in Z for b in PRIOR_GRID[1:]]
         s += [p + a * q + b * z_of[pool](test) for pool, (a, b) in chosen.items()]
@@ -99,16 +94,16 @@ def main():
 
     cv_rows, picks = [], []
     for n, (fit, test) in enumerate(cv_splits(images, 5)):
-        p, q = heads(fc, fit, test, w0, b0)
+        p, q = scores(fc, fit, test, w0, b0)
         chosen = choose(fc, fit, w0, b0, z_of)
         picks.append(chosen)
-        cv_rows.append(row_scores(fc, test, p, q, chosen))
+        cv_rows.append(row_scores(test, p, q, chosen))
         print(f"fold {n + 1}: chosen {chosen}; " + ", ".join(f"{x:.1f}" for x in cv_rows[-1]), flush=True)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    p, q = heads(fc, train, held, w0, b0)
+    p, q = scores(fc, train, held, w0, b0)
     chosen_h = choose(fc, train, w0, b0, z_of)
-    held_row = row_scores(fc, held, p, q, chosen_h)
+    held_row = row_scores(held, p, q, chosen_h)
     cv = np.array(cv_rows)
     print(f"\n| {backbone}: class score | 5-fold CV mAP | per fold | held-out quarter mAP |\n|---|---|---|---|")
     for k, name in enumerate(names):
