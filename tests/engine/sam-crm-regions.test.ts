@@ -55,10 +55,12 @@ describe('sam with class-response regions', () => {
     const withRegions = await run(DEFAULT_SAM_PROMPT_OPTIONS.crmFraction);
     expect(withRegions.instances.length).toBeGreaterThan(0);
     expect(withRegions.prompts.some((p) => p.points.length === 2)).toBe(true);
-    // Regions also merge peaks whose region lies inside a drawn mask: never more decoder calls than without.
+    // Each peak is decoded at most once (a peak inside a drawn mask only supports it). How many calls that
+    // leaves depends on the masks the two clicks draw, so it is not compared with the peak-only run.
+    const firstClicks = withRegions.prompts.map((p) => `${p.points[0].x},${p.points[0].y}`);
+    expect(new Set(firstClicks).size).toBe(firstClicks.length);
     const without = await run(0);
     expect(without.prompts.every((p) => p.points.length === 1)).toBe(true);
-    expect(withRegions.prompts.length).toBeLessThanOrEqual(without.prompts.length);
     // The astronaut (512×512) fills much of the photo: one suggestion covers her.
     expect(withRegions.instances.some((i) => i.area > 0.3 * 512 * 512)).toBe(true);
     expect(withRegions.iamMs).toBe(0);

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import WORK, Bundle, Item, dev_items, export_proposals, find_peaks, proposals_path, pseudo_candidates, read_plpr, runs_to_mask
+from .data import WORK, Bundle, Item, export_proposals, find_peaks, proposals_path, pseudo_candidates, read_plpr, runs_to_mask
 from .model import InstanceExtentFilling
 
 CACHE = os.path.join(WORK, "cache")

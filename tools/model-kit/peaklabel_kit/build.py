@@ -38,7 +38,7 @@ def _feature_cache(spec: BackboneSpec, images, cache: str, out: str, flips: bool
         export_backbone(spec.backbone, path, 20)
         extractor = OrtFeatures(path, spec.channels)
     name = "" if spec.name == "squeezenet1.1" else spec.name  # the SqueezeNet cache keeps its old place
-    return FeatureCache(extractor, images, cache, flips=flips, pre=spec.preprocess, name=name)
+    return FeatureCache(extractor, images, cache, flips=flips, pre=spec.preprocess, name=name, centre=spec.crm_centre)
 
 
 def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squeezenet1.1"):
@@ -78,6 +78,7 @@ def evaluate_bundle(shared: str, bundle: str, cache: str):
     if "imageHead" in manifest:
         image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
     fc = _feature_cache(spec, images, cache, bundle, flips=False)
+    fc.centre = manifest.get("crmGeometry", {}).get("centerOffset", fc.centre)  # as the engine reads this bundle
     m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb),
                          image_head=image_head)
     print(f"bundle {bundle} (backbone {name}{', with an image head' if image_head else ''})")
@@ -111,7 +112,8 @@ def print_metrics(m):
           f"{100 * m['mAP']:.1f}%")
     print(f"pointwise localisation (top peak of each present class inside a GT box of it): "
           f"{100 * m['pointwise']:.1f}% of {m['pointwisePairs']} (image, class) pairs; "
-          f"with 18 px tolerance: {100 * m['pointwiseTol18']:.1f}%")
+          f"with 18 px tolerance: {100 * m['pointwiseTol18']:.1f}%; pointwise mAP (PRM paper): "
+          f"{100 * m['pointwiseAP18']:.1f}%")
     for k, v in sorted(m["perClassAP"].items()):
         print(f"  AP {k:12s} {100 * v:5.1f}%")
 

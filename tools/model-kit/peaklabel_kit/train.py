@@ -26,10 +26,12 @@ HEAD_RECIPE = {"lam": 0.1, "epochs": 8, "lr": 0.01, "seed": 0}
 class FeatureCache:
     """The head's input features [D,h,w] (float16) per dev image, plain and mirrored, on disk and in memory.
     `backbone(x)[0]` gives them for an input tensor made per `pre` (manifest.preprocess); `name` keeps
-    caches of different backbones apart."""
+    caches of different backbones apart; `centre` is where the backbone's CRM cells sit (cell i at input pixel
+    16 i + centre)."""
 
     def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False,
-                 pre: dict | None = None, name: str = ""):
+                 pre: dict | None = None, name: str = "", centre: float = CRM_OFFSET):
+        self.centre = centre
         if name:
             cache_dir = os.path.join(cache_dir, name)
         os.makedirs(cache_dir, exist_ok=True)
@@ -131,7 +133,11 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
         "heldout": _public(with_image), "heldoutClassHeadOnly": _public(after), "heldoutImageNetInit": _public(before),
         "biasCalibration": cal, "imageHead": blend,
         "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
-                               "(16*i+15.5 px, scaled to the original image) lies inside a GT box of that class",
+                               f"(16*i+{fc.centre:g} px, the bundle's crmGeometry, scaled to the original image) lies "
+                               "inside a GT box of that class",
+        "pointwiseAPDefinition": "pointwiseAP18: the PRM paper's pointwise localisation (Oquab et al. 2015), per class "
+                                 "images ranked by class score, a true positive is an image with the class whose argmax "
+                                 "lies within 18 px of one of its boxes, mean over the classes present",
     }
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": thr}
     extra = {"training": {
@@ -199,10 +205,11 @@ def f1_thresholds(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float) -> tuple[float, float]:
+def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float,
+                centre: float = CRM_OFFSET) -> tuple[float, float]:
     """(y, x) in the original image of the centre of class-map cell (y, x) (fractional cells allowed) of an
-    input of size (W, H)."""
-    return (STRIDE * y + CRM_OFFSET) * im.height / size[1], (STRIDE * x + CRM_OFFSET) * im.width / size[0]
+    input of size (W, H), cell i sitting at input pixel 16 i + centre."""
+    return (STRIDE * y + centre) * im.height / size[1], (STRIDE * x + centre) * im.width / size[0]
 
 
 def cv_splits(images: list, k: int) -> list[tuple[list, list]]:
@@ -243,7 +250,7 @@ def evaluate_heldout(fc: FeatureCache, held: list[DevImage], hw, hb, pool=peak_s
         if image_head is not None:
             score = score + image_head[0] @ global_max(f) + image_head[1]
         return score, crm[0]
-    return evaluate_maps(held, fc.sizes, maps)
+    return evaluate_maps(held, fc.sizes, maps, fc.centre)
 
 
 def headline(m: dict) -> tuple[float, float, float]:
@@ -251,11 +258,12 @@ def headline(m: dict) -> tuple[float, float, float]:
     return m["mAP"], m["pointwise"], m["pointwiseTol18"]
 
 
-def evaluate_maps(imgs: list[DevImage], sizes: dict, maps) -> dict:
+def evaluate_maps(imgs: list[DevImage], sizes: dict, maps, centre: float = CRM_OFFSET) -> dict:
     """Classification AP per class over `imgs` and pointwise localisation: `maps(im)` gives the class scores
-    [C] and class maps [C,h,w] on the stride-16 grid of the input size `sizes[im.key]`; for each present class,
-    a hit is the map's argmax cell centre inside a GT box of the class (strict, and within 18 px)."""
-    scores, labels = [], []
+    [C] and class maps [C,h,w] on the stride-16 grid of the input size `sizes[im.key]` (cell i at input pixel
+    16 i + centre); for each present class, a hit is the map's argmax cell centre inside a GT box of the class
+    (strict, and within 18 px)."""
+    scores, labels, located = [], [], []
     hits = hits18 = pairs = 0
     per_cls: dict[str, tuple[int, int]] = {}
     with torch.no_grad():
@@ -263,16 +271,36 @@ def evaluate_maps(imgs: list[DevImage], sizes: dict, maps) -> dict:
             score, crm = maps(im)
             scores.append(np.asarray(score))
             labels.append(im.labels)
+            located.append(np.zeros(len(im.labels), bool))
             for c in np.nonzero(im.labels)[0]:
-                yy, xx = cell_centre(im, sizes[im.key], *divmod(int(crm[c].argmax()), crm.shape[-1]))
+                yy, xx = cell_centre(im, sizes[im.key], *divmod(int(crm[c].argmax()), crm.shape[-1]), centre)
                 pairs += 1
                 hit = _in_box(yy, xx, im.boxes[c], 0)
                 hits += hit
                 h_, p_ = per_cls.get(VOC[c], (0, 0))
                 per_cls[VOC[c]] = (h_ + int(hit), p_ + 1)
-                hits18 += _in_box(yy, xx, im.boxes[c], 18)
-    scores, labels = np.stack(scores), np.stack(labels)
+                located[-1][c] = _in_box(yy, xx, im.boxes[c], 18)
+                hits18 += located[-1][c]
+    scores, labels, located = np.stack(scores), np.stack(labels), np.stack(located)
     ap = {VOC[c]: average_precision(scores[:, c], labels[:, c]) for c in range(len(VOC)) if labels[:, c].sum() > 0}
     return {"images": len(imgs), "mAP": float(np.mean(list(ap.values()))), "apClasses": len(ap),
             "perClassAP": ap, "pointwise": hits / max(1, pairs), "pointwiseTol18": hits18 / max(1, pairs),
-            "pointwisePairs": pairs, "perClassPointwise": per_cls}
+            "pointwisePairs": pairs, "perClassPointwise": per_cls,
+            "pointwiseAP18": pointwise_map(scores, labels, located)}
+
+
+def pointwise_map(scores: np.ndarray, labels: np.ndarray, located: np.ndarray) -> float:
+    """The pointwise localisation metric of Oquab et al. 2015 as the PRM paper reports it (mAP over classes):
+    per class, images ranked by class score; a true positive is an image with the class whose map argmax lies
+    within 18 px of one of its boxes (`located`); every other image in the ranking is a false positive, and
+    recall is over all images with the class, so a mislocalised positive is never recovered."""
+    aps = []
+    for c in range(labels.shape[1]):
+        n_pos = int((labels[:, c] > 0).sum())
+        if n_pos == 0:
+            continue
+        order = np.argsort(-scores[:, c], kind="stable")
+        tp = located[order, c] & (labels[order, c] > 0)
+        prec = np.cumsum(tp) / np.arange(1, len(tp) + 1)
+        aps.append(float((prec * tp).sum() / n_pos))
+    return float(np.mean(aps))

@@ -1,5 +1,3 @@
-import numpy as np
-
 from conftest import SHARED, shared_path
 from peaklabel_kit.classes import VOC, voc_index, imagenet_group_indices, COLORS
 from peaklabel_kit.data import load_dev_images, input_size

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from conftest import shared_path
-from peaklabel_kit.effnet import VARIANTS, EffNetBackbone, EffNetLite, FoldedBlock, load_effnet, weights_path, same_pad
+from peaklabel_kit.effnet import VARIANTS, EffNetBackbone, FoldedBlock, load_effnet, weights_path, same_pad
 from peaklabel_kit.effnet_prm import EffNetPeakBackprop, crm_pr
 from peaklabel_kit.ir import KitError
 from peaklabel_kit.prm import PrmNet, prm_autograd
