@@ -102,7 +102,8 @@ export interface Peak {
 export type ActivationKind = 'prm' | 'iam';
 
 /** A float map as a grayscale PNG, 0–255 scaled linearly from [min, max]. */
-export type GrayMap = PixelData & { min: number; max: number };
+/** A response map as a gray image; `frame`: where it is drawn on the image in original pixels (absent: over the whole image). */
+export type GrayMap = PixelData & { min: number; max: number; frame?: { x: number; y: number; width: number; height: number } };
 
 export interface PixelData {
   mime: string;
@@ -384,7 +385,7 @@ export interface PeakLabelApi {
   saveEngineSettings(settings: Partial<EngineSettings>): Promise<EngineInfo>;
   findPeaks(imageId: number): Promise<Peak[]>;
   /** Class response map of one class, as a grayscale PNG at map resolution, with its value range. */
-  classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }>;
+  classResponse(imageId: number, classId: number): Promise<GrayMap>;
   suggestForPeak(imageId: number, peak: { classId: number; x: number; y: number }, method?: SuggestionMethod): Promise<InstanceRow>;
   /** The activation of one peak at model input resolution: its PRM (Gaussian-smoothed, σ = 1.5 % of the longer side) or IAM's map. */
   peakMap(imageId: number, peak: { classId: number; x: number; y: number }, kind?: ActivationKind): Promise<GrayMap>;

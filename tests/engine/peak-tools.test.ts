@@ -96,6 +96,27 @@ describe('peakMap', () => {
   });
 });
 
+describe('classResponse', () => {
+  it("gives the class map with the frame that puts its brightest cell on the strongest peak", async () => {
+    const row = await api.getImage(imageId);
+    const map = await api.classResponse(imageId, suggestion.classId);
+    expect(map.mime).toBe('image/png');
+    const f = map.frame!;
+    expect(f).toBeDefined();
+    // the frame covers the image up to the cells' offset (under one cell on each side)
+    const cell = f.width / map.width;
+    expect(Math.abs(f.x)).toBeLessThan(cell);
+    expect(Math.abs(f.x + f.width - row.width)).toBeLessThan(cell);
+    const { data, info } = await sharp(Buffer.from(map.data)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const top = data.indexOf(Math.max(...data));
+    const at = { x: f.x + ((top % info.width) + 0.5) * (f.width / info.width), y: f.y + (Math.floor(top / info.width) + 0.5) * (f.height / info.height) };
+    const peaks = await api.findPeaks(imageId);
+    const best = [...peaks].filter((p) => p.classId === suggestion.classId).sort((a, b) => b.score - a.score)[0];
+    // findPeaks reports pixel centres (pixel k at k); the frame spans pixel k as [k, k+1]
+    expect(Math.hypot(at.x - (best.x + 0.5), at.y - (best.y + 0.5))).toBeLessThan(0.05 * cell);
+  });
+});
+
 describe('snapToProposal', () => {
   it("replaces a mask by the proposal overlapping it most, at image size", async () => {
     const snapped = await api.snapToProposal(imageId, suggestion.mask);

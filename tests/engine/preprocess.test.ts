@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/main/engine/bundle';
-import { decodeOriented, gridToInput, inputSize, inputToGrid, preprocess, toInput, toOriginal, toTensor } from '../../src/main/engine/preprocess';
+import { crmFrame, decodeOriented, gridToInput, inputSize, inputToGrid, preprocess, toInput, toOriginal, toTensor } from '../../src/main/engine/preprocess';
 import { repoRoot, testOutput } from '../helpers/shared';
 
 const manifest = readBundle(join(repoRoot, 'resources', 'models')).manifest;
@@ -97,6 +97,21 @@ describe('preprocessing', () => {
     const grid = { stride: manifest.stride, centerOffset: manifest.crmGeometry.centerOffset };
     const c = inputToGrid(grid, 100, 50);
     expect(gridToInput(grid, c.gy, c.gx)).toEqual({ x: 100, y: 50 });
+  });
+
+  it("crmFrame draws each class-map cell over its cell's centre, for any crmGeometry", () => {
+    const g = { origWidth: 397, origHeight: 296, ...inputSize(manifest.preprocess.inputPolicy, 397, 296) };
+    for (const centerOffset of [15.5, 13, 2]) {
+      const grid = { stride: 16, centerOffset };
+      const w = Math.floor(g.width / 16), h = Math.floor(g.height / 16);
+      const f = crmFrame(grid, g, w, h);
+      for (const [gy, gx] of [[0, 0], [h - 1, w - 1], [3, 7]]) {
+        const o = toOriginal(g, gridToInput(grid, gy, gx).x, gridToInput(grid, gy, gx).y);
+        // drawn cell centre (pixel k spans [k, k+1]) = the cell centre's original pixel + 0.5
+        expect(f.x + (gx + 0.5) * (f.width / w)).toBeCloseTo(o.x + 0.5, 9);
+        expect(f.y + (gy + 0.5) * (f.height / h)).toBeCloseTo(o.y + 0.5, 9);
+      }
+    }
   });
 
   it('an unreadable file is an error naming it', async () => {

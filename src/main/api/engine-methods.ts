@@ -3,7 +3,7 @@
 // engineInfo report it and the other methods reject with its error, while the rest of the app works.
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PixelData, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod, type TrainRequest } from '../../common/api';
+import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod, type TrainRequest } from '../../common/api';
 import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
@@ -31,7 +31,7 @@ export function engineFactory(opts: EngineMethodsOptions = {}): EngineFactory {
 /** An engine map as a grayscale PNG; `scale` relates its width to the image's. */
 async function grayPng(map: ResponseMap, imageWidth: number): Promise<GrayMap> {
   const png = await sharp(Buffer.from(map.gray), { raw: { width: map.width, height: map.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
-  return { mime: 'image/png', data: new Uint8Array(png), width: map.width, height: map.height, scale: map.width / imageWidth, min: map.min, max: map.max };
+  return { mime: 'image/png', data: new Uint8Array(png), width: map.width, height: map.height, scale: map.width / imageWidth, min: map.min, max: map.max, ...(map.frame ? { frame: map.frame } : {}) };
 }
 
 export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOptions = {}): EngineMethods & { closeEngine(): Promise<void> } {
@@ -153,7 +153,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
       return peaks.map((p) => ({ classId: projectClassId(store, e, p.classIndex), x: p.x, y: p.y, score: p.score }));
     },
 
-    async classResponse(imageId: number, classId: number): Promise<PixelData & { min: number; max: number }> {
+    async classResponse(imageId: number, classId: number): Promise<GrayMap> {
       const store = ctx.store();
       const e = await engineFor(store);
       const src = store.imageSource(imageId);

@@ -13,7 +13,7 @@ import { decodeRle, encodeMask } from '../../common/rle';
 import { maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
 import type { Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
-import { decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toInput, toOriginal, type Preprocessed } from './preprocess';
+import { crmFrame, decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toInput, toOriginal, type Preprocessed } from './preprocess';
 import type { BackboneOutput, ModelSessions } from './sessions';
 import type { ClassSelection, EngineInstance, ImageRef, ImageResult, PeakInfo, ResponseMap, StageTimings } from './protocol';
 import { ProposalCache, type ProposalSet } from './proposal-cache';
@@ -88,7 +88,7 @@ export class Pipeline {
   async classResponse(image: ImageRef, classIndex: number, check: () => void): Promise<ResponseMap> {
     const a = await this.analyze(image, newTimings(), check);
     const { h, w } = a.crm;
-    return toGray(a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w), w, h);
+    return { ...toGray(a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w), w, h), frame: crmFrame(this.grid, a.pre.geometry, w, h) };
   }
 
   /** One peak's PRM (cached per image, so the peak's suggestion already paid for it) or IAM map, at input size. */

@@ -62,6 +62,24 @@ export function inputToGrid(g: CrmGrid, x: number, y: number): { gx: number; gy:
   return { gx: (x - g.centerOffset) / g.stride, gy: (y - g.centerOffset) / g.stride };
 }
 
+/**
+ * Where a w×h class map drawn as an image belongs on the original image (pixel k spanning [k, k+1]): the
+ * rectangle that puts each map pixel's centre on its cell's centre. Cells need not be centred on the stride
+ * blocks (the manifest's crmGeometry), so stretching the map over the whole image would shift it.
+ */
+export function crmFrame(grid: CrmGrid, g: InputGeometry, w: number, h: number): { x: number; y: number; width: number; height: number } {
+  const sx = g.origWidth / g.width;
+  const sy = g.origHeight / g.height;
+  // cell i's centre: input pixel stride·i + centerOffset, i.e. (stride·i + centerOffset + 0.5)·s on the original
+  const half = grid.stride / 2;
+  return {
+    x: (grid.centerOffset + 0.5 - half) * sx,
+    y: (grid.centerOffset + 0.5 - half) * sy,
+    width: w * grid.stride * sx,
+    height: h * grid.stride * sy,
+  };
+}
+
 /** Reads and orients an image file (or bytes) with the importer's decoding rules; errors name the file. */
 export async function decodeOriented(source: string | Uint8Array, name: string): Promise<RgbImage> {
   try {

@@ -116,6 +116,8 @@ export interface ResponseMap {
   gray: Uint8Array;
   min: number;
   max: number;
+  /** Where the map is drawn on the original image (pixel k spans [k, k+1]); absent: over the whole image. */
+  frame?: { x: number; y: number; width: number; height: number };
 }
 
 export type WorkerRequest =

@@ -31,6 +31,14 @@ export interface EnginePeak {
   used?: boolean;
 }
 
+/** A rectangle in image pixels. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface Layers {
   heatmap: boolean;
   /** The selected instance's peak activation (PRM or IAM). */
@@ -98,6 +106,7 @@ export class CanvasEngine {
   private imageW = 0;
   private imageH = 0;
   private heat: CanvasImageSource | null = null;
+  private heatFrame: Rect | null = null;
   private activation: CanvasImageSource | null = null;
   private proposalRings: number[][] | null = null;
   private instances: EngineInstance[] = [];
@@ -177,8 +186,10 @@ export class CanvasEngine {
     this.requestDraw();
   }
 
-  setHeatmap(source: CanvasImageSource | null): void {
+  /** The class heat map; `frame` is where it lies on the image (image pixels), else it covers the whole image. */
+  setHeatmap(source: CanvasImageSource | null, frame?: Rect): void {
     this.heat = source;
+    this.heatFrame = frame ?? null;
     this.requestDraw();
   }
 
@@ -472,7 +483,8 @@ export class CanvasEngine {
     if (this.layers.heatmap && this.heat) {
       ctx.globalAlpha = 0.55;
       ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(this.heat, 0, 0, this.imageW, this.imageH);
+      const f = this.heatFrame ?? { x: 0, y: 0, width: this.imageW, height: this.imageH };
+      ctx.drawImage(this.heat, f.x, f.y, f.width, f.height);
       ctx.globalAlpha = 1;
     }
     if (this.layers.activation && this.activation) {

@@ -683,7 +683,7 @@ export class EditorSession {
       const map = await this.app.api.classResponse(id, cls);
       const bmp = await pixelsBitmap(map);
       if (id !== this.imageId) return;
-      this.engine?.setHeatmap(colorize(bmp));
+      this.engine?.setHeatmap(colorize(bmp), map.frame);
       this.heatShownClassId = cls;
     } catch (err) {
       const info = toErrorInfo(err);
