@@ -16,6 +16,7 @@ class Cache:
     def __init__(self, n, seed=0):
         g = torch.Generator().manual_seed(seed)
         self.images, self.feats, self.sizes = [], {}, {}
+        self.centre = 15.5
         for i in range(n):
             labels = np.zeros(K, np.float32)
             labels[[i % 3, 5 + i % 2]] = 1  # classes 0-2 and 5-6 occur
