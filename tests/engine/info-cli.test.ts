@@ -23,6 +23,7 @@ describe('peaklabel info', () => {
     expect(out).toMatch(/^methods +.*\biam\b.*\bsam\b/m);
     expect(out).toMatch(/sam peak regions: IAM trained for sam \(.*sam-regions\.onnx\)$/m);
     expect(out).toMatch(/^scores +mean class response at the peaks \+ image head/m);
+    expect(out).toMatch(/^cells +class-map cell i at input pixel 16·i \+ 13$/m);
   });
 
   it('shows the EfficientNet-Lite0 bundle: iam, class-response regions for sam (retrieval.json says so), its image head; --json says the same', () => {
@@ -33,7 +34,7 @@ describe('peaklabel info', () => {
     expect(out).toMatch(/sam peak regions: class response maps \(retrieval\.json: samRegions "crm"/);
     expect(out).toMatch(/^scores +mean class response at the peaks \+ image head/m);
     const j = JSON.parse(info(['--model', dir, '--json'])) as { backbone: string; samRegions: string; methods: string[] };
-    expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response', imageHead: true });
+    expect(j).toMatchObject({ backbone: 'efficientnet-lite0', samRegions: 'class-response', imageHead: true, cells: { stride: 16, centerOffset: 2 } });
     expect(j.methods).toContain('sam');
   });
 });

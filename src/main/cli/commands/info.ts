@@ -28,6 +28,8 @@ export const command: CliCommand = {
         backbone: m.backbone.name,
         classes: m.classes.map((c) => c.name),
         input: m.preprocess.inputPolicy,
+        // Where class-map cells sit in the input (the kit's mirror test; docs/adr/backbone-efficientnet-lite.md decision 23).
+        cells: { stride: m.stride, centerOffset: m.crmGeometry.centerOffset },
         methods: engine.methods,
         segmenter: await engine.checkSegmenter(),
         // What places sam's second click and scores agreement (docs/adr/sam-prompts.md).
@@ -49,6 +51,7 @@ export const command: CliCommand = {
       ctx.out(`classes    ${info.classes.length}: ${info.classes.join(', ')}`);
       ctx.out(`scores     mean class response at the peaks${info.imageHead ? ' + image head (linear on the max-pooled features)' : ''}`);
       ctx.out(`input      shorter side ${info.input.shorterSide}, longer side ≤ ${info.input.maxLongerSide}, multiple of ${info.input.multipleOf}`);
+      ctx.out(`cells      class-map cell i at input pixel ${info.cells.stride}·i + ${info.cells.centerOffset}`);
       ctx.out(`methods    ${info.methods.join(', ') || '(none)'}`);
       for (const u of info.unavailable) ctx.out(`           unavailable: ${u}`);
       const sg = info.segmenter;
