@@ -190,8 +190,9 @@ def set_geometry(shared: str, bundle: str, cache: str):
     image_head = None
     if "imageHead" in manifest:
         image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
+    final = evaluate_heldout(fc, held, hw, hb, image_head=image_head)
     if "heldout" in met:
-        met["heldout"] = _public(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+        met["heldout"] = _public(final)
     if "heldoutClassHeadOnly" in met:
         met["heldoutClassHeadOnly"] = _public(evaluate_heldout(fc, held, hw, hb))
     if "heldoutImageNetInit" in met:
@@ -200,5 +201,4 @@ def set_geometry(shared: str, bundle: str, cache: str):
     met.update(pointwise_definitions(spec.crm_centre))
     json.dump(manifest, open(os.path.join(bundle, "manifest.json"), "w"), indent=2)
     write_model_card(bundle, manifest)
-    if "heldout" in met:
-        print_metrics(evaluate_heldout(fc, held, hw, hb, image_head=image_head))
+    print_metrics(final)

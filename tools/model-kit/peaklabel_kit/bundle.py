@@ -171,6 +171,12 @@ def _pct(v):
     return f"{100 * v:.1f}%" if isinstance(v, (int, float)) else "not measured"
 
 
+def _metric_cells(m: dict) -> str:
+    """The model card's metric cells of one held-out result (mAP, pointwise strict, ±18 px, pointwise mAP)."""
+    return (f"{_pct(m.get('mAP'))} ({m.get('apClasses')} classes) | {_pct(m.get('pointwise'))} of "
+            f"{m.get('pointwisePairs')} | {_pct(m.get('pointwiseTol18'))} | {_pct(m.get('pointwiseAP18'))} |")
+
+
 MEASURED_HEADING = "## Measured in the app"
 
 
@@ -245,8 +251,7 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
         oh = om.get("metrics", {}).get("heldout", {})
         if oh:
             cmp_rows.append(f"| {om.get('backbone', {}).get('name', 'squeezenet1.1')} (`{os.path.relpath(other, os.path.dirname(os.path.normpath(out_dir)))}`), bundle head | "
-                            f"{_pct(oh.get('mAP'))} ({oh.get('apClasses')} classes) | {_pct(oh.get('pointwise'))} of "
-                            f"{oh.get('pointwisePairs')} | {_pct(oh.get('pointwiseTol18'))} | {_pct(oh.get('pointwiseAP18'))} |")
+                            + _metric_cells(oh))
     lines += [
         "## Data and training",
         f"* Dev splits of ../shared/data (PennFudan = person; coco-mini COCO categories mapped to VOC-20 by name "
@@ -267,15 +272,12 @@ def write_model_card(out_dir: str, manifest: dict, compare_dir: str | None = Non
         "|---|---|---|---|---|",
     ]
     if init:
-        lines.append(f"| ImageNet class groups, untrained | {_pct(init.get('mAP'))} ({init.get('apClasses')} classes) | "
-                     f"{_pct(init.get('pointwise'))} of {init.get('pointwisePairs')} | {_pct(init.get('pointwiseTol18'))} | {_pct(init.get('pointwiseAP18'))} |")
+        lines.append("| ImageNet class groups, untrained | " + _metric_cells(init))
     only = met.get("heldoutClassHeadOnly")
     if only and "imageHead" in manifest:
-        lines.append(f"| class head alone (peak scores) | {_pct(only.get('mAP'))} ({only.get('apClasses')} classes) | "
-                     f"{_pct(only.get('pointwise'))} of {only.get('pointwisePairs')} | {_pct(only.get('pointwiseTol18'))} | {_pct(only.get('pointwiseAP18'))} |")
+        lines.append("| class head alone (peak scores) | " + _metric_cells(only))
     if held:
-        lines.append(f"| **bundle head{' + image head' if 'imageHead' in manifest else ''}** | {_pct(held.get('mAP'))} ({held.get('apClasses')} classes) | "
-                     f"{_pct(held.get('pointwise'))} of {held.get('pointwisePairs')} | {_pct(held.get('pointwiseTol18'))} | {_pct(held.get('pointwiseAP18'))} |")
+        lines.append(f"| **bundle head{' + image head' if 'imageHead' in manifest else ''}** | " + _metric_cells(held))
     if not held and not init:
         lines.append("| (not measured: early bundle) | – | – | – | – |")
     lines += cmp_rows

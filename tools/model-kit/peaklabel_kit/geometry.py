@@ -3,8 +3,8 @@
 The engine places CRM cell i at input pixel 16 i + c (manifest `crmGeometry.centerOffset`). The geometric c
 (the centre of the cell's receptive field) need not be where the trained network's response is centred. An image
 and its mirror image show the same objects, so the class maps of the two views agree best when their cells are
-matched under the true c: cell i of the image (at x = 16 i + c) meets the mirrored view's map at
-x' = W − 16 i − 2 c on its own grid. `mirror_agreement` scores each candidate c by that agreement
+matched under the true c: cell i of the image (at x = 16 i + c, mirrored to W − x) meets the mirrored view's cell
+(W − 2 c) / 16 − i. `mirror_agreement` scores each candidate c by that agreement
 (docs/adr/backbone-efficientnet-lite.md decision 23).
 """
 from __future__ import annotations
