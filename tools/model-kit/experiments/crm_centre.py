@@ -13,12 +13,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from backbone_variants import ROOT, features  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
-from peaklabel_kit.geometry import mirror_centre  # noqa: E402
-from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_heldout, headline  # noqa: E402
+from peaklabel_kit.geometry import mirror_centre, mirror_pairs  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, cv_splits, evaluate_heldout, headline  # noqa: E402
 
 MIRROR_CANDIDATES = tuple(range(-8, 25))
 POINTWISE_OFFSETS = (-4.5, -0.5, 2.0, 3.5, 7.5, 11.5, 15.5, 19.5)
@@ -28,8 +27,7 @@ def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "efficientnet-lite0"
     images = load_dev_images(os.path.join(ROOT, "..", "shared"))
     fc, w0, b0 = features(name, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
-    with torch.no_grad():
-        pairs = [(_crm(fc.get(im), w0, b0)[0], _crm(fc.get(im, True), w0, b0)[0], fc.sizes[im.key][0]) for im in images]
+    pairs = mirror_pairs(fc, images, w0, b0)
     best, scores = mirror_centre(pairs, MIRROR_CANDIDATES)
     print(f"{name}: mirror test over {len(pairs)} dev images: best offset {best:g} px "
           f"(the bundle uses {fc.centre:g})")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from peaklabel_kit.backbones import crm_centre
 from peaklabel_kit.data import DevImage
 from peaklabel_kit.effnet import same_pad
 from peaklabel_kit.prm import peak_stimulation
@@ -76,14 +77,14 @@ def FrontCache(bb, split: int, images: list[DevImage], cache_dir: str, pre: dict
     folder = f"{name}-front{split}"
     os.makedirs(os.path.join(cache_dir, folder), exist_ok=True)
     front = _OrtFront(bb, split, os.path.join(cache_dir, folder, "front.onnx"))
-    return FeatureCache(front, images, cache_dir, flips=True, pre=pre, name=folder)
+    return FeatureCache(front, images, cache_dir, flips=True, pre=pre, name=folder, centre=crm_centre(name))
 
 
 class TailFeatures:
-    """Looks like train.FeatureCache (get / sizes) but runs a tail over the cached front outputs."""
+    """Looks like train.FeatureCache (get / sizes / centre) but runs a tail over the cached front outputs."""
 
     def __init__(self, front: FeatureCache, tail: Tail):
-        self.front, self.tail, self.sizes = front, tail, front.sizes
+        self.front, self.tail, self.sizes, self.centre = front, tail, front.sizes, front.centre
 
     def get(self, im: DevImage, flip: bool = False) -> torch.Tensor:
         with torch.no_grad():

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from peaklabel_kit.backbones import crm_centre  # noqa: E402
 from peaklabel_kit.data import DevImage  # noqa: E402
 from peaklabel_kit.effnet import LITE0, EffNetBackbone, EffNetLite, MEAN_RGB, SCALE  # noqa: E402
 from peaklabel_kit.image_head import fit_image_head  # noqa: E402
@@ -129,10 +130,11 @@ class Views:
 
 
 class Feats:
-    """train.FeatureCache's interface (get / sizes) over a backbone on the device; features kept on the CPU."""
+    """train.FeatureCache's interface (get / sizes / centre) over a backbone on the device; features kept on the CPU."""
 
     def __init__(self, bb, views: Views, images, flips: bool):
         self.sizes = {im.key: im.size for im in images}
+        self.centre = crm_centre(LITE0.name)
         self.f = {}
         with torch.no_grad():
             for im in images:

@@ -35,7 +35,7 @@ def main():
                 f = fc.get(im)
                 crm, cam = _crm(f, hw, hb)[0], _crm(f, iw, ib)[0]
                 return peak_stimulation(crm[None])[0], cam if a is None else crm + a * cam
-            r = evaluate_maps(test, fc.sizes, maps)
+            r = evaluate_maps(test, fc.sizes, maps, fc.centre)
             rows[a].append((100 * r["pointwise"], 100 * r["pointwiseTol18"]))
     print(f"| {name}: map whose argmax is read | pointwise, 5-fold CV | per fold | ±18 px |\n|---|---|---|---|")
     for a, r in rows.items():

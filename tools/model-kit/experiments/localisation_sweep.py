@@ -71,7 +71,7 @@ def main(name: str = "efficientnet-lite0"):
                     y, x = cell(crm[c])
                     on_border += y in (0, crm.shape[1] - 1) or x in (0, crm.shape[2] - 1)
                     for k, read in READERS.items():
-                        yy, xx = cell_centre(im, fc.sizes[im.key], *read(crm[c]))
+                        yy, xx = cell_centre(im, fc.sizes[im.key], *read(crm[c]), fc.centre)
                         hits[k] += (_in_box(yy, xx, im.boxes[c], 0), _in_box(yy, xx, im.boxes[c], 18))
     print(f"{name}: {pairs} (image, class) pairs; the argmax cell is on the map's border in "
           f"{100 * on_border / pairs:.1f} %")

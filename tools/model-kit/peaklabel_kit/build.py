@@ -51,7 +51,7 @@ def build(shared: str, out: str, train: bool, cache: str, backbone: str = "squee
     if train:
         from .train import train_head
         fc = _feature_cache(spec, images, cache, out, flips=True)
-        hw, hb, metrics, peaks_cfg, extra, image_head = train_head(None, images, hw, hb, cache, fc=fc)
+        hw, hb, metrics, peaks_cfg, extra, image_head = train_head(images, hw, hb, fc)
         stage = "trained"
     else:
         stage = "imagenet-init"
@@ -74,9 +74,7 @@ def evaluate_bundle(shared: str, bundle: str, cache: str):
     spec = load_backbone(name, shared)
     images = load_dev_images(shared)
     hw, hb = _read_head(bundle, manifest["head"]["file"], spec.channels)
-    image_head = None
-    if "imageHead" in manifest:
-        image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
+    image_head = _read_image_head(bundle, manifest, spec.channels)
     fc = _feature_cache(spec, images, cache, bundle, flips=False)
     fc.centre = manifest.get("crmGeometry", {}).get("centerOffset", fc.centre)  # as the engine reads this bundle
     m = evaluate_heldout(fc, [i for i in images if i.heldout], torch.from_numpy(hw), torch.from_numpy(hb),
@@ -105,6 +103,13 @@ def _read_head(bundle: str, file: str, channels: int):
         return read_head(path, channels=channels)
     except ValueError as e:
         raise KitError(str(e)) from e
+
+
+def _read_image_head(bundle: str, manifest: dict, channels: int):
+    """The bundle's image head (w, b) as tensors, or None when it has none."""
+    if "imageHead" not in manifest:
+        return None
+    return tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], channels))
 
 
 def print_metrics(m):
@@ -168,16 +173,15 @@ def set_geometry(shared: str, bundle: str, cache: str):
     head beside it; the held-out metrics are re-read with that centre and the model card rewritten. Graphs and
     heads stay as they are."""
     import json
-    from .geometry import mirror_centre
-    from .train import _crm, _public, evaluate_heldout, pointwise_definitions
+    from .geometry import mirror_centre, mirror_pairs
+    from .train import _public, evaluate_heldout, pointwise_definitions
     manifest = _read_manifest(bundle)
     spec = load_backbone(manifest.get("backbone", {}).get("name", "squeezenet1.1"), shared)
     images = load_dev_images(shared)
     held = [i for i in images if i.heldout]
     hw, hb = (torch.from_numpy(a) for a in _read_head(bundle, manifest["head"]["file"], spec.channels))
     fc = _feature_cache(spec, images, cache, bundle, flips=True)
-    with torch.no_grad():
-        pairs = [(_crm(fc.get(im), hw, hb)[0], _crm(fc.get(im, True), hw, hb)[0], fc.sizes[im.key][0]) for im in images]
+    pairs = mirror_pairs(fc, images, hw, hb)
     found, _ = mirror_centre(pairs)
     print(f"bundle {bundle}: CRM centre {spec.crm_centre:g} px (was "
           f"{manifest.get('crmGeometry', {}).get('centerOffset')}); the mirror test with this bundle's head over "
@@ -187,9 +191,7 @@ def set_geometry(shared: str, bundle: str, cache: str):
                        f"backbone's {spec.crm_centre:g}: measure again (experiments/crm_centre.py) before writing it")
     manifest["crmGeometry"] = {"centerOffset": spec.crm_centre, "doc": spec.crm_doc}
     met = manifest.setdefault("metrics", {})
-    image_head = None
-    if "imageHead" in manifest:
-        image_head = tuple(torch.from_numpy(a) for a in _read_head(bundle, manifest["imageHead"]["file"], spec.channels))
+    image_head = _read_image_head(bundle, manifest, spec.channels)
     final = evaluate_heldout(fc, held, hw, hb, image_head=image_head)
     if "heldout" in met:
         met["heldout"] = _public(final)

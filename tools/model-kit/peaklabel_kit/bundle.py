@@ -15,12 +15,10 @@ from .data import POLICY, MEAN_BGR, PREPROCESS_SQUEEZENET, input_size, load_rgb,
 from .onnx_export import export_backbone, export_prm, OPSET
 from .image_head import global_max
 from .prm import PrmNet, find_peak_mask, prm_autograd
+from .train import CRM_OFFSET
 
 BUNDLE_VERSION = 1
 GOLDEN_POLICY = {"shorterSide": 160, "maxLongerSide": 224, "multipleOf": 16}
-# CRM cell (i, j) is centred on input pixel coordinates (16 i + 15.5, 16 j + 15.5) (pixel k spans
-# [k, k+1)): conv1 has no padding and every max-pool is 3×3/2 ceil-mode.
-CRM_CENTER_OFFSET = 15.5
 IMAGE_HEAD_FILE = "image-head.bin"
 
 
@@ -136,7 +134,7 @@ def write_bundle(out_dir: str, backbone, head_w: np.ndarray, head_b: np.ndarray,
         "preprocess": {"channelOrder": pre["channelOrder"], "mean": list(pre["mean"]), "scale": pre["scale"], "layout": "NCHW",
                        "resize": "bilinear", "inputPolicy": dict(POLICY)},
         "stride": 16,
-        "crmGeometry": {"centerOffset": spec.crm_centre if spec else CRM_CENTER_OFFSET,
+        "crmGeometry": {"centerOffset": spec.crm_centre if spec else CRM_OFFSET,
                         "doc": spec.crm_doc if spec else "CRM cell (i,j) is centred at input pixel coords (16*i+15.5, 16*j+15.5); "
                                "h = ceil((ceil((floor((H-3)/2)+1-3)/2)+1-3)/2)+1 ... i.e. conv1 3x3/2 no pad, three 3x3/2 ceil-mode max-pools"},
         "head": {"file": "head.bin", "channels": d, "classes": len(VOC), "dtype": "float32",

@@ -35,6 +35,14 @@ def mirror_agreement(pairs, candidates) -> np.ndarray:
     return scores / max(1, len(pairs))
 
 
+def mirror_pairs(fc, images, hw, hb) -> list:
+    """(class map, mirror view's class map, input width) of each image from a feature cache with flips and a
+    class head (w, b): what `mirror_agreement` reads."""
+    from .train import _crm
+    with torch.no_grad():
+        return [(_crm(fc.get(im), hw, hb)[0], _crm(fc.get(im, True), hw, hb)[0], fc.sizes[im.key][0]) for im in images]
+
+
 def mirror_centre(pairs, candidates=tuple(range(-8, 25))) -> tuple[float, np.ndarray]:
     """(the candidate offset with the best mirror agreement, the agreement of every candidate)."""
     scores = mirror_agreement(pairs, candidates)

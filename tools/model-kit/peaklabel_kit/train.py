@@ -18,6 +18,8 @@ from .data import DevImage, input_size, load_rgb, to_input
 from .image_head import BLEND_GRID, IMAGE_HEAD_RECIPE, choose_blend, fit_image_head, global_max
 from .prm import peak_stimulation
 
+# CRM_OFFSET: the geometric centre of a cell's receptive field in both backbones (cell i at 16 i + 15.5); where a
+# backbone's maps actually respond is measured (backbones.crm_centre).
 CRM_OFFSET, STRIDE = 15.5, 16
 # The head recipe of `kit.py build` (docs/adr/backbone-efficientnet-lite.md decision 9); experiments reuse it.
 HEAD_RECIPE = {"lam": 0.1, "epochs": 8, "lr": 0.01, "seed": 0}
@@ -30,7 +32,7 @@ class FeatureCache:
     16 i + centre)."""
 
     def __init__(self, backbone, images: list[DevImage], cache_dir: str, flips: bool = False,
-                 pre: dict | None = None, name: str = "", centre: float = CRM_OFFSET):
+                 pre: dict | None = None, name: str = "", *, centre: float):
         self.centre = centre
         if name:
             cache_dir = os.path.join(cache_dir, name)
@@ -103,7 +105,7 @@ def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=
     return hw.detach(), hb.detach()
 
 
-def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCache | None" = None):
+def train_head(images: list[DevImage], hw0, hb0, fc: FeatureCache):
     """Trains every row of the head on the training split and reports the held-out split. (Keeping, class by
     class, whichever of trained and ImageNet-group row won a 3-fold CV did worse in nested CV on the
     EfficientNet features: docs/adr/backbone-efficientnet-lite.md.)"""
@@ -111,7 +113,6 @@ def train_head(net, images: list[DevImage], hw0, hb0, cache: str, fc: "FeatureCa
     lam, epochs, lr, seed = (HEAD_RECIPE[k] for k in ("lam", "epochs", "lr", "seed"))
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
-    fc = fc or FeatureCache(net.backbone, images, cache, flips=True)
     hw0, hb0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     before = evaluate_heldout(fc, held, hw0, hb0)
     print("held-out, ImageNet-group head (no training):")
@@ -211,8 +212,7 @@ def f1_thresholds(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float,
-                centre: float = CRM_OFFSET) -> tuple[float, float]:
+def cell_centre(im: DevImage, size: tuple[int, int], y: float, x: float, centre: float) -> tuple[float, float]:
     """(y, x) in the original image of the centre of class-map cell (y, x) (fractional cells allowed) of an
     input of size (W, H), cell i sitting at input pixel 16 i + centre."""
     return (STRIDE * y + centre) * im.height / size[1], (STRIDE * x + centre) * im.width / size[0]
@@ -264,7 +264,7 @@ def headline(m: dict) -> tuple[float, float, float]:
     return m["mAP"], m["pointwise"], m["pointwiseTol18"]
 
 
-def evaluate_maps(imgs: list[DevImage], sizes: dict, maps, centre: float = CRM_OFFSET) -> dict:
+def evaluate_maps(imgs: list[DevImage], sizes: dict, maps, centre: float) -> dict:
     """Classification AP per class over `imgs` and pointwise localisation: `maps(im)` gives the class scores
     [C] and class maps [C,h,w] on the stride-16 grid of the input size `sizes[im.key]` (cell i at input pixel
     16 i + centre); for each present class, a hit is the map's argmax cell centre inside a GT box of the class
@@ -300,13 +300,8 @@ def pointwise_map(scores: np.ndarray, labels: np.ndarray, located: np.ndarray) -
     per class, images ranked by class score; a true positive is an image with the class whose map argmax lies
     within 18 px of one of its boxes (`located`); every other image in the ranking is a false positive, and
     recall is over all images with the class, so a mislocalised positive is never recovered."""
-    aps = []
-    for c in range(labels.shape[1]):
-        n_pos = int((labels[:, c] > 0).sum())
-        if n_pos == 0:
-            continue
-        order = np.argsort(-scores[:, c], kind="stable")
-        tp = located[order, c] & (labels[order, c] > 0)
-        prec = np.cumsum(tp) / np.arange(1, len(tp) + 1)
-        aps.append(float((prec * tp).sum() / n_pos))
-    return float(np.mean(aps))
+    present = labels > 0
+    hits = located & present
+    # the AP of the hits as positives, rescaled so that recall counts every image with the class
+    return float(np.mean([average_precision(scores[:, c], hits[:, c]) * hits[:, c].sum() / present[:, c].sum()
+                          for c in range(labels.shape[1]) if present[:, c].any()]))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT, SHARED, shared_path
+from peaklabel_kit.bundle import read_head
 from peaklabel_kit.data import input_size, load_dev_images, load_rgb, to_input
 from peaklabel_kit.geometry import mirror_agreement, mirror_centre
 
@@ -18,9 +19,7 @@ def _class_maps(bundle: str, n_images: int):
     import onnxruntime as ort
     d = os.path.join(ROOT, "resources", bundle)
     man = json.load(open(os.path.join(d, "manifest.json")))
-    ch, k = man["head"]["channels"], len(man["classes"])
-    raw = np.fromfile(os.path.join(d, man["head"]["file"]), "<f4")
-    hw, hb = raw[:k * ch].reshape(k, ch), raw[k * ch:k * ch + k]
+    hw, hb = read_head(os.path.join(d, man["head"]["file"]), len(man["classes"]), man["head"]["channels"])
     sess = ort.InferenceSession(os.path.join(d, man["graphs"]["backbone"]["file"]), providers=["CPUExecutionProvider"])
     shared_path("data")
     images = load_dev_images(SHARED)
