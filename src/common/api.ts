@@ -101,9 +101,16 @@ export interface Peak {
 /** Which activation of one peak: its Peak Response Map, or IAM's instance activation map. */
 export type ActivationKind = 'prm' | 'iam';
 
-/** A float map as a grayscale PNG, 0–255 scaled linearly from [min, max]. */
-/** A response map as a gray image; `frame`: where it is drawn on the image in original pixels (absent: over the whole image). */
-export type GrayMap = PixelData & { min: number; max: number; frame?: { x: number; y: number; width: number; height: number } };
+/** A rectangle on the image in original pixels, pixel k spanning [k, k+1]. */
+export interface ImageRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** A float map as a grayscale PNG, 0–255 scaled linearly from [min, max]; `frame`: where it is drawn on the image (absent: over the whole image). */
+export type GrayMap = PixelData & { min: number; max: number; frame?: ImageRect };
 
 export interface PixelData {
   mime: string;

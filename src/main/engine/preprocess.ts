@@ -2,6 +2,7 @@
 // manifest's channel order (BGR or RGB), (pixel − mean) · scale.
 // Geometry keeps the per-axis scale so every coordinate maps back to the original oriented image exactly.
 import sharp from 'sharp';
+import type { ImageRect } from '../../common/api';
 import { imageError, openImage } from '../images/decode';
 import type { InputPolicy, Manifest } from './manifest';
 
@@ -67,7 +68,7 @@ export function inputToGrid(g: CrmGrid, x: number, y: number): { gx: number; gy:
  * rectangle that puts each map pixel's centre on its cell's centre. Cells need not be centred on the stride
  * blocks (the manifest's crmGeometry), so stretching the map over the whole image would shift it.
  */
-export function crmFrame(grid: CrmGrid, g: InputGeometry, w: number, h: number): { x: number; y: number; width: number; height: number } {
+export function crmFrame(grid: CrmGrid, g: InputGeometry, w: number, h: number): ImageRect {
   const sx = g.origWidth / g.width;
   const sy = g.origHeight / g.height;
   // cell i's centre: input pixel stride·i + centerOffset, i.e. (stride·i + centerOffset + 0.5)·s on the original

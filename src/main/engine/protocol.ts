@@ -1,5 +1,5 @@
 // Messages between the engine (main thread) and its workers. Everything is structured-cloneable.
-import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
+import type { ActivationKind, ImageRect, Rle, SuggestionMethod } from '../../common/api';
 import type { ErrorInfo } from '../../common/errors';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
@@ -116,8 +116,8 @@ export interface ResponseMap {
   gray: Uint8Array;
   min: number;
   max: number;
-  /** Where the map is drawn on the original image (pixel k spans [k, k+1]); absent: over the whole image. */
-  frame?: { x: number; y: number; width: number; height: number };
+  /** Where the map is drawn on the original image; absent: over the whole image. */
+  frame?: ImageRect;
 }
 
 export type WorkerRequest =

@@ -2,6 +2,7 @@
 // intents (peak clicked, canvas clicked, stroke finished, polygon closed). It owns no project state:
 // the component feeds it data and acts on the intents through the API.
 import { InteractionHandler, type PromptMarks } from './interaction-handler';
+import type { ImageRect } from '../../../common/api';
 import type { BinaryMask } from '../../../common/mask';
 import { hexToRgb } from './color';
 import { maskToPolygons } from '../../../common/polygon';
@@ -29,14 +30,6 @@ export interface EnginePeak {
   color: string;
   /** Peak already turned into an instance (drawn hollow). */
   used?: boolean;
-}
-
-/** A rectangle in image pixels. */
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
 }
 
 export interface Layers {
@@ -106,7 +99,7 @@ export class CanvasEngine {
   private imageW = 0;
   private imageH = 0;
   private heat: CanvasImageSource | null = null;
-  private heatFrame: Rect | null = null;
+  private heatFrame: ImageRect | null = null;
   private activation: CanvasImageSource | null = null;
   private proposalRings: number[][] | null = null;
   private instances: EngineInstance[] = [];
@@ -187,7 +180,7 @@ export class CanvasEngine {
   }
 
   /** The class heat map; `frame` is where it lies on the image (image pixels), else it covers the whole image. */
-  setHeatmap(source: CanvasImageSource | null, frame?: Rect): void {
+  setHeatmap(source: CanvasImageSource | null, frame?: ImageRect): void {
     this.heat = source;
     this.heatFrame = frame ?? null;
     this.requestDraw();
