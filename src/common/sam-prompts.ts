@@ -40,7 +40,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   containment: 0.8,
   score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
-  crmFraction: 0.4,
+  crmFraction: 0.6,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */
