@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { engineFactory } from '../../src/main/api/engine-methods';
+import { readBundle } from '../../src/main/engine/bundle';
 import { engineSettingsFile } from '../../src/main/engine/settings';
 import { testOutput } from '../helpers/shared';
 import { freshWorkDir, openSession, screenshotPath, type E2eSession } from './harness';
@@ -28,7 +29,7 @@ test('change the peak threshold in Settings, save, and see it after reopening', 
   await page.getByTestId('open-settings').click();
   const peakRel = page.getByTestId('setting-peak-rel');
   await peakRel.waitFor();
-  expect(Number(await peakRel.inputValue())).toBeCloseTo(0.3, 5); // the bundle's tuned default
+  expect(Number(await peakRel.inputValue())).toBeCloseTo(readBundle().retrieval.peakRelThreshold, 5); // the bundle's tuned default
   expect(await page.getByTestId('setting-provider').inputValue()).toBe('auto');
 
   await peakRel.fill('0.55');
