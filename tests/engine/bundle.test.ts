@@ -205,6 +205,29 @@ describe('bundle validation', () => {
   });
 });
 
+describe('backbone outputs', () => {
+  it('fetches the head features for the image head, and the finer levels only for an IAM graph', async () => {
+    const dir = bundleCopy('outputs-no-iam'); // image head, no IAM graph
+    const side = 64;
+    const without = await ModelSessions.open(readBundle(dir), { provider: 'cpu' });
+    try {
+      const out = await without.runBackbone(new Float32Array(3 * side * side), side, side);
+      expect(out.features?.dims).toEqual([1, readBundle(dir).manifest.head.channels, out.h, out.w]);
+      expect(out.iamFeatures).toBeUndefined();
+    } finally {
+      await without.release();
+    }
+    const withIam = await ModelSessions.open(readBundle(models), { provider: 'cpu' });
+    try {
+      const out = await withIam.runBackbone(new Float32Array(3 * side * side), side, side);
+      expect(Object.keys(out.iamFeatures ?? {}).sort()).toEqual(['features', 'features_s4', 'features_s8']);
+      expect(out.iamFeatures?.features).toBe(out.features);
+    } finally {
+      await withIam.release();
+    }
+  });
+});
+
 describe('providers', () => {
   it('orders providers per platform, CPU last', () => {
     expect(providerOrder('linux')).toEqual(['cuda', 'webgpu', 'cpu']);

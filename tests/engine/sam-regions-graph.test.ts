@@ -56,10 +56,10 @@ describe('two IAM graphs in one bundle', () => {
   it('the two graphs are different trainings: the same peak gets different maps', async () => {
     const side = 224;
     const img = new Float32Array(3 * side * side).map((_, i) => ((i * 37) % 97) - 48);
-    const { features } = await sessions.runBackbone(img, side, side);
+    const { iamFeatures } = await sessions.runBackbone(img, side, side);
     const peaks = [{ classIndex: person, y: 6, x: 6 }];
-    const own = await runIam(sessions.iamModel('iam'), { peaks, head: sessions.head, features: features! });
-    const regions = await runIam(sessions.iamModel('sam-regions'), { peaks, head: sessions.head, features: features! });
+    const own = await runIam(sessions.iamModel('iam'), { peaks, head: sessions.head, features: iamFeatures! });
+    const regions = await runIam(sessions.iamModel('sam-regions'), { peaks, head: sessions.head, features: iamFeatures! });
     expect(own.iam.length).toBe(regions.iam.length);
     let diff = 0;
     for (let i = 0; i < own.iam.length; i++) diff = Math.max(diff, Math.abs(own.iam[i] - regions.iam[i]));

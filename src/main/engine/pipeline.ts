@@ -203,7 +203,7 @@ export class Pipeline {
     const peaks: GridPeak[][] = [];
     const classScores: number[] = [];
     const { imageHead } = this.bundle;
-    const imageLogits = imageHead && crm.features ? imageHeadLogits(crm.features.features.data as Float32Array, this.bundle.manifest.head.channels, imageHead.weight, imageHead.bias, crm.C) : null;
+    const imageLogits = imageHead && crm.features ? imageHeadLogits(crm.features.data as Float32Array, this.bundle.manifest.head.channels, imageHead.weight, imageHead.bias, crm.C) : null;
     for (let c = 0; c < crm.C; c++) {
       const map = crm.crm.subarray(c * crm.h * crm.w, (c + 1) * crm.h * crm.w);
       const found = findPeaks(map, crm.h, crm.w, { subPixelFactor }).map((p) => ({ ...p, classIndex: c }));
@@ -486,8 +486,8 @@ export class Pipeline {
   }
 
   private iamFeatures(a: Analysis) {
-    if (!a.crm.features) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
-    return a.crm.features;
+    if (!a.crm.iamFeatures) throw new PeakLabelError('MODEL_UNAVAILABLE', 'IAM needs the backbone features, which this bundle does not provide.');
+    return a.crm.iamFeatures;
   }
 
   /**

@@ -3,14 +3,16 @@
 import * as ort from 'onnxruntime-node';
 import { PeakLabelError } from '../../common/errors';
 import type { Bundle } from './bundle';
-import { openIam, runIam, SAM_REGIONS_CONFIG_FILE, type IamModel } from './iam';
+import { openIam, runIam, SAM_REGIONS_CONFIG_FILE, type IamInput, type IamModel } from './iam';
 import type { GraphSpec } from './manifest';
 import { precheckProvider, providerOrder, summarizeProviderError, type ProviderName } from './providers';
 
 export interface BackboneOutput {
   crm: Float32Array;
-  /** The three feature levels IAM needs (only fetched when the bundle has IAM). */
-  features?: { features_s4: ort.Tensor; features_s8: ort.Tensor; features: ort.Tensor };
+  /** The head's input [1,D,h,w]: fetched when the image head or an IAM graph reads it. */
+  features?: ort.Tensor;
+  /** The three levels an IAM graph reads: fetched only when the bundle has one. */
+  iamFeatures?: IamInput['features'];
   /** CRM grid size and class count. */
   C: number;
   h: number;
@@ -89,13 +91,14 @@ export class ModelSessions {
   }
 
   async runBackbone(image: Float32Array, H: number, W: number): Promise<BackboneOutput> {
-    const needFeatures = this.iam !== null || this.regionIam !== null || this.bundle.imageHead !== null;
-    const fetches = needFeatures ? ['crm', 'features', 'features_s8', 'features_s4'] : ['crm'];
+    const needIam = this.iam !== null || this.regionIam !== null;
+    const needFeatures = needIam || this.bundle.imageHead !== null;
+    const fetches = ['crm', ...(needFeatures ? ['features'] : []), ...(needIam ? ['features_s8', 'features_s4'] : [])];
     const out = await this.run('backbone', { image: new ort.Tensor('float32', image, [1, 3, H, W]), head_weight: this.headW, head_bias: this.headB }, fetches);
     const crm = out.crm;
     const [, C, h, w] = crm.dims as number[];
-    const features = needFeatures ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
-    return { crm: crm.data as Float32Array, C, h, w, features };
+    const iamFeatures = needIam ? { features_s4: out.features_s4, features_s8: out.features_s8, features: out.features } : undefined;
+    return { crm: crm.data as Float32Array, C, h, w, features: needFeatures ? out.features : undefined, iamFeatures };
   }
 
   /** The head's input features [1,D,h,w] only (training's feature cache; any head gives the same features). */
@@ -200,7 +203,7 @@ export class ModelSessions {
     const out = await this.runBackbone(img, side, side);
     if (this.prm) await this.runPrm(img, side, side, new Float32Array([0, 1, 1]));
     for (const which of ['iam', 'sam-regions'] as const) {
-      if (this.iamGraph(which) && out.features) await runIam(this.iamModel(which), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.features });
+      if (this.iamGraph(which) && out.iamFeatures) await runIam(this.iamModel(which), { peaks: [{ classIndex: 0, y: 0, x: 0 }], head: this.head, features: out.iamFeatures });
     }
   }
 }
