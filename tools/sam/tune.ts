@@ -26,15 +26,18 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
- * (`crm=F`: the class-response region fraction, read only by bundles without IAM)
+ * (`crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
+ * peak floor, retrieval.json's peakRelThreshold)
  * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
  */
-function parseConfig(spec: string): Partial<SamPromptOptions> {
+function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?: number } {
   const o: Partial<SamPromptOptions> = {};
-  if (spec === 'base') return o;
+  let floor: number | undefined;
+  if (spec === 'base') return { prompts: o };
   for (const part of spec.split('+')) {
     const [k, v] = part.split('=');
-    if (k === 'click') o.click = v as SamPromptOptions['click'];
+    if (k === 'floor') floor = Number(v);
+    else if (k === 'click') o.click = v as SamPromptOptions['click'];
     else if (k === 'merge') o.mergeInside = v === '1';
     else if (k === 'nms') o.nmsIou = Number(v);
     else if (k === 'contain') o.containment = Number(v);
@@ -46,7 +49,7 @@ function parseConfig(spec: string): Partial<SamPromptOptions> {
       o.score = { iou, agreement, peak, support };
     } else throw new Error(`unknown option ${k} in ${spec}`);
   }
-  return o;
+  return { prompts: o, floor };
 }
 
 async function main(): Promise<void> {
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
   const names = arg('configs', 'base').split(',');
   const limit = Number(arg('limit', '0'));
   const bundle = readBundle(arg('model', join(repo, 'resources', 'models')));
+  const bundleFloor = bundle.retrieval.peakRelThreshold;
   const sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
   const host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
   const seg = await host.segmenter();
@@ -90,7 +94,9 @@ async function main(): Promise<void> {
       const hash = embeddingFile(file).split('/').pop()!.replace('.f32', '');
       await host.embeddings.get(hash, async () => ({ data: new Float32Array(stored.buffer, stored.byteOffset, stored.byteLength / 4), width: im.width, height: im.height, scale: 1024 / Math.max(im.width, im.height) }));
       for (const name of names) {
-        Object.assign(host.prompts, DEFAULT_SAM_PROMPT_OPTIONS, parseConfig(name));
+        const { prompts: changes, floor } = parseConfig(name);
+        Object.assign(host.prompts, DEFAULT_SAM_PROMPT_OPTIONS, changes);
+        bundle.retrieval.peakRelThreshold = floor ?? bundleFloor; // the pipeline reads it per call
         const r = await pipeline.processImage({ file }, { classes: tags }, 'sam', () => undefined);
         if (name === names[0]) {
           prompts += r.timings.samPrompts;
