@@ -361,8 +361,8 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
   await expect.poll(() => page.locator('.bar .file').textContent()).toBe(row.fileName);
   await expect.poll(() => page.locator('[data-testid=instance]').count()).toBe(1);
 
-  // Review a pre-labelled image: Tab picks the best suggestion, Enter accepts it, then "accept all
-  // above" with the threshold at 0 accepts the rest.
+  // Review a pre-labelled image: Tab picks the best suggestion, Enter accepts it, "reject all below"
+  // is undone, then "accept all above" with the threshold at 0 accepts the rest.
   if (withModel) {
     const third = (await api.listImages({ offset: 2, limit: 1 })).items[0];
     await page.keyboard.press('d');
@@ -374,7 +374,21 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     await expect.poll(() => page.locator('.inst.sel .mono').textContent()).toBe(scores[0].toFixed(2));
     await page.keyboard.press('Enter');
     await expect.poll(async () => (await stored(third.id)).filter((i) => i.source === 'accepted').length).toBe(1);
-    await page.locator('.panel input[type=range]').fill('0');
+    // "Reject all below" a score between the others removes the lower ones as one step (the slider spans
+    // this image's scores); Ctrl+Z brings them back.
+    const pending = () => stored(third.id).then((l) => l.filter((i) => i.source === 'suggested').length);
+    const slider = page.getByTestId('review-threshold');
+    expect(Number(await slider.getAttribute('max'))).toBeGreaterThanOrEqual(scores[1]);
+    await slider.fill(String((scores[1] + scores.at(-1)!) / 2));
+    const cut = Number(await slider.inputValue());
+    const kept = scores.slice(1).filter((v) => v >= cut).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(scores.length - 1);
+    await page.getByTestId('reject-below').click();
+    await expect.poll(pending).toBe(kept);
+    await page.keyboard.press('Control+z');
+    await expect.poll(pending).toBe(third.counts.suggested - 1);
+    await slider.fill('0');
     await page.getByTestId('accept-above').click();
     await expect.poll(async () => (await stored(third.id)).filter((i) => i.source === 'suggested').length).toBe(0);
     await page.keyboard.press('ArrowLeft');

@@ -6,7 +6,7 @@ import { cropMask, createMask as emptyMask, maskArea } from '../../src/common/ma
 import { seededRandom } from '../../src/common/random';
 import { hitInstance, hitPeak, hitVertex } from '../../src/renderer/src/canvas/hit';
 import { changedBox, maskBox, maskRgba, type MaskBox, type PlacedBits } from '../../src/renderer/src/canvas/mask-bitmap';
-import { nextSuggestion, suggestionOrder, suggestionsAbove } from '../../src/renderer/src/canvas/review';
+import { nextSuggestion, suggestionOrder, suggestionsAbove, suggestionsBelow } from '../../src/renderer/src/canvas/review';
 
 const count = (d: Uint8Array) => d.reduce((s, v) => s + v, 0);
 
@@ -257,5 +257,8 @@ describe('review order', () => {
     expect(nextSuggestion(list, 4)?.id).toBe(1);
     expect(nextSuggestion(list, 1)?.id).toBe(3);
     expect(suggestionsAbove(list, 0.7)).toEqual([3, 4]);
+    expect(suggestionsBelow(list, 0.7)).toEqual([1]);
+    expect(suggestionsBelow(list, 1)).toEqual([3, 4, 1]); // the accepted instance (0.99) is never touched
+    expect(suggestionsBelow([{ id: 5, source: 'suggested', score: null }], 0)).toEqual([5]);
   });
 });

@@ -25,3 +25,8 @@ export function nextSuggestion<T extends Reviewable>(instances: readonly T[], cu
 export function suggestionsAbove<T extends Reviewable>(instances: readonly T[], threshold: number): number[] {
   return suggestionOrder(instances).filter((s) => (s.score ?? -Infinity) >= threshold).map((s) => s.id);
 }
+
+/** Ids of the suggestions whose score is under `threshold`: the rest once those above are accepted. */
+export function suggestionsBelow<T extends Reviewable>(instances: readonly T[], threshold: number): number[] {
+  return suggestionOrder(instances).filter((s) => (s.score ?? -Infinity) < threshold).map((s) => s.id);
+}

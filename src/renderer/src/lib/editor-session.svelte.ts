@@ -11,7 +11,7 @@ import { heatColor } from '../canvas/color';
 import { CanvasEngine, type Layers, type Tool } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
 import { placed, reshapeOutline, type PlacedMask } from '../canvas/placed-mask';
-import { nextSuggestion, suggestionsAbove } from '../canvas/review';
+import { nextSuggestion, suggestionsAbove, suggestionsBelow } from '../canvas/review';
 import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
@@ -557,6 +557,14 @@ export class EditorSession {
     if (!ids.length) return this.app.info(`No suggestion scores ${threshold.toFixed(2)} or more.`);
     await this.act('Accepting…', () => this.app.api.acceptInstances(ids));
     this.app.info(`Accepted ${ids.length} suggestions.`);
+  }
+
+  /** Deletes the suggestions scoring under `threshold` as one undo step. */
+  async rejectBelow(threshold: number): Promise<void> {
+    const ids = suggestionsBelow(this.instances, threshold);
+    if (!ids.length) return this.app.info(`No suggestion scores under ${threshold.toFixed(2)}.`);
+    await this.act('Rejecting…', () => this.app.api.deleteInstances(ids));
+    this.app.info(`Rejected ${ids.length} suggestions (Ctrl+Z brings them back).`);
   }
 
   async remove(): Promise<void> {
