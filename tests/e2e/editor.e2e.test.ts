@@ -388,6 +388,19 @@ test('peak or brush → accept → brush edit → undo → redo → export COCO'
     await expect.poll(pending).toBe(kept);
     await page.keyboard.press('Control+z');
     await expect.poll(pending).toBe(third.counts.suggested - 1);
+    // The slider keeps its value across images: at this image's end it reads as the end of the previous
+    // image's range, and as this image's end again on the way back.
+    const end = Number(await slider.getAttribute('max'));
+    await slider.fill(String(end));
+    await expect.poll(() => page.getByTestId('review-cut').textContent()).toBe(end.toFixed(2));
+    await slider.blur();
+    const secondEnd = Math.max(1, ...(await stored(second.id)).filter((i) => i.source === 'suggested').map((i) => Math.ceil(i.score ?? 0)));
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => page.locator('.bar .file').textContent()).toBe(second.fileName);
+    await expect.poll(() => page.getByTestId('review-cut').textContent()).toBe(Math.min(end, secondEnd).toFixed(2));
+    await page.keyboard.press('d');
+    await expect.poll(() => page.locator('.bar .file').textContent()).toBe(third.fileName);
+    await expect.poll(() => page.getByTestId('review-cut').textContent()).toBe(end.toFixed(2));
     await slider.fill('0');
     await page.getByTestId('accept-above').click();
     await expect.poll(async () => (await stored(third.id)).filter((i) => i.source === 'suggested').length).toBe(0);
