@@ -30,7 +30,15 @@ export interface SamPromptOptions {
    * the peak's value (src/common/crm-regions.ts); 0: no region (one click, agreement 1).
    */
   crmFraction: number;
+  /** Which of the segmenter's three masks a prompt of one or two points gets: see MaskChoice. */
+  maskChoice: MaskChoice;
 }
+
+/**
+ * `estimate`: the segmenter's own pick, by its IoU estimate (which prefers parts: a torso, a coat);
+ * `whole`: its whole-object mask, the last of the three (docs/adr/sam-prompts.md, 2026-12-04).
+ */
+export type MaskChoice = 'estimate' | 'whole';
 
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   click: 'peak+innermost',
@@ -41,6 +49,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
   crmFraction: 0.6,
+  maskChoice: 'whole',
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -72,6 +72,36 @@ describe('segmentPeaks prompts', () => {
   });
 });
 
+describe('segmentPeaks mask choice', () => {
+  /** A decoder whose own pick is a part (IoU estimate 0.9) and whose whole-object mask is `whole` (0.8). */
+  function partOrWhole(whole: BinaryMask): { seg: Segmenter; choices: string[] } {
+    const choices: string[] = [];
+    const part = rect(40, 40, 60, 60);
+    const seg = {
+      decode: async (_e: SamEmbedding, _p: SamPrompt, _out: unknown, choice = 'estimate'): Promise<SamMask> => {
+        choices.push(choice);
+        const m = choice === 'whole' ? whole : part;
+        return { logits: Float32Array.from(m.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: choice === 'whole' ? 0.8 : 0.9 };
+      },
+    } as unknown as Segmenter;
+    return { seg, choices };
+  }
+  const region = rect(20, 20, 80, 80);
+  const areaOf = (m: BinaryMask) => m.data.reduce((a, b) => a + b, 0);
+
+  it('estimate and whole ask the decoder once, for its own pick or the whole object', async () => {
+    const a = partOrWhole(rect(20, 20, 80, 80));
+    const [own] = await segmentPeaks(a.seg, embedding, [peak(50, 50, 1, region)], opts({ maskChoice: 'estimate' }));
+    expect(a.choices).toEqual(['estimate']);
+    expect(areaOf(own.mask)).toBe(400);
+    const b = partOrWhole(rect(20, 20, 80, 80));
+    const [whole] = await segmentPeaks(b.seg, embedding, [peak(50, 50, 1, region)], opts({ maskChoice: 'whole' }));
+    expect(b.choices).toEqual(['whole']);
+    expect(areaOf(whole.mask)).toBe(3600);
+    expect(whole.parts.iouPred).toBe(0.8);
+  });
+});
+
 describe('crmRegions (bundles without IAM)', () => {
   // A 10×5 class-response grid per class, cell i centred on frame pixel 20·i + 10 (frame 200×100).
   const grid = (bumps: [number, number, number][]) => {

@@ -3,6 +3,7 @@
 // id), so a choice is kept only when it helps on both. Embeddings come from embed-dev.ts; decoder results
 // are memoised, so configurations that differ only in scoring re-run no decoder.
 //   npx tsx tools/sam/tune.ts [--sets pennfudan,coco-mini] [--configs base,peak,...] [--limit N] [--model DIR]
+//     [--segmenter DIR] (another SAM-format pair, as Settings takes it)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CocoAnnotation, CocoDataset } from '../../src/common/coco/types';
@@ -13,7 +14,7 @@ import { readBundle } from '../../src/main/engine/bundle';
 import { Pipeline } from '../../src/main/engine/pipeline';
 import { ProposalCache } from '../../src/main/engine/proposal-cache';
 import { SamHost } from '../../src/main/engine/sam-method';
-import { defaultSegmenterFiles, type SamMask } from '../../src/main/engine/segmenter';
+import { defaultSegmenterFiles, segmenterFilesIn, type SamMask } from '../../src/main/engine/segmenter';
 import { ModelSessions, sessionOptions } from '../../src/main/engine/sessions';
 import { embeddingFile } from './embed-dev';
 
@@ -26,7 +27,7 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
- * (`crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
+ * (`choice=estimate|whole`: which of the segmenter's masks; `crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
  * peak floor, retrieval.json's peakRelThreshold)
  * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
  */
@@ -44,6 +45,7 @@ function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?
     else if (k === 'region') o.regionInside = Number(v);
     else if (k === 'minarea') o.minAreaFraction = Number(v);
     else if (k === 'crm') o.crmFraction = Number(v);
+    else if (k === 'choice') o.maskChoice = v as SamPromptOptions['maskChoice'];
     else if (k === 'score') {
       const [iou, agreement, peak, support] = v.split('/').map(Number);
       o.score = { iou, agreement, peak, support };
@@ -59,15 +61,15 @@ async function main(): Promise<void> {
   const bundle = readBundle(arg('model', join(repo, 'resources', 'models')));
   const bundleFloor = bundle.retrieval.peakRelThreshold;
   const sessions = await ModelSessions.open(bundle, { provider: 'cpu', threads: 2 });
-  const host = new SamHost({ files: defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
+  const host = new SamHost({ files: process.argv.includes('--segmenter') ? segmenterFilesIn(arg('segmenter', '')) : defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
   const seg = await host.segmenter();
   const decode = seg.decode.bind(seg);
   const memo = new Map<string, { bits: Uint8Array; m: SamMask }>();
-  seg.decode = async (e, prompt, out) => {
-    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}`;
+  seg.decode = async (e, prompt, out, whole) => {
+    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}|${whole}`;
     const hit = memo.get(key);
     if (hit) return { ...hit.m, logits: Float32Array.from(hit.bits, (b) => (b ? 1 : -1)) };
-    const m = await decode(e, prompt, out);
+    const m = await decode(e, prompt, out, whole);
     memo.set(key, { bits: Uint8Array.from(m.logits, (v) => (v > 0 ? 1 : 0)), m: { ...m, logits: new Float32Array(0) } });
     return m;
   };
@@ -116,6 +118,13 @@ async function main(): Promise<void> {
         return fmt(evaluateInstances(sub, preds[name].filter((p) => ids.has(p.image_id)), { classes: 'voc20' }));
       };
       console.log(name.padEnd(34), row(() => true).padEnd(30), row((id) => id % 2 === 1).padEnd(22), row((id) => id % 2 === 0).padEnd(22), preds[name].length);
+    }
+    if (process.argv.includes('--per-class')) {
+      const reports = names.map((n) => evaluateInstances(gt, preds[n].filter((p) => images.some((im) => im.id === p.image_id)), { classes: 'voc20' }));
+      console.log('class AP@0.5 (instances):', names.join(' | '));
+      for (const c of reports[0].classes) {
+        console.log(`  ${c.name.padEnd(14)} (${c.gt})`, reports.map((r) => (100 * (r.classes.find((k) => k.name === c.name)?.ap[1] ?? 0)).toFixed(1)).join(' | '));
+      }
     }
   }
 }

