@@ -36,9 +36,16 @@ export interface SamPromptOptions {
 
 /**
  * `estimate`: the segmenter's own pick, by its IoU estimate (which prefers parts: a torso, a coat);
- * `whole`: its whole-object mask, the last of the three (docs/adr/sam-prompts.md, 2026-12-04).
+ * `whole`: its whole-object mask, the last of the three; `two-clicks`: the whole object for a prompt of two
+ * positive clicks (they already span the object), the own pick for one (docs/adr/sam-prompts.md, 2026-12-04).
  */
-export type MaskChoice = 'estimate' | 'whole';
+export type MaskChoice = 'estimate' | 'whole' | 'two-clicks';
+
+/** What the segmenter is asked for, for one prompt's points, under `choice`. */
+export function decoderMaskChoice(choice: MaskChoice, points: readonly { label: number }[]): 'estimate' | 'whole' {
+  if (choice !== 'two-clicks') return choice;
+  return points.filter((p) => p.label === 1).length >= 2 ? 'whole' : 'estimate';
+}
 
 export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   click: 'peak+innermost',
@@ -49,7 +56,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
   minAreaFraction: 0.0005,
   crmFraction: 0.6,
-  maskChoice: 'whole',
+  maskChoice: 'two-clicks',
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -22,7 +22,7 @@ describe('peaklabel info', () => {
     expect(out).toMatch(/^backbone +squeezenet1\.1 /m);
     expect(out).toMatch(/^methods +.*\biam\b.*\bsam\b/m);
     expect(out).toMatch(/sam peak regions: IAM trained for sam \(.*sam-regions\.onnx\)$/m);
-    expect(out).toMatch(/sam masks: the whole object/);
+    expect(out).toMatch(/sam masks: the whole object for two clicks, the decoder.s own pick for one/);
     expect(out).toMatch(/^scores +mean class response at the peaks \+ image head/m);
     expect(out).toMatch(/^cells +class-map cell i at input pixel 16·i \+ 13$/m);
   });

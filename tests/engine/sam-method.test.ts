@@ -2,7 +2,7 @@
 // peaks only support a mask already drawn.
 import { describe, expect, it } from 'vitest';
 import type { BinaryMask } from '../../src/common/mask';
-import { DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
+import { decoderMaskChoice, DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
 import { crmRegions, segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
 import type { SamEmbedding, SamMask, SamPrompt, Segmenter } from '../../src/main/engine/segmenter';
 
@@ -99,6 +99,25 @@ describe('segmentPeaks mask choice', () => {
     expect(b.choices).toEqual(['whole']);
     expect(areaOf(whole.mask)).toBe(3600);
     expect(whole.parts.iouPred).toBe(0.8);
+  });
+
+  it('two-clicks takes the whole object for a peak with two clicks, the own pick for a peak clicked once', async () => {
+    const a = partOrWhole(rect(20, 20, 80, 80));
+    // Peak off-centre in its region: two clicks. A project-trained row (regionClicks false): the peak alone.
+    await segmentPeaks(a.seg, embedding, [peak(25, 30, 1, region), peak(150, 50, 0.5, rect(140, 40, 160, 60), false)], opts({ maskChoice: 'two-clicks' }));
+    expect(a.choices).toEqual(['whole', 'estimate']);
+  });
+});
+
+describe('decoderMaskChoice', () => {
+  const click = { label: 1 };
+  const outside = { label: 0 };
+  it('asks for the whole object from two positive clicks under two-clicks; the other choices are as named', () => {
+    expect(decoderMaskChoice('two-clicks', [click])).toBe('estimate');
+    expect(decoderMaskChoice('two-clicks', [click, outside])).toBe('estimate');
+    expect(decoderMaskChoice('two-clicks', [click, click])).toBe('whole');
+    expect(decoderMaskChoice('whole', [click])).toBe('whole');
+    expect(decoderMaskChoice('estimate', [click, click])).toBe('estimate');
   });
 });
 

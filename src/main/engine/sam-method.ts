@@ -8,7 +8,7 @@ import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
 import type * as ort from 'onnxruntime-node';
-import { combineScore, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type Point, type SamPromptOptions, type ScoreParts } from '../../common/sam-prompts';
+import { combineScore, decoderMaskChoice, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type Point, type SamPromptOptions, type ScoreParts } from '../../common/sam-prompts';
 import { EmbeddingCache } from './embedding-cache';
 import type { ImageRef } from './protocol';
 import type { ProviderName } from './providers';
@@ -120,7 +120,7 @@ function clicks(placement: SamPromptOptions['click'], at: Point, region: BinaryM
 }
 
 async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, work: { width: number; height: number }, region: BinaryMask | null, opts: SamPromptOptions) {
-  const m = await seg.decode(emb, prompt, work, opts.maskChoice);
+  const m = await seg.decode(emb, prompt, work, decoderMaskChoice(opts.maskChoice, prompt.points));
   const mask = samMaskPixels(m);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
   return { mask, iou: m.iou, agreement };

@@ -10,7 +10,6 @@ import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
 import type { BinaryMask } from '../../common/mask';
 import { imageError, openImage } from '../images/decode';
-import type { MaskChoice } from '../../common/sam-prompts';
 import { MASK_CHOICE_INPUT, withMaskChoiceInput } from './mask-choice';
 import type { ProviderName } from './providers';
 import { summarizeProviderError } from './providers';
@@ -171,7 +170,7 @@ export class Segmenter {
    * One prompt → one mask at `out` size (default: the image size). With fewer than three points the decoder
    * picks one of its three masks: by its IoU estimate, or (`whole`, where the graph allows) the whole object.
    */
-  async decode(e: SamEmbedding, prompt: SamPrompt, out: { width: number; height: number } = e, choice: MaskChoice = 'estimate'): Promise<SamMask> {
+  async decode(e: SamEmbedding, prompt: SamPrompt, out: { width: number; height: number } = e, choice: 'estimate' | 'whole' = 'estimate'): Promise<SamMask> {
     // Pixel centres map to pixel centres; SAM's prompt encoder adds the half pixel itself.
     const pts = prompt.points.map((p) => ({ x: (p.x + 0.5) * e.scale - 0.5, y: (p.y + 0.5) * e.scale - 0.5, label: p.label as number }));
     if (prompt.box) {

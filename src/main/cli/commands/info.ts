@@ -59,7 +59,7 @@ export const command: CliCommand = {
       const crmWhy = info.methods.includes('iam') ? 'retrieval.json: samRegions "crm"; the IAM serves method iam' : 'the bundle has no IAM module';
       const regions = { iam: "IAM (method iam's graph)", 'sam-regions': `IAM trained for sam (${engine.bundle.paths.samRegions})`, 'class-response': `class response maps (${crmWhy})` };
       if (sg.ok) ctx.out(`           sam peak regions: ${regions[info.samRegions]}`);
-      const masks = { whole: "the whole object (the decoder's last mask)", estimate: "the decoder's own pick (by its IoU estimate)" };
+      const masks = { whole: "the whole object (the decoder's last mask)", estimate: "the decoder's own pick (by its IoU estimate)", 'two-clicks': "the whole object for two clicks, the decoder's own pick for one" };
       if (sg.ok) ctx.out(`           sam masks: ${masks[sg.maskChoice]}`);
       ctx.out(`provider   ${info.provider}`);
       for (const r of info.fallbackReasons) ctx.out(`           not used: ${r}`);
