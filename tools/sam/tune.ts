@@ -65,11 +65,11 @@ async function main(): Promise<void> {
   const seg = await host.segmenter();
   const decode = seg.decode.bind(seg);
   const memo = new Map<string, { bits: Uint8Array; m: SamMask }>();
-  seg.decode = async (e, prompt, out, whole) => {
-    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}|${whole}`;
+  seg.decode = async (e, prompt, out, choice) => {
+    const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}|${choice}`;
     const hit = memo.get(key);
     if (hit) return { ...hit.m, logits: Float32Array.from(hit.bits, (b) => (b ? 1 : -1)) };
-    const m = await decode(e, prompt, out, whole);
+    const m = await decode(e, prompt, out, choice);
     memo.set(key, { bits: Uint8Array.from(m.logits, (v) => (v > 0 ? 1 : 0)), m: { ...m, logits: new Float32Array(0) } });
     return m;
   };

