@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { paletteColor } from '../../src/common/class-colors';
 import { parseCoco } from '../../src/common/coco/parse';
 import type { CocoDataset } from '../../src/common/coco/types';
 import { encodeMask } from '../../src/common/rle';
@@ -142,6 +143,11 @@ describe('project prelabel', () => {
       const kept = await api.listInstances(done[0].id);
       expect(kept.length).toBeGreaterThan(0);
       expect(kept.every((i) => i.source === 'suggested' && i.method === 'rect' && i.modelId === manifest.modelId && i.score !== null)).toBe(true);
+      // Classes the model added take the project's palette in order, not the bundle's dark VOC colours.
+      const added = await api.listClasses();
+      expect(added.length).toBeGreaterThan(0);
+      expect(added.map((c) => c.color)).toEqual(added.map((_, n) => paletteColor(n)));
+      expect(added.every((c) => c.color !== manifest.classes.find((k) => k.name === c.name)!.color)).toBe(true);
 
       const second = await api.prelabel({});
       expect(second).toMatchObject({ images: 1, cancelled: false, failed: [] });

@@ -80,11 +80,10 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
   const training = createTrainingMethods(ctx, engine);
   const engineFor = async (store: ProjectStore): Promise<Engine> => training.withHead(store, await engine());
 
-  /** Model class index ↔ project class (created on first use with the model's colour). */
+  /** Model class index ↔ project class (created on first use, coloured like any new class: see class-colors.ts). */
   const projectClassId = (store: ProjectStore, e: Engine, classIndex: number): number => {
-    const c = e.bundle.manifest.classes[classIndex];
     const existing = store.listClasses().find((k) => classIndexOf(e.bundle.manifest, k.name) === classIndex);
-    return existing?.id ?? store.ensureClass(c.name, c.color).id;
+    return existing?.id ?? store.ensureClass(e.bundle.manifest.classes[classIndex].name).id;
   };
   const modelClassIndex = (store: ProjectStore, e: Engine, classId: number): number => {
     const cls = store.getClass(classId);

@@ -7,6 +7,7 @@ import type {
   ClassInfo, ImagePage, ImageQuery, ImageRow, ImageStatus, InstanceCounts, InstanceRow, InstanceSource, ProjectInfo,
   ProjectSummary, Rle, SuggestionMethod,
 } from '../../common/api';
+import { paletteColor } from '../../common/class-colors';
 import { PeakLabelError } from '../../common/errors';
 import { rleArea, rleToBbox } from '../../common/rle';
 import { migrate, SCHEMA_VERSION } from './migrations';
@@ -16,9 +17,6 @@ export const PROJECT_EXTENSION = '.peaklabel';
 
 const SOURCES: InstanceSource[] = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
 const STATUSES: ImageStatus[] = ['new', 'suggested', 'in_review', 'done', 'error', 'missing'];
-/** Distinct colours for new classes, in order (Tableau 10 + extras). */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 /** An image as the importer hands it to the store. */
 export interface NewImage {
@@ -215,15 +213,15 @@ export class ProjectStore {
       }
       const count = (this.db.prepare('SELECT COUNT(*) AS n, COALESCE(MAX(ord), -1) AS m FROM classes').get() as { n: number; m: number });
       const id = Number(this.db.prepare('INSERT INTO classes (name, color, ord) VALUES (?, ?, ?)')
-        .run(cls.name, cls.color ?? PALETTE[count.n % PALETTE.length], cls.order ?? count.m + 1).lastInsertRowid);
+        .run(cls.name, cls.color ?? paletteColor(count.n), cls.order ?? count.m + 1).lastInsertRowid);
       return this.getClass(id);
     });
   }
 
   /** The class with this name, created when missing. */
-  ensureClass(name: string, color?: string): ClassInfo {
+  ensureClass(name: string): ClassInfo {
     const c = this.db.prepare('SELECT id, name, color, ord AS "order" FROM classes WHERE name = ?').get(name) as ClassInfo | undefined;
-    return c ?? this.saveClass({ name, color });
+    return c ?? this.saveClass({ name });
   }
 
   /** Deletes the class and its instances; undo steps that name those instances or the class are dropped. */

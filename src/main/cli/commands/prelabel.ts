@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { paletteColor } from '../../../common/class-colors';
 import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, preferredMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
@@ -191,7 +192,7 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
       method,
       stop: stopper.signal,
       onResult: async (item, result) => {
-        if (previewDir) await drawPreview(item.key.file, result, m.classes, previewDir, ctx);
+        if (previewDir) await drawPreview(item.key.file, result, m.classes.map((c, i) => ({ name: c.name, color: paletteColor(i) })), previewDir, ctx);
         images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
         for (const inst of result.instances) {
           annotations.push({
