@@ -415,6 +415,34 @@ export function largestComponent(m: BinaryMask, connectivity: 4 | 8 = 8): Binary
   return componentMask(c, best, m.width, m.height);
 }
 
+/**
+ * The mask without its specks: foreground islands (8-connected) smaller than `minArea` pixels are dropped,
+ * except the largest, and background holes (4-connected, not touching the image border) smaller than
+ * `minArea` are filled, as segment-anything's automatic mask generator cleans its masks.
+ */
+export function removeSmallRegions(m: BinaryMask, minArea: number): BinaryMask {
+  const out = cloneMask(m);
+  if (minArea <= 1) return out;
+  const fg = connectedComponents(m, 8);
+  let largest = 1;
+  for (let k = 2; k <= fg.count; k++) if (fg.areas[k] > fg.areas[largest]) largest = k;
+  for (let i = 0; i < out.data.length; i++) {
+    const k = fg.labels[i];
+    if (k && k !== largest && fg.areas[k] < minArea) out.data[i] = 0;
+  }
+  // Holes after the islands are gone: the hole of a dropped ring is open background by then.
+  const bg = connectedComponents({ width: m.width, height: m.height, data: Uint8Array.from(out.data, (v) => 1 - v) }, 4);
+  const { width: w, height: h } = m;
+  const open = new Uint8Array(bg.count + 1);
+  for (let x = 0; x < w; x++) open[bg.labels[x]] = open[bg.labels[(h - 1) * w + x]] = 1;
+  for (let y = 0; y < h; y++) open[bg.labels[y * w]] = open[bg.labels[y * w + w - 1]] = 1;
+  for (let i = 0; i < out.data.length; i++) {
+    const k = bg.labels[i];
+    if (k && !open[k] && bg.areas[k] < minArea) out.data[i] = 1;
+  }
+  return out;
+}
+
 /** The w×h window at (x, y); parts outside the source are background. */
 export function cropMask(m: BinaryMask, x: number, y: number, w: number, h: number): BinaryMask {
   const out = createMask(w, h);

@@ -32,6 +32,8 @@ export interface SamPromptOptions {
   crmFraction: number;
   /** Which of the segmenter's three masks a prompt of one or two points gets: see MaskChoice. */
   maskChoice: MaskChoice;
+  /** Islands and holes of a mask smaller than this fraction of the image are removed (0: masks as decoded). */
+  minRegionFraction: number;
 }
 
 /**
@@ -57,6 +59,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   minAreaFraction: 0.0005,
   crmFraction: 0.6,
   maskChoice: 'two-clicks',
+  minRegionFraction: 0.002,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

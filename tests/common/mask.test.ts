@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   componentSummary, connectedComponents, createMask, cropMask, dilateMask, erodeMask, eulerNumber, fillHoles, largestComponent, maskArea,
-  maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, resizeMaskNearest, resizeMaskNearestCropped, type BinaryMask,
+  maskBbox, maskHasHoles, maskIou, maskSubtract, masksEqual, removeSmallRegions, resizeMaskNearest, resizeMaskNearestCropped, type BinaryMask,
 } from '../../src/common/mask';
 import { rng } from './rng';
 
@@ -54,6 +54,37 @@ describe('mask ops', () => {
     const up = resizeMaskNearest(m, 8, 4);
     expect(rowsOf(up)).toEqual(['00111100', '00111100', '00111100', '00111100']);
     expect(masksEqual(resizeMaskNearest(up, 4, 2), m)).toBe(true);
+  });
+
+  it('removes small islands and fills small holes, keeping the largest island and the border background', () => {
+    const m = maskOf([
+      '1110000001',
+      '1010000000',
+      '1110011000',
+      '0000011000',
+      '0000000000',
+      '1111100000',
+      '1000100000',
+      '1000100000',
+      '1111100000',
+    ]);
+    // Islands: the 2×2 square (4 px) and the corner speck (1 px) go at 5 px; the 3×3 ring's 1-px hole is
+    // filled, the big ring's 6-px hole is not (≥ 5), and the open background touching the border stays.
+    expect(rowsOf(removeSmallRegions(m, 5))).toEqual([
+      '1110000000',
+      '1110000000',
+      '1110000000',
+      '0000000000',
+      '0000000000',
+      '1111100000',
+      '1000100000',
+      '1000100000',
+      '1111100000',
+    ]);
+    // A larger limit fills the big ring's hole, drops the small ring, and never empties the mask.
+    expect(rowsOf(removeSmallRegions(m, 10)).slice(5)).toEqual(['1111100000', '1111100000', '1111100000', '1111100000']);
+    expect(maskArea(removeSmallRegions(m, 10_000))).toBe(20); // only the largest island is left, its hole filled
+    expect(masksEqual(removeSmallRegions(m, 1), m)).toBe(true);
   });
 
   it('resizes only the window sampling the foreground, with the same pixels as the full resize', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { BinaryMask } from '../../src/common/mask';
 import { decoderMaskChoice, DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
 import { crmRegions, segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
-import type { SamEmbedding, SamMask, SamPrompt, Segmenter } from '../../src/main/engine/segmenter';
+import { samMaskPixels, type SamEmbedding, type SamMask, type SamPrompt, type Segmenter } from '../../src/main/engine/segmenter';
 
 const W = 200;
 const H = 100;
@@ -106,6 +106,33 @@ describe('segmentPeaks mask choice', () => {
     // Peak off-centre in its region: two clicks. A project-trained row (regionClicks false): the peak alone.
     await segmentPeaks(a.seg, embedding, [peak(25, 30, 1, region), peak(150, 50, 0.5, rect(140, 40, 160, 60), false)], opts({ maskChoice: 'two-clicks' }));
     expect(a.choices).toEqual(['whole', 'estimate']);
+  });
+});
+
+describe('mask cleaning (minRegionFraction)', () => {
+  // An object with a 2×2 hole, and a 2×2 speck beside it: the specks a decoder leaves on fur and foliage.
+  const specked = rect(20, 20, 80, 80);
+  for (const [x, y] of [[50, 50], [51, 50], [50, 51], [51, 51]]) specked.data[y * W + x] = 0;
+  for (const [x, y] of [[120, 30], [121, 30], [120, 31], [121, 31]]) specked.data[y * W + x] = 1;
+  const logits: SamMask = { logits: Float32Array.from(specked.data, (v) => (v ? 2 : -2)), width: W, height: H, iou: 0.9 };
+  const at = (m: BinaryMask, x: number, y: number) => m.data[y * W + x];
+
+  it('samMaskPixels drops islands and fills holes under the fraction of the frame, and keeps them at 0', () => {
+    const raw = samMaskPixels(logits);
+    expect([at(raw, 50, 50), at(raw, 120, 30)]).toEqual([0, 1]);
+    const clean = samMaskPixels(logits, 0.001); // 20 px of 20,000
+    expect([at(clean, 50, 50), at(clean, 120, 30)]).toEqual([1, 0]);
+    expect(clean.data.reduce((a, b) => a + b, 0)).toBe(3600);
+    expect(samMaskPixels(logits, 0.0001).data).toEqual(raw.data); // 2 px: the 4-px pieces stay
+  });
+
+  it('segmentPeaks cleans each decoded mask before it is scored', async () => {
+    const { seg } = recordingSegmenter(specked);
+    const [raw] = await segmentPeaks(seg, embedding, [peak(30, 30, 1, null)], opts({ minRegionFraction: 0 }));
+    const [clean] = await segmentPeaks(seg, embedding, [peak(30, 30, 1, null)], opts({ minRegionFraction: 0.001 }));
+    expect(raw.mask.data.reduce((a, b) => a + b, 0)).toBe(3600);
+    expect([at(raw.mask, 50, 50), at(raw.mask, 120, 30)]).toEqual([0, 1]);
+    expect([at(clean.mask, 50, 50), at(clean.mask, 120, 30)]).toEqual([1, 0]);
   });
 });
 

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CocoAnnotation, CocoDataset } from '../../src/common/coco/types';
 import { canonicalClassName, evaluateInstances, type EvalReport } from '../../src/common/eval';
-import { rleArea } from '../../src/common/rle';
+import { componentSummary, eulerNumber } from '../../src/common/mask';
+import { decodeRle, rleArea } from '../../src/common/rle';
 import { DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
 import { readBundle } from '../../src/main/engine/bundle';
 import { Pipeline } from '../../src/main/engine/pipeline';
@@ -27,7 +28,7 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
- * (`choice=estimate|whole`: which of the segmenter's masks; `crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
+ * (`choice=estimate|whole`: which of the segmenter's masks; `clean=F`: islands and holes under F of the image removed; `crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
  * peak floor, retrieval.json's peakRelThreshold)
  * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
  */
@@ -46,6 +47,7 @@ function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?
     else if (k === 'minarea') o.minAreaFraction = Number(v);
     else if (k === 'crm') o.crmFraction = Number(v);
     else if (k === 'choice') o.maskChoice = v as SamPromptOptions['maskChoice'];
+    else if (k === 'clean') o.minRegionFraction = Number(v);
     else if (k === 'score') {
       const [iou, agreement, peak, support] = v.split('/').map(Number);
       o.score = { iou, agreement, peak, support };
@@ -110,14 +112,14 @@ async function main(): Promise<void> {
       }
     }
     console.log(`\n${set}: ${images.length} images, ${names[0]}: ${(prompts / images.length).toFixed(2)} prompts/image, decoder ${(decoderMs / Math.max(prompts, 1)).toFixed(0)} ms/prompt`);
-    console.log('config'.padEnd(34), 'all: mAP .25/.5/.75 ABO'.padEnd(30), 'odd ids'.padEnd(22), 'even ids', ' preds');
+    console.log('config'.padEnd(34), 'all: mAP .25/.5/.75 ABO'.padEnd(30), 'odd ids'.padEnd(22), 'even ids'.padEnd(22), 'preds', ' pieces/holes per mask');
     for (const name of names) {
       const row = (filter: (id: number) => boolean) => {
         const ids = new Set(images.filter((im) => filter(im.id)).map((im) => im.id));
         const sub: CocoDataset = { ...gt, images: gt.images.filter((im) => ids.has(im.id)), annotations: gt.annotations.filter((a) => ids.has(a.image_id)) };
         return fmt(evaluateInstances(sub, preds[name].filter((p) => ids.has(p.image_id)), { classes: 'voc20' }));
       };
-      console.log(name.padEnd(34), row(() => true).padEnd(30), row((id) => id % 2 === 1).padEnd(22), row((id) => id % 2 === 0).padEnd(22), preds[name].length);
+      console.log(name.padEnd(34), row(() => true).padEnd(30), row((id) => id % 2 === 1).padEnd(22), row((id) => id % 2 === 0).padEnd(22), String(preds[name].length).padEnd(6), pieces(preds[name]));
     }
     if (process.argv.includes('--per-class')) {
       const reports = names.map((n) => evaluateInstances(gt, preds[n].filter((p) => images.some((im) => im.id === p.image_id)), { classes: 'voc20' }));
@@ -127,6 +129,19 @@ async function main(): Promise<void> {
       }
     }
   }
+}
+
+/** Mean connected pieces (8-connected) and holes per mask: what an annotator would have to erase or fill. */
+function pieces(anns: CocoAnnotation[]): string {
+  let parts = 0;
+  let holes = 0;
+  for (const a of anns) {
+    const m = decodeRle(a.segmentation as { size: [number, number]; counts: string });
+    const c = componentSummary(m, 8).count;
+    parts += c;
+    holes += c - eulerNumber(m);
+  }
+  return `${(parts / Math.max(1, anns.length)).toFixed(2)} / ${(holes / Math.max(1, anns.length)).toFixed(2)}`;
 }
 
 function fmt(r: EvalReport): string {

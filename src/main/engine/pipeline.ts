@@ -452,7 +452,7 @@ export class Pipeline {
     const { embedding } = await sam.embedding(a.image, a.hash);
     check();
     const m = await seg.decode(embedding, prompt, workFrame(g.origWidth, g.origHeight), decoderMaskChoice(sam.prompts.maskChoice, prompt.points));
-    const mask = samMaskPixels(m);
+    const mask = samMaskPixels(m, sam.prompts.minRegionFraction);
     const anchor = prompt.points.find((p) => p.label === 1) ?? { x: prompt.box ? (prompt.box[0] + prompt.box[2]) / 2 : 0, y: prompt.box ? (prompt.box[1] + prompt.box[3]) / 2 : 0 };
     const peak = this.gridPeakAt(a, image, classIndex, Math.min(Math.max(anchor.x, 0), g.origWidth - 1), Math.min(Math.max(anchor.y, 0), g.origHeight - 1));
     const inst = this.toInstance(g, mask, classIndex, m.iou, anchor, peak.value, 'sam');

@@ -121,7 +121,7 @@ function clicks(placement: SamPromptOptions['click'], at: Point, region: BinaryM
 
 async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, work: { width: number; height: number }, region: BinaryMask | null, opts: SamPromptOptions) {
   const m = await seg.decode(emb, prompt, work, decoderMaskChoice(opts.maskChoice, prompt.points));
-  const mask = samMaskPixels(m);
+  const mask = samMaskPixels(m, opts.minRegionFraction);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
   return { mask, iou: m.iou, agreement };
 }

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
-import type { BinaryMask } from '../../common/mask';
+import { removeSmallRegions, type BinaryMask } from '../../common/mask';
 import { imageError, openImage } from '../images/decode';
 import { MASK_CHOICE_INPUT, withMaskChoiceInput } from './mask-choice';
 import type { ProviderName } from './providers';
@@ -87,11 +87,15 @@ export interface SamMask {
   iou: number;
 }
 
-/** The decoder's mask as pixels: logit > 0 is inside. */
-export function samMaskPixels(m: SamMask): BinaryMask {
+/**
+ * The decoder's mask as pixels: logit > 0 is inside. Islands and holes smaller than `minRegionFraction` of
+ * the frame are removed (removeSmallRegions; 0 keeps the mask as decoded).
+ */
+export function samMaskPixels(m: SamMask, minRegionFraction = 0): BinaryMask {
   const data = new Uint8Array(m.width * m.height);
   for (let j = 0; j < data.length; j++) data[j] = m.logits[j] > 0 ? 1 : 0;
-  return { width: m.width, height: m.height, data };
+  const mask = { width: m.width, height: m.height, data };
+  return minRegionFraction > 0 ? removeSmallRegions(mask, Math.round(minRegionFraction * data.length)) : mask;
 }
 
 type Session = Pick<ort.InferenceSession, 'run' | 'release' | 'inputNames' | 'outputNames'>;
