@@ -422,23 +422,32 @@ export function largestComponent(m: BinaryMask, connectivity: 4 | 8 = 8): Binary
  */
 export function removeSmallRegions(m: BinaryMask, minArea: number): BinaryMask {
   const out = cloneMask(m);
-  if (minArea <= 1) return out;
-  const fg = connectedComponents(m, 8);
+  const [x0, y0, bw, bh] = maskBbox(m);
+  if (minArea <= 1 || bw === 0) return out;
+  // Work in the mask's box with a 1-px background margin: the margin joins all outside background (and,
+  // where the box meets the image border, stands for it), so a hole is a background piece not touching it.
+  const w = bw + 2;
+  const h = bh + 2;
+  const win = cropMask(m, x0 - 1, y0 - 1, w, h);
+  const fg = connectedComponents(win, 8);
   let largest = 1;
   for (let k = 2; k <= fg.count; k++) if (fg.areas[k] > fg.areas[largest]) largest = k;
-  for (let i = 0; i < out.data.length; i++) {
+  const inverted = createMask(w, h);
+  for (let i = 0; i < win.data.length; i++) {
     const k = fg.labels[i];
-    if (k && k !== largest && fg.areas[k] < minArea) out.data[i] = 0;
+    if (k && k !== largest && fg.areas[k] < minArea) win.data[i] = 0;
+    inverted.data[i] = win.data[i] ? 0 : 1;
   }
   // Holes after the islands are gone: the hole of a dropped ring is open background by then.
-  const bg = connectedComponents({ width: m.width, height: m.height, data: Uint8Array.from(out.data, (v) => 1 - v) }, 4);
-  const { width: w, height: h } = m;
-  const open = new Uint8Array(bg.count + 1);
-  for (let x = 0; x < w; x++) open[bg.labels[x]] = open[bg.labels[(h - 1) * w + x]] = 1;
-  for (let y = 0; y < h; y++) open[bg.labels[y * w]] = open[bg.labels[y * w + w - 1]] = 1;
-  for (let i = 0; i < out.data.length; i++) {
-    const k = bg.labels[i];
-    if (k && !open[k] && bg.areas[k] < minArea) out.data[i] = 1;
+  const bg = connectedComponents(inverted, 4);
+  const outside = bg.labels[0]; // the margin's component
+  for (let y = 1; y < h - 1; y++) {
+    const row = (y0 + y - 1) * m.width + x0 - 1;
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const k = bg.labels[i];
+      out.data[row + x] = win.data[i] || (k !== outside && bg.areas[k] < minArea) ? 1 : 0;
+    }
   }
   return out;
 }

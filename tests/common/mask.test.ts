@@ -87,6 +87,58 @@ describe('mask ops', () => {
     expect(masksEqual(removeSmallRegions(m, 1), m)).toBe(true);
   });
 
+  it('removeSmallRegions agrees with a plain flood-fill reference on random masks, at the border too', () => {
+    const rand = rng(7);
+    /** 8-connected islands, then 4-connected background pieces, by per-pixel flood fill over the whole image. */
+    const reference = (m: BinaryMask, minArea: number): BinaryMask => {
+      const { width: w, height: h } = m;
+      const pieces = (data: Uint8Array, value: number, eight: boolean): number[][] => {
+        const seen = new Uint8Array(w * h);
+        const out: number[][] = [];
+        for (let s = 0; s < w * h; s++) {
+          if (data[s] !== value || seen[s]) continue;
+          const piece = [s];
+          seen[s] = 1;
+          for (let n = 0; n < piece.length; n++) {
+            const x = piece[n] % w;
+            const y = (piece[n] - x) / w;
+            for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+              if ((!dx && !dy) || (!eight && dx && dy)) continue;
+              const xx = x + dx;
+              const yy = y + dy;
+              const j = yy * w + xx;
+              if (xx >= 0 && yy >= 0 && xx < w && yy < h && data[j] === value && !seen[j]) {
+                seen[j] = 1;
+                piece.push(j);
+              }
+            }
+          }
+          out.push(piece);
+        }
+        return out;
+      };
+      const out = createMask(w, h);
+      out.data.set(m.data);
+      const islands = pieces(out.data, 1, true);
+      const largest = islands.reduce((a, b) => (b.length > a.length ? b : a), [] as number[]);
+      for (const p of islands) if (p !== largest && p.length < minArea) for (const i of p) out.data[i] = 0;
+      for (const p of pieces(out.data, 0, false)) {
+        const onBorder = p.some((i) => i % w === 0 || i % w === w - 1 || i < w || i >= w * (h - 1));
+        if (!onBorder && p.length < minArea) for (const i of p) out.data[i] = 1;
+      }
+      return out;
+    };
+    for (let t = 0; t < 60; t++) {
+      const w = 5 + Math.floor(rand() * 20);
+      const h = 5 + Math.floor(rand() * 20);
+      const m = createMask(w, h);
+      const density = 0.3 + rand() * 0.5;
+      for (let i = 0; i < w * h; i++) m.data[i] = rand() < density ? 1 : 0;
+      const minArea = 1 + Math.floor(rand() * 12);
+      expect(rowsOf(removeSmallRegions(m, minArea)), `case ${t}`).toEqual(rowsOf(reference(m, minArea)));
+    }
+  });
+
   it('resizes only the window sampling the foreground, with the same pixels as the full resize', () => {
     const rand = rng(33);
     let edges = 0;
