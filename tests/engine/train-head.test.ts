@@ -1,7 +1,8 @@
 // Project heads (issue 12) through the real service and engine on a few dev images: the head is trained,
 // stored (versioned, active), applied to every method; classes without enough data are named with what
 // they need; a cancelled run keeps the previous head; a head of another backbone is never applied;
-// accepted instances become point labels; the feature cache is reused.
+// accepted instances become point labels; the feature cache is reused; the same tagged images give the same head in
+// any project.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
@@ -289,4 +290,41 @@ describe('project heads: training through the service', () => {
     expect(st.stdout[1]).toMatch(/^ {2}balloon: no suggestions; cannot be trained \(16 tagged, 0 negatives, 0 instances\)$/);
     expect(st.stdout[2]).toMatch(/needs negatives/);
   }, 120_000);
+});
+
+describe('project heads: reproducible training', () => {
+  it('the same tagged images give the same head whatever order they were imported in', async () => {
+    const dir = join(root, 'order');
+    rmSync(dir, { recursive: true, force: true });
+    const folders = { balloon: join(dir, 'balloons'), person: join(dir, 'people') };
+    pick('balloon', 6, folders.balloon);
+    pick('pennfudan', 6, folders.person);
+    const train = async (name: string, order: ('balloon' | 'person')[]) => {
+      const ctx = new ServiceContext();
+      const engine = createEngineMethods(ctx, { cacheDir: null });
+      const api = createService(ctx, engine);
+      try {
+        await api.createProject(join(dir, `${name}.peaklabel`));
+        await api.saveClass({ name: 'balloon' });
+        for (const tag of order) {
+          const before = new Set((await api.listImages({ offset: 0, limit: 100 })).items.map((im) => im.id));
+          await api.addImageFolder(folders[tag]);
+          const added = (await api.listImages({ offset: 0, limit: 100 })).items.filter((im) => !before.has(im.id));
+          await api.setTags(added.map((im) => im.id), [tag], []);
+        }
+        const firstId = Math.min(...(await api.listImages({ offset: 0, limit: 100 })).items.map((im) => im.id));
+        const firstFile = (await api.getImage(firstId)).path;
+        expect((await api.trainHead({ epochs: 3 })).head).not.toBeNull();
+        return { weight: activeHead(ctx.store())!.weight, firstFile };
+      } finally {
+        await engine.closeEngine();
+        ctx.close();
+      }
+    };
+    const a = await train('a', ['balloon', 'person']);
+    const b = await train('b', ['person', 'balloon']);
+    expect(a.firstFile).toContain('balloons'); // the two projects number their images differently
+    expect(b.firstFile).toContain('people');
+    expect(Array.from(b.weight)).toEqual(Array.from(a.weight));
+  }, 300_000);
 });

@@ -245,7 +245,9 @@ export async function trainProjectHead({ store, engine, job, request, onState, p
   // ---- 2. the training job: labels, point labels, boxes, starting rows ----
   const previous = compatibleHead(activeHead(store), bundle);
   const items: TrainItem[] = [];
-  for (const im of images) {
+  // In content-hash order, not import order (ids follow whichever file an import finished first): the same
+  // tagged images give the same head in any project.
+  for (const im of [...images].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))) {
     const file = files.get(im.id);
     if (!file) continue;
     const heldOut = isHeldOut(im.hash);
