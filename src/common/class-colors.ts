@@ -6,5 +6,5 @@ export const CLASS_PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a1
 
 /** The n-th class's colour (0-based), repeating after the palette's 20. */
 export function paletteColor(n: number): string {
-  return CLASS_PALETTE[((n % CLASS_PALETTE.length) + CLASS_PALETTE.length) % CLASS_PALETTE.length];
+  return CLASS_PALETTE[n % CLASS_PALETTE.length];
 }

@@ -74,6 +74,13 @@ describe('Segmenter graphs that are missing or wrong', () => {
     const a = await rejection(Segmenter.open(segmenterFilesIn(corrupt), 'cpu', sessionOptions(1)));
     expect(a.code).toBe('MODEL_INVALID');
     expect(a.file).toBe(join(corrupt, 'encoder.onnx'));
+    // A decoder cut short (its graph is read and edited before ORT sees it: mask-choice.ts) is named too.
+    copyFileSync(defaultSegmenterFiles().encoder, join(corrupt, 'encoder.onnx'));
+    const decoder = readFileSync(defaultSegmenterFiles().decoder);
+    writeFileSync(join(corrupt, 'decoder.onnx'), decoder.subarray(0, decoder.length >> 1));
+    const half = await rejection(Segmenter.open(segmenterFilesIn(corrupt), 'cpu', sessionOptions(1)));
+    expect(half.code).toBe('MODEL_INVALID');
+    expect(half.file).toBe(join(corrupt, 'decoder.onnx'));
 
     // Real ONNX graphs with other interfaces: the bundle's backbone as the encoder, IAM as the decoder.
     const wrong = scratch('wrong');

@@ -28,9 +28,10 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
- * (`choice=estimate|whole`: which of the segmenter's masks; `clean=F`: islands and holes under F of the image removed; `crm=F`: the class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's
- * peak floor, retrieval.json's peakRelThreshold)
- * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults.
+ * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults. Also `choice=estimate|whole`:
+ * which of the segmenter's masks; `clean=F`: islands and holes under F of the image removed; `crm=F`: the
+ * class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's peak floor,
+ * retrieval.json's peakRelThreshold.
  */
 function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?: number } {
   const o: Partial<SamPromptOptions> = {};

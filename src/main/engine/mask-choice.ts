@@ -127,7 +127,6 @@ function str(no: number, s: string): Uint8Array {
   return len(no, encoder.encode(s));
 }
 
-
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;

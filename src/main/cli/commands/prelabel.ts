@@ -181,6 +181,8 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
   if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
   if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
 
+  // Preview colours: the project palette by model class (the bundle's VOC colours vanish over a photo).
+  const previewClasses = m.classes.map((c, i) => ({ name: c.name, color: paletteColor(i) }));
   const stopper = new AbortController();
   const tracker = new ProgressTracker(`prelabel-${randomUUID().slice(0, 8)}`, 'prelabel', items.length, (e) => ctx.progress(e));
   const stop = onInterrupt(() => (stopper.abort(), true), ctx);
@@ -192,7 +194,7 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
       method,
       stop: stopper.signal,
       onResult: async (item, result) => {
-        if (previewDir) await drawPreview(item.key.file, result, m.classes.map((c, i) => ({ name: c.name, color: paletteColor(i) })), previewDir, ctx);
+        if (previewDir) await drawPreview(item.key.file, result, previewClasses, previewDir, ctx);
         images.push({ id: item.key.id, file_name: basename(item.key.file), width: result.width, height: result.height });
         for (const inst of result.instances) {
           annotations.push({
