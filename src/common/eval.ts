@@ -4,10 +4,12 @@
 // that matches nothing but covers a crowd region (|p ∩ crowd| / |p| ≥ t) is ignored; AP is the area under
 // the all-point interpolated precision/recall curve (VOC2010+); mAP is the mean over the selected classes
 // that have ground truth. ABO is the mean over non-crowd ground truths of the best IoU of a same-class
-// prediction in the same image (0 without one). IoUs are computed on run lists, never on pixels.
+// prediction in the same image (0 without one). IoUs are computed on run lists, never on pixels; only the
+// masks' tidiness (pieces and holes per prediction) decodes each prediction, over its own box.
 import type { CocoAnnotation, CocoDataset } from './coco/types';
 import { segmentationToCounts } from './coco/segmentation';
-import { countsArea, countsIntersectionArea, countsToBbox } from './rle';
+import { piecesAndHoles } from './mask';
+import { countsArea, countsIntersectionArea, countsToBbox, countsToCroppedMask } from './rle';
 
 export const DEFAULT_IOU_THRESHOLDS = [0.25, 0.5, 0.75];
 
@@ -67,6 +69,9 @@ export interface EvalReport {
   images: number;
   gtInstances: number;
   predInstances: number;
+  /** Mean connected pieces and holes per scored prediction (piecesAndHoles): how much cleaning a mask needs. */
+  piecesPerMask: number;
+  holesPerMask: number;
   /** What was left out and why (unknown images or classes, size mismatches). */
   notes: string[];
 }
@@ -234,11 +239,19 @@ export function evaluateInstances(gt: CocoDataset, pred: CocoDataset | CocoAnnot
   }
 
   const classes: ClassEval[] = [];
+  let pieces = 0, holes = 0, scoredPreds = 0;
   for (const [key, name] of classNames) {
     const nGt = gtCount.get(key) ?? 0;
     if (nGt === 0) continue;
     const scored = (scoredByClass.get(key) ?? []).sort((a, b) => b.inst.score - a.inst.score || a.inst.order - b.inst.order);
     const ap = thresholds.map((t) => classAp(scored, nGt, t));
+    for (const { inst } of scored) {
+      const im = gtImages.get(inst.imageId)!;
+      const t = piecesAndHoles(countsToCroppedMask(inst.counts, im.height, im.width).mask);
+      pieces += t.pieces;
+      holes += t.holes;
+      scoredPreds++;
+    }
     let sum = 0;
     for (const [inst, best] of bestOverlap) if (inst.classKey === key) sum += best;
     classes.push({ name, gt: nGt, predictions: scored.length, ap, abo: sum / nGt });
@@ -253,6 +266,8 @@ export function evaluateInstances(gt: CocoDataset, pred: CocoDataset | CocoAnnot
     images: gt.images.length,
     gtInstances: totalGt,
     predInstances: classes.reduce((s, c) => s + c.predictions, 0),
+    piecesPerMask: scoredPreds === 0 ? 0 : pieces / scoredPreds,
+    holesPerMask: scoredPreds === 0 ? 0 : holes / scoredPreds,
     notes,
   };
 }
@@ -309,6 +324,7 @@ export function formatEvalTable(report: EvalReport): string {
   const line = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   const out = [line(header), rule, ...rows.map(line), rule, line(mean)];
+  if (report.predInstances > 0) out.push(`masks: ${report.piecesPerMask.toFixed(2)} pieces, ${report.holesPerMask.toFixed(2)} holes on average`);
   if (report.notes.length > 0) out.push('', ...report.notes.map((n) => `note: ${n}`));
   return out.join('\n');
 }

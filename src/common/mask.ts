@@ -398,6 +398,15 @@ export function eulerNumber(m: BinaryMask): number {
   return sum / 4;
 }
 
+/**
+ * Connected pieces (8-connected) and holes (enclosed 4-connected background) of a mask: what an annotator
+ * would have to erase or fill before accepting it.
+ */
+export function piecesAndHoles(m: BinaryMask): { pieces: number; holes: number } {
+  const pieces = componentSummary(m, 8).count;
+  return { pieces, holes: pieces - eulerNumber(m) };
+}
+
 /** The pixels of component `label` as a mask. */
 export function componentMask(c: Components, label: number, width: number, height: number): BinaryMask {
   const out = createMask(width, height);
@@ -414,6 +423,12 @@ export function largestComponent(m: BinaryMask, connectivity: 4 | 8 = 8): Binary
   for (let k = 2; k <= c.count; k++) if (c.areas[k] > c.areas[best]) best = k;
   return componentMask(c, best, m.width, m.height);
 }
+
+/**
+ * Islands and holes under this fraction of the image are specks (removeSmallRegions): tuned for method `sam`
+ * on the dev splits (docs/adr/sam-prompts.md) and used for every method's suggestions.
+ */
+export const DEFAULT_MIN_REGION_FRACTION = 0.002;
 
 /**
  * The mask without its specks: foreground islands (8-connected) smaller than `minArea` pixels are dropped,

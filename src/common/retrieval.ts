@@ -1,7 +1,7 @@
 // From Peak Response Maps to instance masks: proposal retrieval (PRM paper score, or the ICN
 // size-rebalanced score), class-wise NMS that merges the PRMs of suppressed peaks, and the papers'
 // baselines (Rect., Ellipse, thresholded PRM). Normalisations: docs/adr/proposals-retrieval.md.
-import { resizeMaskNearest, type BinaryMask } from './mask';
+import { DEFAULT_MIN_REGION_FRACTION, removeSmallRegions, resizeMaskNearest, type BinaryMask } from './mask';
 import type { Proposal } from './proposals/index';
 import { spanArea, spanIou, spansToMask, type SpanMask } from './proposals/spans';
 import { resizeBilinear, resizeMass, type FloatMap } from './retrieval/float-map';
@@ -27,6 +27,8 @@ export interface RetrievalOptions {
   tau?: number;
   /** NMS: same-class instances with IoU ≥ this are suppressed into the higher-scoring one. */
   nmsIou?: number;
+  /** Islands and holes of a retrieved mask under this fraction of the output are removed (0: kept). */
+  minRegionFraction?: number;
 }
 
 export const DEFAULT_RETRIEVAL = {
@@ -39,6 +41,7 @@ export const DEFAULT_RETRIEVAL = {
   icnWeights: [0.95, 0.1, 0.8],
   tau: 0.1,
   nmsIou: 0.3,
+  minRegionFraction: DEFAULT_MIN_REGION_FRACTION,
 } as const satisfies Required<RetrievalOptions>;
 
 /** Pixels of Q inside each proposal, computed once per class (Q from the class response map). */
@@ -312,10 +315,12 @@ export function retrieveInstances(
       if (mask.runs.length > 0) candidates.push({ classId: pk.classId, score: pk.peakValue, mask, peakIndex, prm: pk.prm });
     });
   }
+  // Proposals are unions of superpixels: a retrieved one keeps their slivers and pinholes unless cleaned.
+  const minArea = Math.round(o.minRegionFraction * outSize.width * outSize.height);
   return classwiseNms(candidates, o.nmsIou).map(({ kept, merged, prm }) => ({
     classId: kept.classId,
     score: kept.score,
-    mask: resizeMaskNearest(spansToMask(kept.mask), outSize.width, outSize.height),
+    mask: removeSmallRegions(resizeMaskNearest(spansToMask(kept.mask), outSize.width, outSize.height), minArea),
     peakIndex: kept.peakIndex,
     mergedPeaks: merged.map((c) => c.peakIndex),
     prm,

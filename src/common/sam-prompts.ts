@@ -1,7 +1,7 @@
 // How PRM/IAM evidence becomes segment-anything prompts, and how the segmenter's masks are scored.
 // Environment-free: the engine (src/main/engine/sam-method.ts) runs the decoder; the choices live here.
 // What was tried and measured: docs/adr/sam-prompts.md.
-import type { BinaryMask } from './mask';
+import { DEFAULT_MIN_REGION_FRACTION, type BinaryMask } from './mask';
 
 export interface Point {
   x: number;
@@ -59,7 +59,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   minAreaFraction: 0.0005,
   crmFraction: 0.6,
   maskChoice: 'two-clicks',
-  minRegionFraction: 0.002,
+  minRegionFraction: DEFAULT_MIN_REGION_FRACTION,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -2,12 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import type { CocoAnnotation, CocoDataset } from '../../src/common/coco/types';
 import { averagePrecision, canonicalClassName, evaluateInstances, formatEvalTable } from '../../src/common/eval';
+import { createMask } from '../../src/common/mask';
+import { encodeMask } from '../../src/common/rle';
 
 /** Axis-aligned box [x0, x1) × [y0, y1) as a polygon: exactly the pixels inside (integer corners). */
 const box = (x0: number, y0: number, x1: number, y1: number): number[][] => [[x0, y0, x1, y0, x1, y1, x0, y1]];
 
 let nextId = 1;
-const ann = (image_id: number, category_id: number, seg: number[][], extra: Partial<CocoAnnotation> = {}): CocoAnnotation => ({
+const ann = (image_id: number, category_id: number, seg: CocoAnnotation['segmentation'], extra: Partial<CocoAnnotation> = {}): CocoAnnotation => ({
   id: nextId++, image_id, category_id, segmentation: seg, area: 0, bbox: [0, 0, 0, 0], iscrowd: 0, ...extra,
 });
 const images = [1, 2, 3].map((id) => ({ id, file_name: `img${id}.jpg`, width: 10, height: 10 }));
@@ -116,6 +118,19 @@ describe('evaluateInstances', () => {
     expect(evaluateInstances(g, p).classes).toHaveLength(3);
     expect(canonicalClassName('TV')).toBe('tvmonitor');
     expect(canonicalClassName('potted_plant')).toBe('pottedplant');
+  });
+
+  it('counts pieces and holes of the scored predictions only', () => {
+    // A 5×5 square with a 3×3 hole (COCO unites polygons, so the ring is an RLE).
+    const ringMask = createMask(10, 10);
+    for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) ringMask.data[y * 10 + x] = x % 4 === 0 || y % 4 === 0 ? 1 : 0;
+    const ring = encodeMask(ringMask);
+    const twoPieces = [...box(0, 0, 2, 2), ...box(6, 6, 8, 8)];
+    const r = evaluateInstances(gt, [ann(1, 1, ring, { score: 0.9 }), ann(1, 2, twoPieces, { score: 0.8 }), ann(1, 3, box(0, 0, 9, 9))]);
+    // cat: 1 piece, 1 hole; dog: 2 pieces, 0 holes; cow has no ground truth and is not scored.
+    expect(r.piecesPerMask).toBeCloseTo(1.5, 12);
+    expect(r.holesPerMask).toBeCloseTo(0.5, 12);
+    expect(formatEvalTable(r)).toContain('masks: 1.50 pieces, 0.50 holes on average');
   });
 
   it('formats a table with one row per class and the means', () => {

@@ -15,6 +15,7 @@ import {
   topProposals,
   type Candidate,
   type FloatMap,
+  type RetrievalOptions,
 } from '../../src/common/retrieval';
 import { resizeMass } from '../../src/common/retrieval/float-map';
 import { RECTS, RECT_IMAGE_SIZE, rectImage, rectMask } from './proposals-synthetic';
@@ -223,6 +224,23 @@ describe('baselines', () => {
       expect(out[0].mask.width).toBe(60);
       expect(maskIou(out[0].mask, rectMask(2, 60, 45))).toBeGreaterThan(method === 'ellipse' ? 0.7 : 0.9);
     }
+  });
+});
+
+describe('mask cleaning', () => {
+  it('fills pinholes and drops specks of a retrieved mask (minRegionFraction), keeping the object', () => {
+    // Rectangle 1 with a 2×2 hole, plus a 2×2 speck far from it: both under 0.002 of the image.
+    const m = rectMask(1);
+    const q = RECTS[1];
+    const hole = (q.y + 4) * W + q.x + 4;
+    for (const k of [0, 1, W, W + 1]) m.data[hole + k] = 0;
+    const speck = (H - 3) * W + W - 3;
+    for (const k of [0, 1, W, W + 1]) m.data[speck + k] = 1;
+    expect(4).toBeLessThan(0.002 * W * H);
+    const prm = fromMask(m);
+    const retrieve = (opts: RetrievalOptions) => retrieveInstances([{ classId: 0, peakValue: 1, prm }], [], () => classMap(), { width: W, height: H }, opts)[0].mask;
+    expect(retrieve({ method: 'threshold', minRegionFraction: 0 }).data).toEqual(m.data);
+    expect(retrieve({ method: 'threshold' }).data).toEqual(rectMask(1).data);
   });
 });
 

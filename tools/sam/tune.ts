@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CocoAnnotation, CocoDataset } from '../../src/common/coco/types';
 import { canonicalClassName, evaluateInstances, type EvalReport } from '../../src/common/eval';
-import { componentSummary, eulerNumber } from '../../src/common/mask';
-import { decodeRle, rleArea } from '../../src/common/rle';
+import { rleArea } from '../../src/common/rle';
 import { DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
 import { readBundle } from '../../src/main/engine/bundle';
 import { Pipeline } from '../../src/main/engine/pipeline';
@@ -118,9 +117,11 @@ async function main(): Promise<void> {
       const row = (filter: (id: number) => boolean) => {
         const ids = new Set(images.filter((im) => filter(im.id)).map((im) => im.id));
         const sub: CocoDataset = { ...gt, images: gt.images.filter((im) => ids.has(im.id)), annotations: gt.annotations.filter((a) => ids.has(a.image_id)) };
-        return fmt(evaluateInstances(sub, preds[name].filter((p) => ids.has(p.image_id)), { classes: 'voc20' }));
+        return evaluateInstances(sub, preds[name].filter((p) => ids.has(p.image_id)), { classes: 'voc20' });
       };
-      console.log(name.padEnd(34), row(() => true).padEnd(30), row((id) => id % 2 === 1).padEnd(22), row((id) => id % 2 === 0).padEnd(22), String(preds[name].length).padEnd(6), pieces(preds[name]));
+      const all = row(() => true);
+      const tidy = `${all.piecesPerMask.toFixed(2)} / ${all.holesPerMask.toFixed(2)}`;
+      console.log(name.padEnd(34), fmt(all).padEnd(30), fmt(row((id) => id % 2 === 1)).padEnd(22), fmt(row((id) => id % 2 === 0)).padEnd(22), String(preds[name].length).padEnd(6), tidy);
     }
     if (process.argv.includes('--per-class')) {
       const reports = names.map((n) => evaluateInstances(gt, preds[n].filter((p) => images.some((im) => im.id === p.image_id)), { classes: 'voc20' }));
@@ -130,19 +131,6 @@ async function main(): Promise<void> {
       }
     }
   }
-}
-
-/** Mean connected pieces (8-connected) and holes per mask: what an annotator would have to erase or fill. */
-function pieces(anns: CocoAnnotation[]): string {
-  let parts = 0;
-  let holes = 0;
-  for (const a of anns) {
-    const m = decodeRle(a.segmentation as { size: [number, number]; counts: string });
-    const c = componentSummary(m, 8).count;
-    parts += c;
-    holes += c - eulerNumber(m);
-  }
-  return `${(parts / Math.max(1, anns.length)).toFixed(2)} / ${(holes / Math.max(1, anns.length)).toFixed(2)}`;
 }
 
 function fmt(r: EvalReport): string {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { crfReach, crfRefine, DEFAULT_CRF_OPTIONS, type CrfOptions } from '../../common/crf';
 import { PeakLabelError } from '../../common/errors';
-import { connectedComponents, componentMask, type BinaryMask } from '../../common/mask';
+import { connectedComponents, componentMask, DEFAULT_MIN_REGION_FRACTION, removeSmallRegions, type BinaryMask } from '../../common/mask';
 import { maskToSpans, type SpanMask } from '../../common/proposals/spans';
 
 export const IAM_CONFIG_FILE = 'iam.json';
@@ -179,6 +179,7 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
   if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamMasks: the CRF needs the model-input image.');
   const cut = logit(opts.threshold ?? model.config.threshold);
   const cols = axisSamples(w, W);
+  const minArea = Math.round(DEFAULT_MIN_REGION_FRACTION * W * H);
   const rows = axisSamples(h, H);
 
   const result: IamInstance[] = [];
@@ -206,7 +207,8 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
       for (let j = 0; j < zb.length; j++) inBox.data[j] = zb[j] >= 0 ? 1 : 0;
     }
     const peak = target.peaks?.[i];
-    const kept = keepPeakComponent(inBox, peak && { x: peak.x - box.x0, y: peak.y - box.y0 });
+    // Pinholes where the activation dips inside an object are filled (the box is the whole mask's extent).
+    const kept = removeSmallRegions(keepPeakComponent(inBox, peak && { x: peak.x - box.x0, y: peak.y - box.y0 }), minArea);
     let sum = 0, n = 0;
     for (let j = 0; j < kept.data.length; j++) {
       if (!kept.data[j]) continue;
