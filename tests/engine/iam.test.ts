@@ -142,16 +142,18 @@ describe('iamMasks post-processing', () => {
     expect(spansToMask(b.spans).data[9 * W + 5]).toBe(0);
   });
 
-  it('fills pinholes under 0.2 % of the target, and only those', () => {
+  it('fills pinholes under minRegionFraction of the target, and only those; by default none', () => {
     const h = 60, w = 80;
     const m = new Float32Array(h * w);
     for (let y = 10; y < 40; y++) for (let x = 10; x < 50; x++) m[y * w + x] = 0.9;
     for (const [y0, x0, n] of [[15, 15, 2], [25, 30, 4]]) for (let y = y0; y < y0 + n; y++) m.fill(0.1, y * w + x0, y * w + x0 + n); // 4 px < 9.6, 16 px ≥ it
-    const [a] = iamMasks(configured(), mapsOf(m, 1, h, w), { width: w, height: h, peaks: [{ x: 20, y: 20 }] });
+    const target = { width: w, height: h, peaks: [{ x: 20, y: 20 }] };
+    const [a] = iamMasks(configured(), mapsOf(m, 1, h, w), target, { minRegionFraction: 0.002 });
     const mask = spansToMask(a.spans);
     expect(mask.data[15 * w + 15]).toBe(1);
     expect(mask.data[25 * w + 30]).toBe(0);
     expect(ones(a.spans)).toBe(30 * 40 - 16);
+    expect(ones(iamMasks(configured(), mapsOf(m, 1, h, w), target)[0].spans)).toBe(30 * 40 - 20);
   });
 
   it('applies the threshold (per call over the config) and keeps everything without peaks', () => {

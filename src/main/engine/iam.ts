@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { crfReach, crfRefine, DEFAULT_CRF_OPTIONS, type CrfOptions } from '../../common/crf';
 import { PeakLabelError } from '../../common/errors';
-import { connectedComponents, componentMask, DEFAULT_MIN_REGION_FRACTION, removeSmallRegions, type BinaryMask } from '../../common/mask';
+import { connectedComponents, componentMask, removeSmallRegions, type BinaryMask } from '../../common/mask';
 import { maskToSpans, type SpanMask } from '../../common/proposals/spans';
 
 export const IAM_CONFIG_FILE = 'iam.json';
@@ -87,6 +87,11 @@ export interface IamOptions {
   threshold?: number;
   /** Omitted: config.crf when config.crfByDefault; true: config.crf (or the CRF defaults); false: none; object: these options. */
   crf?: boolean | CrfOptions;
+  /**
+   * Islands and holes under this fraction of the target removed (removeSmallRegions; default 0): suggestions
+   * are cleaned, method sam's regions, which only place clicks and score masks, are not.
+   */
+  minRegionFraction?: number;
 }
 
 export interface IamInstance {
@@ -179,7 +184,7 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
   if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamMasks: the CRF needs the model-input image.');
   const cut = logit(opts.threshold ?? model.config.threshold);
   const cols = axisSamples(w, W);
-  const minArea = Math.round(DEFAULT_MIN_REGION_FRACTION * W * H);
+  const minArea = Math.round((opts.minRegionFraction ?? 0) * W * H);
   const rows = axisSamples(h, H);
 
   const result: IamInstance[] = [];
@@ -207,7 +212,7 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
       for (let j = 0; j < zb.length; j++) inBox.data[j] = zb[j] >= 0 ? 1 : 0;
     }
     const peak = target.peaks?.[i];
-    // Pinholes where the activation dips inside an object are filled (the box is the whole mask's extent).
+    // Pinholes where the activation dips inside an object (the box is the whole mask's extent).
     const kept = removeSmallRegions(keepPeakComponent(inBox, peak && { x: peak.x - box.x0, y: peak.y - box.y0 }), minArea);
     let sum = 0, n = 0;
     for (let j = 0; j < kept.data.length; j++) {

@@ -11,7 +11,7 @@ import { decoderMaskChoice, type MaskChoice } from '../../common/sam-prompts';
 import { imageHeadLogits } from '../../common/image-head';
 import { classConfidence, findPeaks, type Peak } from '../../common/peaks';
 import { decodeRle, encodeMask } from '../../common/rle';
-import { maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
+import { DEFAULT_MIN_REGION_FRACTION, maskArea, maskBbox, resizeMaskNearest } from '../../common/mask';
 import type { Bundle } from './bundle';
 import type { RetrievalParams } from './manifest';
 import { crmFrame, decodeOriented, gridToInput, type CrmGrid, inputToGrid, preprocess, toInput, toOriginal, type Preprocessed } from './preprocess';
@@ -360,7 +360,7 @@ export class Pipeline {
     const model = this.sessions.iamModel();
     const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
     t.iam = this.sessions.ortMs - ortBefore;
-    const masks = iamMasks(model, maps, { width: g.width, height: g.height, image: a.pre.rgb, peaks: inputPeaks }, { crf: this.iamCrf });
+    const masks = iamMasks(model, maps, { width: g.width, height: g.height, image: a.pre.rgb, peaks: inputPeaks }, { crf: this.iamCrf, minRegionFraction: DEFAULT_MIN_REGION_FRACTION });
     const plane = maps.prmWidth * maps.prmHeight;
     const candidates: Candidate[] = [];
     masks.forEach((m, i) => {
@@ -404,19 +404,26 @@ export class Pipeline {
     const points = peaks.map((p) => (click && peaks.length === 1 ? click : this.originalPoint(a, p)));
     const regions: (BinaryMask | null)[] = peaks.map(() => null);
     const prms: FloatMap[] = peaks.map(() => ({ width: 1, height: 1, data: new Float32Array(1) }));
-    if (this.bundle.samRegions !== 'crm') {
+    // A class a project learnt from scratch gets its region from its own class response: the IAM module
+    // never saw it (docs/adr/sam-prompts.md, 2026-12-05). So does every class of a bundle without IAM.
+    const peakClickOnly = new Set(this.bundle.projectHead?.peakClickRows ?? []);
+    const iamGraph = this.bundle.samRegions === 'crm' ? null : this.bundle.samRegions;
+    const byIam = iamGraph ? peaks.flatMap((p, i) => (peakClickOnly.has(p.classIndex) ? [] : [i])) : [];
+    const byCrm = peaks.flatMap((_, i) => (byIam.includes(i) ? [] : [i]));
+    if (iamGraph && byIam.length > 0) {
       const ortBefore = this.sessions.ortMs;
-      const model = this.sessions.iamModel(this.bundle.samRegions);
-      const maps = await runIam(model, { peaks, head: this.sessions.head, features: this.iamFeatures(a) });
+      const model = this.sessions.iamModel(iamGraph);
+      const maps = await runIam(model, { peaks: byIam.map((i) => peaks[i]), head: this.sessions.head, features: this.iamFeatures(a) });
       t.iam = this.sessions.ortMs - ortBefore;
-      const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: points.map((p) => toInput(work, p.x, p.y)) }, { crf: false });
+      const masks = iamMasks(model, maps, { width: work.width, height: work.height, peaks: byIam.map((i) => toInput(work, points[i].x, points[i].y)) }, { crf: false });
       const plane = maps.prmWidth * maps.prmHeight;
-      masks.forEach((m, i) => {
-        regions[i] = m.spans.runs.length ? spansToMask(m.spans) : null;
-        prms[i] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(i * plane, (i + 1) * plane) };
+      masks.forEach((m, k) => {
+        regions[byIam[k]] = m.spans.runs.length ? spansToMask(m.spans) : null;
+        prms[byIam[k]] = { width: maps.prmWidth, height: maps.prmHeight, data: maps.prm.subarray(k * plane, (k + 1) * plane) };
       });
-    } else if (sam.prompts.crmFraction > 0) {
-      // No IAM regions: the class response maps give them (work pixel → original → input → grid).
+    }
+    if (byCrm.length > 0 && sam.prompts.crmFraction > 0) {
+      // Work pixel → original → input → grid.
       const { h, w } = a.crm;
       const toGrid = (x: number, y: number) => {
         const o = toOriginal(work, x, y);
@@ -424,9 +431,8 @@ export class Pipeline {
         return inputToGrid(this.grid, i.x, i.y);
       };
       const classMap = (c: number) => ({ width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) });
-      crmRegions(classMap, peaks, work, toGrid, sam.prompts.crmFraction).forEach((r, i) => (regions[i] = r));
+      crmRegions(classMap, byCrm.map((i) => peaks[i]), work, toGrid, sam.prompts.crmFraction).forEach((r, k) => (regions[byCrm[k]] = r));
     }
-    const peakClickOnly = new Set(this.bundle.projectHead?.peakClickRows ?? []);
     const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), prm: prms[i] }));
     const found = await segmentPeaks(seg, embedding, samPeaks, sam.prompts, check);
     const ranked = rankInstances(found, samPeaks, sam.prompts, nms);

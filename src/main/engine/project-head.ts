@@ -19,8 +19,9 @@ export interface HeadOverride {
   bias: Float32Array;
   /**
    * Per row: fine-tuned from a built-in row of the same concept (HeadClassReport.fineTuned). Only those
-   * rows keep method sam's second click inside the IAM region: the IAM module was trained with the
-   * bundle's rows, and rows trained away from them got worse masks with it (docs/adr/sam-prompts.md).
+   * rows keep method sam's IAM region and second click: the IAM module was trained with the bundle's rows.
+   * A row learnt from scratch reads its region from its own class response and keeps one click
+   * (docs/adr/sam-prompts.md).
    */
   fineTuned: boolean[];
 }

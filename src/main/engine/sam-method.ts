@@ -15,7 +15,10 @@ import type { ProviderName } from './providers';
 import { toInput, toOriginal, type InputGeometry } from './preprocess';
 import { samMaskPixels, Segmenter, type SamEmbedding, type SamPrompt, type SegmenterFiles } from './segmenter';
 
-/** One peak as the method sees it; `point` in original pixels, `region` its IAM/PRM mask in the work frame. */
+/**
+ * One peak as the method sees it; `point` in original pixels, `region` in the work frame: its IAM mask, or its
+ * class-response region (a bundle without IAM, a class a project learnt from scratch).
+ */
 export interface SamPeak {
   classIndex: number;
   value: number;
@@ -23,8 +26,8 @@ export interface SamPeak {
   region: BinaryMask | null;
   /**
    * Whether the region may place a second click: for the bundle's own classes (the IAM module was trained
-   * with their rows) and a project's rows fine-tuned from one of them; rows trained away from them got
-   * worse masks with it (docs/adr/sam-prompts.md).
+   * with their rows) and a project's rows fine-tuned from one of them. A row learnt from scratch keeps one
+   * click: two make the segmenter's whole object, a balloon's whole bunch (docs/adr/sam-prompts.md).
    */
   regionClicks: boolean;
   /** The peak's own response map, carried to the result (the editor's overlay). */
