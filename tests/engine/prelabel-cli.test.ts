@@ -167,7 +167,7 @@ describe('project prelabel', () => {
 });
 
 describe('peaklabel eval', () => {
-  it('prints mAP^r and ABO for a hand-made case with known answers', () => {
+  it('prints mAP^r, ABO and the masks\' pieces and holes for a hand-made case with known answers', () => {
     // One 10×10 image, two ground-truth squares; predictions: an exact match (0.9) and a miss (0.8).
     const square = (x: number, y: number, s: number) => {
       const data = new Uint8Array(100);
@@ -186,5 +186,8 @@ describe('peaklabel eval', () => {
     const report = JSON.parse(readFileSync(join(root, 'eval.json'), 'utf8'));
     expect(report.mAP).toEqual([0.5, 0.5, 0.5]);
     expect(report.abo).toBe(0.5);
+    // Both predictions are one square each: one piece, no hole.
+    expect(r.stdout).toContain('masks: 1.00 pieces, 0.00 holes on average');
+    expect([report.piecesPerMask, report.holesPerMask]).toEqual([1, 0]);
   });
 });

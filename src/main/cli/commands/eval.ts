@@ -1,4 +1,4 @@
-// `peaklabel eval --gt GT.json --pred PRED.json`: mAP^r at IoU 0.25/0.5/0.75 and ABO (src/common/eval.ts),
+// `peaklabel eval --gt GT.json --pred PRED.json`: mAP^r at IoU 0.25/0.5/0.75, ABO and the masks' pieces and holes (src/common/eval.ts),
 // printed as a table and optionally written as JSON.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,7 +11,7 @@ import type { CliCommand } from '../types';
 
 export const command: CliCommand = {
   name: 'eval',
-  summary: 'Score predicted instances against ground truth: mAP^r at IoU 0.25/0.5/0.75 and ABO',
+  summary: 'Score predicted instances against ground truth: mAP^r at IoU 0.25/0.5/0.75, ABO, and pieces and holes per mask',
   usage: `peaklabel eval --gt GT.json --pred PRED.json [--classes voc20|all|name,name] [--json OUT.json]
 
   --gt FILE       ground truth, a COCO instances file
