@@ -16,12 +16,17 @@ export type InstanceSource = 'suggested' | 'accepted' | 'edited' | 'manual' | 'i
 export const SUGGESTION_METHODS = ['prm', 'iam', 'sam', 'threshold', 'rect', 'ellipse'] as const;
 export type SuggestionMethod = (typeof SUGGESTION_METHODS)[number];
 export const isSuggestionMethod = (m: string): m is SuggestionMethod => (SUGGESTION_METHODS as readonly string[]).includes(m);
-/** PRM retrieval: better than IAM at IoU ≥ 0.5 on the mixed-class dev set; IAM is ~5× faster (README). */
+/** The segmenter prompted by the peaks: the best at every IoU on both dev splits (README, "Measured"). */
 export const DEFAULT_SUGGESTION_METHOD: SuggestionMethod = 'sam';
+/**
+ * Without a segmenter: IAM beats PRM retrieval at IoU 0.25 and 0.5 and in ABO on both dev splits and is ~5×
+ * faster; PRM retrieval when the bundle has no IAM.
+ */
+const FALLBACK_METHODS: readonly SuggestionMethod[] = ['iam', 'prm'];
 
-/** The method used when none was chosen: the default when the engine offers it, else PRM retrieval, else any. */
+/** The method used when none was chosen: the default when the engine offers it, else the best fallback, else any. */
 export function preferredMethod(available: readonly SuggestionMethod[]): SuggestionMethod {
-  return available.includes(DEFAULT_SUGGESTION_METHOD) ? DEFAULT_SUGGESTION_METHOD : available.includes('prm') ? 'prm' : (available[0] ?? DEFAULT_SUGGESTION_METHOD);
+  return [DEFAULT_SUGGESTION_METHOD, ...FALLBACK_METHODS].find((m) => available.includes(m)) ?? available[0] ?? DEFAULT_SUGGESTION_METHOD;
 }
 
 export interface ProjectInfo {

@@ -171,7 +171,7 @@ describe('an engine whose segmenter is broken or missing', () => {
     const missing = await Engine.open({ workers: 1, cacheDir: null, segmenterDir: scratch('engine-missing') });
     try {
       expect(missing.methods).not.toContain('sam');
-      expect(preferredMethod(missing.methods)).toBe('prm'); // the default falls back when sam cannot run
+      expect(preferredMethod(missing.methods)).toBe('iam'); // the default falls back to IAM when sam cannot run
       expect(missing.unavailable.join(' ')).toMatch(/sam: .*encoder\.onnx is missing/);
       const err = await rejection(missing.processImage({ image: { file: sharedPath(...golden.image.split('/')) }, classes: [14], method: 'sam' }));
       expect(err.code).toBe('MODEL_UNAVAILABLE');

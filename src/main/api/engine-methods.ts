@@ -49,7 +49,7 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
     ...(opts.method ? { method: opts.method } : {}),
   };
 
-  // The chosen method, else the default when this engine offers it (a missing segmenter falls back to PRM retrieval).
+  // The chosen method, else the default when this engine offers it (without a segmenter: IAM, else PRM retrieval).
   const currentMethod = (e: Engine): SuggestionMethod => chosen.method ?? preferredMethod(e.methods);
   // The bundle chosen in Settings, else the app's (PEAKLABEL_MODEL_DIR, --model, resources/models).
   const bundleDir = (): string | undefined => chosen.modelDir || opts.bundleDir;

@@ -39,7 +39,7 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
   --preview DIR   one-shot: also draw each image's suggestions (masks, peaks, class and score) into DIR as PNGs
   --shard I/N     one-shot: only the images of shard I of N (0-based), split by a hash of the file name, for
                   cluster job arrays; join the outputs with peaklabel merge-coco (docs/cluster.md)
-  --method M      sam (segment-anything masks, default; prm when no segmenter is installed), prm (proposal
+  --method M      sam (segment-anything masks, default; iam, else prm, without a segmenter), prm (proposal
                   retrieval), iam (fast), threshold, rect, ellipse
   --crf / --no-crf  iam only: refine activation maps with the CRF (default: the bundle's iam.json)
   --provider P    cuda, webgpu, dml, coreml or cpu (default: the first that works)
