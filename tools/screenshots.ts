@@ -3,7 +3,7 @@
 // (the same harness as the e2e tests) and written to docs/img as WebP.
 //   npx tsx tools/screenshots.ts
 // Only the sample photos are used: ../shared's images may not be published.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { engineFactory } from '../src/main/api/engine-methods';
@@ -42,10 +42,9 @@ async function main(): Promise<void> {
     await page.waitForLoadState('networkidle');
     await save(await page.screenshot(), 'project');
 
-    const photos = readFileSync(join(samples, 'tags.csv'), 'utf8').trim().split('\n').length;
     await page.getByTestId('tile').first().dblclick();
     await page.getByTestId('canvas').waitFor();
-    for (let n = 0; n < photos; n++) {
+    for (let n = 0; n < run.images; n++) {
       await page.waitForLoadState('networkidle');
       await page.waitForTimeout(1500); // the embedding and the overlays settle
       await page.keyboard.press('Tab'); // select the best suggestion, as an annotator starts

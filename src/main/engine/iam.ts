@@ -184,8 +184,8 @@ export function iamMasks(model: IamModel, maps: IamMaps, target: IamTarget, opts
   if (crf && !target.image) throw new PeakLabelError('BAD_ARGUMENT', 'iamMasks: the CRF needs the model-input image.');
   const cut = logit(opts.threshold ?? model.config.threshold);
   const cols = axisSamples(w, W);
-  const minArea = Math.round((opts.minRegionFraction ?? 0) * W * H);
   const rows = axisSamples(h, H);
+  const minArea = Math.round((opts.minRegionFraction ?? 0) * W * H);
 
   const result: IamInstance[] = [];
   for (let i = 0; i < k; i++) {

@@ -88,8 +88,8 @@ export class Pipeline {
   /** One class's response map as 8-bit gray at CRM resolution, with the value range. */
   async classResponse(image: ImageRef, classIndex: number, check: () => void): Promise<ResponseMap> {
     const a = await this.analyze(image, newTimings(), check);
-    const { h, w } = a.crm;
-    return { ...toGray(a.crm.crm.subarray(classIndex * h * w, (classIndex + 1) * h * w), w, h), frame: crmFrame(this.grid, a.pre.geometry, w, h) };
+    const { width: w, height: h, data } = this.classMap(a, classIndex);
+    return { ...toGray(data, w, h), frame: crmFrame(this.grid, a.pre.geometry, w, h) };
   }
 
   /** One peak's PRM (cached per image, so the peak's suggestion already paid for it) or IAM map, at input size. */
@@ -310,14 +310,12 @@ export class Pipeline {
     const { geometry: g } = a.pre;
     let t0 = performance.now();
     const plane = g.width * g.height;
-    const { h, w } = a.crm;
     const responses: PeakResponse[] = peaks.map((p, i) => ({
       classId: p.classIndex,
       peakValue: p.value,
       prm: { width: g.width, height: g.height, data: prm.subarray(i * plane, (i + 1) * plane) },
     }));
-    const classResponse = (c: number) => ({ width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) });
-    const selected = retrieveInstances(responses, proposals?.proposals ?? [], classResponse, { width: g.origWidth, height: g.origHeight }, {
+    const selected = retrieveInstances(responses, proposals?.proposals ?? [], (c) => this.classMap(a, c), { width: g.origWidth, height: g.origHeight }, {
       method: method as RetrievalMethod,
       alpha: r.alpha,
       beta: r.beta,
@@ -408,8 +406,9 @@ export class Pipeline {
     // never saw it (docs/adr/sam-prompts.md, 2026-12-05). So does every class of a bundle without IAM.
     const peakClickOnly = new Set(this.bundle.projectHead?.peakClickRows ?? []);
     const iamGraph = this.bundle.samRegions === 'crm' ? null : this.bundle.samRegions;
-    const byIam = iamGraph ? peaks.flatMap((p, i) => (peakClickOnly.has(p.classIndex) ? [] : [i])) : [];
-    const byCrm = peaks.flatMap((_, i) => (byIam.includes(i) ? [] : [i]));
+    const readsIam = (p: GridPeak) => iamGraph !== null && !peakClickOnly.has(p.classIndex);
+    const byIam = peaks.flatMap((p, i) => (readsIam(p) ? [i] : []));
+    const byCrm = peaks.flatMap((p, i) => (readsIam(p) ? [] : [i]));
     if (iamGraph && byIam.length > 0) {
       const ortBefore = this.sessions.ortMs;
       const model = this.sessions.iamModel(iamGraph);
@@ -424,14 +423,12 @@ export class Pipeline {
     }
     if (byCrm.length > 0 && sam.prompts.crmFraction > 0) {
       // Work pixel → original → input → grid.
-      const { h, w } = a.crm;
       const toGrid = (x: number, y: number) => {
         const o = toOriginal(work, x, y);
         const i = toInput(g, o.x, o.y);
         return inputToGrid(this.grid, i.x, i.y);
       };
-      const classMap = (c: number) => ({ width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) });
-      crmRegions(classMap, byCrm.map((i) => peaks[i]), work, toGrid, sam.prompts.crmFraction).forEach((r, k) => (regions[byCrm[k]] = r));
+      crmRegions((c) => this.classMap(a, c), byCrm.map((i) => peaks[i]), work, toGrid, sam.prompts.crmFraction).forEach((r, k) => (regions[byCrm[k]] = r));
     }
     const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), prm: prms[i] }));
     const found = await segmentPeaks(seg, embedding, samPeaks, sam.prompts, check);
@@ -495,6 +492,12 @@ export class Pipeline {
   private toInstance(g: Preprocessed['geometry'], m: BinaryMask, classIndex: number, score: number, peak: { x: number; y: number }, peakValue: number, method: SuggestionMethod): EngineInstance {
     const mask = m.width === g.origWidth && m.height === g.origHeight ? m : resizeMaskNearest(m, g.origWidth, g.origHeight);
     return { classIndex, mask: encodeMask(mask), bbox: maskBbox(mask), area: maskArea(mask), score, peak, peakValue, method };
+  }
+
+  /** Class c's response map on the CRM grid. */
+  private classMap(a: Analysis, c: number): FloatMap {
+    const { h, w } = a.crm;
+    return { width: w, height: h, data: a.crm.crm.subarray(c * h * w, (c + 1) * h * w) };
   }
 
   private iamFeatures(a: Analysis) {
