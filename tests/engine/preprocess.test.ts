@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/main/engine/bundle';
+import { WORKING_COPY_SIDE } from '../../src/main/images/decode';
 import { crmFrame, decodeOriented, gridToInput, inputSize, inputToGrid, preprocess, toInput, toOriginal, toTensor } from '../../src/main/engine/preprocess';
 import { repoRoot, testOutput } from '../helpers/shared';
 
@@ -112,6 +113,24 @@ describe('preprocessing', () => {
         expect(f.y + (gy + 0.5) * (f.height / h)).toBeCloseTo(o.y + 0.5, 9);
       }
     }
+  });
+
+  it('a huge image (above the working-copy threshold) is shrunk while decoding; coordinates keep its real size', async () => {
+    // 9000×5000 = 45 MP, stored with orientation 6: displayed 5000×9000. Its raw pixels would be 135 MB, and
+    // sharp refuses raw buffers above 268 MP, so a 300 MP scan used to fail in the engine after importing.
+    const stored = await sharp({ create: { width: 9000, height: 5000, channels: 3, background: { r: 40, g: 90, b: 200 } } })
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 50 })
+      .toBuffer();
+    const img = await decodeOriented(stored, 'scan.jpg');
+    expect(img.display).toEqual({ width: 5000, height: 9000 });
+    expect(Math.max(img.width, img.height)).toBe(WORKING_COPY_SIDE);
+    expect(img.width).toBe(Math.round((WORKING_COPY_SIDE * 5000) / 9000));
+    const pre = await preprocess(img, manifest);
+    expect([pre.geometry.origWidth, pre.geometry.origHeight]).toEqual([5000, 9000]);
+    // Below the threshold nothing changes: no display size, pixels at full size.
+    const small = await decodeOriented(await sharp(stored).resize(500).jpeg().toBuffer(), 'small.jpg');
+    expect(small.display).toBeUndefined();
   });
 
   it('an unreadable file is an error naming it', async () => {

@@ -3,7 +3,7 @@
 // Geometry keeps the per-axis scale so every coordinate maps back to the original oriented image exactly.
 import sharp from 'sharp';
 import type { ImageRect } from '../../common/api';
-import { imageError, openImage } from '../images/decode';
+import { HUGE_PIXELS, imageError, openImage, WORKING_COPY_SIDE } from '../images/decode';
 import type { InputPolicy, Manifest } from './manifest';
 
 /** Decoded, oriented RGB pixels (interleaved). */
@@ -11,6 +11,8 @@ export interface RgbImage {
   width: number;
   height: number;
   data: Uint8Array;
+  /** The image's displayed size when these pixels are a downscaled copy of a huge image. */
+  display?: { width: number; height: number };
 }
 
 /** Original (oriented) size and the model input size; x_in = (x + 0.5)·sx − 0.5 per axis. */
@@ -81,30 +83,36 @@ export function crmFrame(grid: CrmGrid, g: InputGeometry, w: number, h: number):
   };
 }
 
-/** Reads and orients an image file (or bytes) with the importer's decoding rules; errors name the file. */
+/**
+ * Reads and orients an image file (or bytes) with the importer's decoding rules; errors name the file.
+ * An image above HUGE_PIXELS is shrunk while it is decoded (as the project's working copies are), so a
+ * 300-megapixel scan costs tens of megabytes instead of a gigabyte; `display` then keeps its real size.
+ */
 export async function decodeOriented(source: string | Uint8Array, name: string): Promise<RgbImage> {
   try {
     const input = source instanceof Uint8Array ? Buffer.from(source.buffer, source.byteOffset, source.byteLength) : source;
-    const { data, info } = await (await openImage(input, name))
-      .rotate()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    let pipeline = (await openImage(input, name)).rotate();
+    const m = await pipeline.metadata();
+    const swap = (m.orientation ?? 1) >= 5;
+    const display = m.width && m.height ? { width: swap ? m.height : m.width, height: swap ? m.width : m.height } : null;
+    const huge = display !== null && display.width * display.height > HUGE_PIXELS;
+    if (huge) pipeline = pipeline.resize(WORKING_COPY_SIDE, WORKING_COPY_SIDE, { fit: 'inside' });
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    const img: RgbImage = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return huge ? { ...img, display: display! } : img;
   } catch (err) {
     throw imageError(err, name);
   }
 }
 
-/** Resize (bilinear, as the model was trained) to the input size and build the input tensor. */
 /**
- * `display` is the size coordinates refer to when `img` is a downscaled working copy of a huge image
- * (the project stores such copies); by default the decoded size.
+ * Resize (bilinear, as the model was trained) to the input size and build the input tensor. `display` is
+ * the size coordinates refer to when `img` is a downscaled working copy of a huge image (the project stores
+ * such copies); by default the image's own displayed size.
  */
 export async function preprocess(img: RgbImage, manifest: Manifest, display?: { width: number; height: number }): Promise<Preprocessed> {
-  const orig = display ?? { width: img.width, height: img.height };
+  const orig = display ?? img.display ?? { width: img.width, height: img.height };
   const size = inputSize(manifest.preprocess.inputPolicy, orig.width, orig.height);
   const resized =
     size.width === img.width && size.height === img.height

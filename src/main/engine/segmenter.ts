@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { PeakLabelError } from '../../common/errors';
 import { removeSmallRegions, type BinaryMask } from '../../common/mask';
-import { imageError, openImage } from '../images/decode';
+import { decodeOriented } from './preprocess';
 import { MASK_CHOICE_INPUT, withMaskChoiceInput } from './mask-choice';
 import type { ProviderName } from './providers';
 import { summarizeProviderError } from './providers';
@@ -127,21 +127,16 @@ export class Segmenter {
 
   /** The encoder input for an image file: oriented, long side 1024, normalised, zero-padded right/bottom. */
   static async input(file: string, display?: { width: number; height: number }): Promise<{ tensor: Float32Array; width: number; height: number; scale: number }> {
-    let img;
-    try {
-      img = await (await openImage(file, file)).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    } catch (err) {
-      throw imageError(err, file);
-    }
-    const width = display?.width ?? img.info.width;
-    const height = display?.height ?? img.info.height;
+    const img = await decodeOriented(file, file);
+    const width = display?.width ?? img.display?.width ?? img.width;
+    const height = display?.height ?? img.display?.height ?? img.height;
     const scale = SAM_INPUT / Math.max(width, height);
     const w = Math.max(1, Math.round(width * scale));
     const h = Math.max(1, Math.round(height * scale));
     const px =
-      img.info.width === w && img.info.height === h
+      img.width === w && img.height === h
         ? img.data
-        : await sharp(img.data, { raw: { width: img.info.width, height: img.info.height, channels: 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+        : await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     const plane = SAM_INPUT * SAM_INPUT;
     const tensor = new Float32Array(3 * plane);
     for (let y = 0; y < h; y++) {
