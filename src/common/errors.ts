@@ -58,6 +58,17 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   return { code: 'INTERNAL', message };
 }
 
+/**
+ * An error met while working on `file`: its file is set, and a message that does not name the file (an
+ * unexpected library error such as "Input image exceeds pixel limit") is prefixed with it, so a list of
+ * skipped images always says which image each line is about.
+ */
+export function aboutFile(info: ErrorInfo, file: string): ErrorInfo {
+  const name = file.split(/[\\/]/).pop() ?? file;
+  const message = info.message.includes(name) ? info.message : `${file}: ${info.message}`;
+  return { ...info, file: info.file ?? file, message };
+}
+
 export function isErrorInfo(v: unknown): v is ErrorInfo {
   return typeof v === 'object' && v !== null && typeof (v as ErrorInfo).code === 'string' && typeof (v as ErrorInfo).message === 'string';
 }

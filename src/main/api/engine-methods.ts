@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { preferredMethod, type ActivationKind, type EngineInfo, type EngineSettings, type GrayMap, type InstanceRow, type Peak, type PrelabelOptions, type Rle, type SegmentPrompt, type SuggestionMethod, type TrainRequest } from '../../common/api';
-import { PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
+import { aboutFile, PeakLabelError, toErrorInfo, type ErrorInfo } from '../../common/errors';
 import type { ProjectStore, ImageSource } from '../store/project-store';
 import type { EngineFactory, EngineMethods, ServiceContext } from './context';
 import { Engine, type EngineOptions } from '../engine/engine';
@@ -225,8 +225,9 @@ export function createEngineMethods(ctx: ServiceContext, opts: EngineMethodsOpti
             job.tracker.step(item.key.path);
           },
           onError: (item, error) => {
-            failed.push({ ...error, file: error.file ?? item.key.path });
-            store.setImageStatus([item.key.id], 'error', error.message);
+            const info = aboutFile(error, item.key.path);
+            failed.push(info);
+            store.setImageStatus([item.key.id], 'error', info.message);
             job.tracker.step(item.key.path, false);
           },
         });

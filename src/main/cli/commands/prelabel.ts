@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { paletteColor } from '../../../common/class-colors';
 import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, preferredMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
-import { PeakLabelError, type ErrorInfo } from '../../../common/errors';
+import { aboutFile, PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
 import type { CocoAnnotation, CocoDataset, CocoImage } from '../../../common/coco/types';
 import { ServiceContext } from '../../api/context';
@@ -213,8 +213,9 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
         tracker.step(basename(item.key.file));
       },
       onError: (item, error) => {
-        failed.push({ ...error, file: error.file ?? item.key.file });
-        ctx.err(`skipped: ${error.message}`);
+        const info = aboutFile(error, item.key.file);
+        failed.push(info);
+        ctx.err(`skipped: ${info.message}`);
         tracker.step(basename(item.key.file), false);
       },
     });
