@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PeakLabelError } from '../../src/common/errors';
 import { readBundle } from '../../src/main/engine/bundle';
 import { Engine } from '../../src/main/engine/engine';
-import { precheckProvider, providerOrder, summarizeProviderError } from '../../src/main/engine/providers';
+import { hasVulkanLoader, precheckProvider, providerOrder, summarizeProviderError } from '../../src/main/engine/providers';
 import { ModelSessions } from '../../src/main/engine/sessions';
 import { repoRoot, sharedPath, testOutput } from '../helpers/shared';
 import { caught } from '../helpers/errors';
@@ -240,6 +240,20 @@ describe('providers', () => {
     expect(summarizeProviderError('webgpu', new Error('x.cc:136 adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters'))).toBe(
       'webgpu: no adapter (Failed to get a WebGPU adapter: No supported adapters)',
     );
+  });
+
+  it('on Linux WebGPU is skipped with a reason when there is no Vulkan loader, instead of letting Dawn warn on the terminal', () => {
+    const dir = testOutput('providers-vulkan');
+    mkdirSync(dir, { recursive: true });
+    const noCache = join(dir, 'no-ld.so.cache');
+    // The standard library folders are looked at too, so only assert "found" from LD_LIBRARY_PATH and the cache.
+    writeFileSync(join(dir, 'libvulkan.so.1'), '');
+    expect(hasVulkanLoader({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }, noCache)).toBe(true);
+    const cache = join(dir, 'ld.so.cache');
+    writeFileSync(cache, Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from('/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0')]));
+    expect(hasVulkanLoader({}, cache)).toBe(true);
+    if (process.platform === 'linux') expect(precheckProvider('webgpu') === null).toBe(hasVulkanLoader());
+    if (process.platform === 'linux' && !hasVulkanLoader()) expect(precheckProvider('webgpu')).toMatch(/^webgpu: no Vulkan loader \(libvulkan\.so\.1\)/);
   });
 
   it('records a reason for every preferred provider it did not use', async () => {

@@ -1,6 +1,6 @@
 // Execution-provider choice: the preferred order for this platform, and a one-line reason for every
 // preferred provider that was not used (shown by `peaklabel info` and engineInfo).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -43,9 +43,27 @@ export function precheckProvider(p: ProviderName): string | null {
     const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
     if (!dir || !existsSync(join(dir, lib))) return `cuda: ${lib} not found in ${dir ?? 'onnxruntime-node'} (install with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
   }
+  if (p === 'webgpu' && process.platform === 'linux' && !hasVulkanLoader()) {
+    return 'webgpu: no Vulkan loader (libvulkan.so.1) on this system; install libvulkan1 and a GPU driver';
+  }
   if (p === 'dml' && process.platform !== 'win32') return 'dml: DirectML exists only on Windows';
   if (p === 'coreml' && process.platform !== 'darwin') return 'coreml: CoreML exists only on macOS';
   return null;
+}
+
+/**
+ * On Linux WebGPU (Dawn) runs on Vulkan; without the loader library it can find no adapter, and trying
+ * prints Dawn's own warning ("Couldn't load Vulkan") to the terminal. Looks where the dynamic linker does.
+ */
+export function hasVulkanLoader(env: NodeJS.ProcessEnv = process.env, ldCache = '/etc/ld.so.cache'): boolean {
+  const lib = 'libvulkan.so.1';
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib', '/usr/local/lib'];
+  if (dirs.some((d) => existsSync(join(d, lib)))) return true;
+  try {
+    return readFileSync(ldCache).includes(lib);
+  } catch {
+    return false;
+  }
 }
 
 /** Shortens ORT's long native error text to its informative tail. */
