@@ -7,6 +7,12 @@ export function hexToRgb(hex: string): [number, number, number] {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
+/** `#rrggbb` with alpha as a CSS colour (tool previews). */
+export function hexToRgbaCss(hex: string, alpha: number): string {
+  const [r, g, b] = hexToRgb(hex);
+  return `rgba(${r},${g},${b},${alpha})`;
+}
+
 /** A perceptually ordered colour map (dark blue → cyan → yellow → red) for class response heat maps. */
 export function heatColor(t: number): [number, number, number] {
   const v = Math.min(1, Math.max(0, t));
