@@ -1,21 +1,20 @@
 // One open image in the editor: loads pixels, instances and peaks, and turns the canvas engine's
 // intents (peak clicked, stroke, polygon…) into API calls. Every change goes straight to the API
 // (autosave); after each one the instances are re-read so undo/redo and the view never disagree.
-import type { ActivationKind, ImageRow, InstanceRow, Peak, Rle } from '../../../common/api';
-import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
-import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskBbox, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
+import type { ImageRow, InstanceRow, Peak, Rle } from '../../../common/api';
+import { toErrorInfo } from '../../../common/errors';
+import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
 import { maskToPolygons, polygonsToWindowMask } from '../../../common/polygon';
-import { countsArea, countsToCroppedMask, countsToWindowMask, decompressCounts, encodeWindowMask, rleArea, rleToBbox } from '../../../common/rle';
+import { countsToWindowMask, decompressCounts, encodeWindowMask, rleArea, rleToBbox } from '../../../common/rle';
 import { paintStroke, strokeBounds } from '../canvas/brush';
-import { heatColor } from '../canvas/color';
 import type { Layers, Tool } from '../canvas/canvas-model';
 import { CanvasEngine } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
 import { placed, reshapeOutline, type PlacedMask } from '../canvas/placed-mask';
 import { nextSuggestion, suggestionsAbove, suggestionsBelow } from '../canvas/review';
-import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
+import { explained, MapOverlays } from './map-overlays.svelte';
 import { PromptController } from './prompt-controller.svelte';
 import type { AppState } from './state.svelte';
 
@@ -64,17 +63,6 @@ export class EditorSession {
   tool = $state<Tool>('select');
   brushRadius = $state(12);
   layers = $state<Layers>({ heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true });
-  /** Which activation of the selected instance's peak the activation layer shows. */
-  activationKind = $state<ActivationKind>('prm');
-  /** The activation shown, for the threshold slider (null: none loaded for the selection). */
-  activation = $state<{ instanceId: number; kind: ActivationKind; map: GrayActivation; peak: { x: number; y: number } } | null>(null);
-  /** Threshold slider: fraction of the activation's maximum. */
-  tau = $state(0.3);
-  /** Area (pixels) of the proposal outlined under the cursor, shown beside its layer toggle. */
-  proposalArea = $state<number | null>(null);
-  heatClassId = $state<number | null>(null);
-  /** The class whose heat map is on the canvas (null: none yet); the UI and tests read that it arrived. */
-  heatShownClassId = $state<number | null>(null);
   busy = $state<string | null>(null);
   zoom = $state(1);
   level = $state(0);
@@ -86,13 +74,11 @@ export class EditorSession {
   private decoded = new Map<number, { key: string; bits: BinaryMask; ox: number; oy: number }>();
   private levelTimer: ReturnType<typeof setTimeout> | null = null;
   private loadingLevel = 0;
-  private hoverPoint: { x: number; y: number } | null = null;
-  private hoverTimer: ReturnType<typeof setTimeout> | null = null;
-  private hoverBusy = false;
-  private proposalKey: string | null = null;
 
   /** Segment-anything refinement of the selected instance (Shift/Alt+click, Shift+drag). */
   readonly prompts: PromptController;
+  /** Heat map, peak activation with its threshold slider, proposal under the cursor. */
+  readonly overlays: MapOverlays;
 
   constructor(private readonly app: AppState) {
     this.prompts = new PromptController(app, {
@@ -102,6 +88,23 @@ export class EditorSession {
         await this.act('Saving…', () => this.app.api.editInstance(id, { mask }));
       },
       marksChanged: (marks) => this.engine?.setPromptMarks(marks),
+    });
+    this.overlays = new MapOverlays(app, {
+      imageId: () => this.imageId,
+      row: () => this.row,
+      selected: () => this.selected,
+      engine: () => this.engine,
+      layers: () => this.layers,
+      layerOff: (k) => {
+        this.layers = { ...this.layers, [k]: false };
+        this.engine?.setLayers(this.layers);
+      },
+      preview: (id, mask) => {
+        this.instances = this.instances.map((i) => (i.id === id ? { ...i, ...mask, area: maskArea(mask.bits) } : i));
+        this.sync();
+      },
+      save: (inst, mask) => this.saveMask(this.instances.find((i) => i.id === inst.id) ?? null, mask),
+      refresh: () => this.refreshInstances(),
     });
   }
 
@@ -114,7 +117,7 @@ export class EditorSession {
       onPolygon: (pts) => void this.polygon(pts),
       onRingsEdited: (rings) => void this.ringsEdited(rings),
       onViewChange: (v) => this.viewChanged(v),
-      onPointer: (x, y) => this.hover(x, y),
+      onPointer: (x, y) => this.overlays.hover(x, y),
     });
     this.engine.setLayers(this.layers);
     this.engine.setBrushRadius(this.brushRadius);
@@ -124,7 +127,7 @@ export class EditorSession {
     this.engine?.destroy();
     this.engine = null;
     if (this.levelTimer) clearTimeout(this.levelTimer);
-    if (this.hoverTimer) clearTimeout(this.hoverTimer);
+    this.overlays.detach();
   }
 
   get imageIdValue(): number {
@@ -143,11 +146,7 @@ export class EditorSession {
     this.instances = [];
     this.decoded.clear();
     this.timings = { image: null, peaks: null, edit: null };
-    this.engine?.setHeatmap(null);
-    this.heatShownClassId = null;
-    this.clearActivation();
-    this.proposalKey = null;
-    this.engine?.setProposalRings(null);
+    this.overlays.reset();
     this.layers = { ...this.layers, heatmap: false };
     this.engine?.setLayers(this.layers);
     const row = await this.app.run(this.app.api.getImage(id));
@@ -279,7 +278,7 @@ export class EditorSession {
     this.selectedId = id;
     this.alsoSelected = [];
     this.sync();
-    if (changed && this.layers.activation) void this.loadActivation();
+    if (changed) this.overlays.selectionChanged();
   }
 
   /** Shift+click: toggle an instance in the multi-selection (the first one stays primary). */
@@ -357,79 +356,7 @@ export class EditorSession {
   toggleLayer(k: keyof Layers): void {
     this.layers = { ...this.layers, [k]: !this.layers[k] };
     this.engine?.setLayers(this.layers);
-    if (k === 'heatmap' && this.layers.heatmap) void this.loadHeatmap();
-    if (k === 'activation') void (this.layers.activation ? this.loadActivation(true) : this.clearActivation());
-    if (k === 'proposals') {
-      this.proposalKey = null;
-      this.engine?.setProposalRings(null);
-    }
-  }
-
-  setActivationKind(kind: ActivationKind): void {
-    this.activationKind = kind;
-    if (this.layers.activation) void this.loadActivation(true);
-  }
-
-  private clearActivation(): void {
-    this.activation = null;
-    this.engine?.setActivation(null);
-  }
-
-  private setLayerOff(k: keyof Layers): void {
-    this.layers = { ...this.layers, [k]: false };
-    this.engine?.setLayers(this.layers);
-  }
-
-  /** The selected instance's peak activation (PRM or IAM), for the overlay and the threshold slider. */
-  async loadActivation(explicit = false): Promise<void> {
-    const s = this.selected;
-    const kind = this.activationKind;
-    if (!s?.peak) {
-      this.clearActivation();
-      if (explicit) this.app.info(s ? 'The selected instance was drawn by hand: it has no peak, so no activation map.' : 'Select an instance made from a peak to see its activation map.');
-      return;
-    }
-    const id = this.imageId;
-    try {
-      const px = await this.app.api.peakMap(id, { classId: s.classId, x: s.peak.x, y: s.peak.y }, kind);
-      const bmp = await pixelsBitmap(px);
-      if (id !== this.imageId || this.selectedId !== s.id || !this.layers.activation || kind !== this.activationKind) return;
-      const { canvas, gray } = colorizeGray(bmp);
-      const map = { width: px.width, height: px.height, gray, min: px.min, max: px.max };
-      const row = this.row!;
-      this.activation = { instanceId: s.id, kind, map, peak: toMapPoint(map, row.width, row.height, s.peak.x, s.peak.y) };
-      this.engine?.setActivation(canvas);
-    } catch (err) {
-      if (id !== this.imageId) return;
-      this.app.error(explained(err, 'No activation map'));
-      this.clearActivation();
-      this.setLayerOff('activation');
-    }
-  }
-
-  /** Threshold slider moved: regrow the selected mask from its activation (saved when `commit`). */
-  async setTau(tau: number, commit = false): Promise<void> {
-    this.tau = tau;
-    const s = this.selected;
-    const a = this.activation;
-    const row = this.row;
-    if (!s || !row || !a || a.instanceId !== s.id) return;
-    // Only the regrown part's window of the image: a full-size mask per slider step froze the slider.
-    const grown = placed(regrowMask(a.map, tau, a.peak, row.width, row.height));
-    const area = maskArea(grown.bits);
-    if (!commit) {
-      if (area === 0) return;
-      const [x, y, w, h] = maskBbox(grown.bits);
-      const cropped = cropMask(grown.bits, x, y, w, h);
-      this.instances = this.instances.map((i) => (i.id === s.id ? { ...i, bits: cropped, ox: grown.ox + x, oy: grown.oy + y, area } : i));
-      this.sync();
-      return;
-    }
-    if (area === 0) {
-      this.app.info('Nothing of the activation is above that threshold: the mask was kept.');
-      return void (await this.refreshInstances());
-    }
-    await this.saveMask(s, grown);
+    this.overlays.layerToggled(k, this.layers[k]);
   }
 
   /** WISE's refinement: replace the selected mask by the segment proposal that overlaps it most. */
@@ -444,48 +371,6 @@ export class EditorSession {
       await this.app.api.editInstance(s.id, { mask: best.mask });
       this.app.info(`Snapped to the best-matching proposal (IoU ${best.iou.toFixed(2)}).`);
     });
-  }
-
-  /** Pointer moved over the image: ask for the proposal under it, at most one request at a time. */
-  private hover(x: number, y: number): void {
-    if (!this.layers.proposals || !this.row) return;
-    this.hoverPoint = { x, y };
-    if (this.hoverBusy || this.hoverTimer) return;
-    this.hoverTimer = setTimeout(() => {
-      this.hoverTimer = null;
-      void this.fetchProposal();
-    }, 80);
-  }
-
-  private async fetchProposal(): Promise<void> {
-    const p = this.hoverPoint;
-    const row = this.row;
-    const id = this.imageId;
-    if (!p || !row) return;
-    if (p.x < 0 || p.y < 0 || p.x >= row.width || p.y >= row.height) {
-      this.proposalKey = null;
-      return this.engine?.setProposalRings(null);
-    }
-    this.hoverBusy = true;
-    try {
-      const rle = await this.app.api.proposalAt(id, p.x, p.y);
-      if (id !== this.imageId || !this.layers.proposals) return;
-      const key = rle?.counts ?? null;
-      if (key !== this.proposalKey) {
-        this.proposalKey = key;
-        // Decoded over its own box: a full-size decode per hovered proposal cost the image's size.
-        const counts = rle ? decompressCounts(rle.counts) : null;
-        this.proposalArea = counts ? countsArea(counts) : null;
-        this.engine?.setProposalRings(rle && counts ? outlineRings(placed(countsToCroppedMask(counts, rle.size[0], rle.size[1]))) : null);
-      }
-    } catch (err) {
-      this.app.error(explained(err, 'No proposal outlines'));
-      this.setLayerOff('proposals');
-    } finally {
-      this.hoverBusy = false;
-      const next = this.hoverPoint;
-      if (next && next !== p && this.layers.proposals) this.hover(next.x, next.y);
-    }
   }
 
   /** Busy indicator + readable error around one API action; then re-read instances and counts. */
@@ -682,66 +567,4 @@ export class EditorSession {
     await this.act('Saving…', () => this.app.api.setImageStatus([this.imageId], status));
     this.app.imagesVersion++;
   }
-
-  async loadHeatmap(): Promise<void> {
-    const cls = this.heatClassId ?? this.selected?.classId ?? this.app.activeClassId;
-    if (cls === null) return;
-    this.heatClassId = cls;
-    const id = this.imageId;
-    try {
-      const map = await this.app.api.classResponse(id, cls);
-      const bmp = await pixelsBitmap(map);
-      if (id !== this.imageId) return;
-      this.engine?.setHeatmap(colorize(bmp), map.frame);
-      this.heatShownClassId = cls;
-    } catch (err) {
-      const info = toErrorInfo(err);
-      this.app.error(info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `No heat map: ${info.message}` } : info);
-      this.layers = { ...this.layers, heatmap: false };
-      this.engine?.setLayers(this.layers);
-    }
-  }
-}
-
-/** An engine error as a notice; a missing model says what it stopped. */
-function explained(err: unknown, what: string): ErrorInfo {
-  const info = toErrorInfo(err);
-  return info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `${what}: ${info.message}` } : info;
-}
-
-/** Outer outlines of a placed mask in image pixels. */
-function outlineRings(m: PlacedMask): number[][] {
-  return maskToPolygons(m.bits, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? m.oy : m.ox)));
-}
-
-/** A grayscale activation PNG → its gray values and a coloured overlay (transparent where low). */
-function colorizeGray(src: ImageBitmap): { canvas: HTMLCanvasElement; gray: Uint8Array } {
-  const canvas = colorize(src);
-  const c = document.createElement('canvas');
-  c.width = src.width;
-  c.height = src.height;
-  const ctx = c.getContext('2d')!;
-  ctx.drawImage(src, 0, 0);
-  const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  const gray = new Uint8Array(c.width * c.height);
-  for (let i = 0; i < gray.length; i++) gray[i] = d[i * 4];
-  return { canvas, gray };
-}
-
-/** Grayscale class response → coloured, transparent where the response is low. */
-function colorize(src: ImageBitmap): HTMLCanvasElement {
-  const c = document.createElement('canvas');
-  c.width = src.width;
-  c.height = src.height;
-  const ctx = c.getContext('2d')!;
-  ctx.drawImage(src, 0, 0);
-  const img = ctx.getImageData(0, 0, c.width, c.height);
-  const d = img.data;
-  for (let i = 0; i < d.length; i += 4) {
-    const t = d[i] / 255;
-    const [r, g, b] = heatColor(t);
-    d[i] = r; d[i + 1] = g; d[i + 2] = b; d[i + 3] = Math.round(255 * Math.min(1, t * 1.8));
-  }
-  ctx.putImageData(img, 0, 0);
-  return c;
 }
