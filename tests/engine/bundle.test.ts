@@ -205,6 +205,28 @@ describe('bundle validation', () => {
   });
 });
 
+describe('prm calls', () => {
+  it('a bundle with graphs.prm.peaksPerCall back-propagates its peaks in calls of that many, with the same maps', async () => {
+    const bad = caught(() => readBundle(bundleCopy('prm-per-call-bad', (m) => (m.graphs.prm.peaksPerCall = 0))));
+    expect(bad.message).toMatch(/graphs\.prm\.peaksPerCall must be a positive integer/);
+    const side = 96;
+    const image = new Float32Array(3 * side * side).map((_, i) => Math.sin(i * 0.37) * 40);
+    const peaks = new Float32Array([14, 1, 1, 14, 3, 4, 2, 2.5, 2, 14, 5, 5, 7, 0, 3]); // five peaks (class, y, x)
+    const maps = async (dir: string) => {
+      const s = await ModelSessions.open(readBundle(dir), { provider: 'cpu' });
+      try {
+        return await s.runPrm(image, side, side, peaks);
+      } finally {
+        await s.release();
+      }
+    };
+    const whole = await maps(models);
+    const inTwos = await maps(bundleCopy('prm-per-call-2', (m) => (m.graphs.prm.peaksPerCall = 2)));
+    expect(inTwos.length).toBe(5 * side * side);
+    expect(Array.from(inTwos)).toEqual(Array.from(whole));
+  });
+});
+
 describe('backbone outputs', () => {
   it('fetches the head features for the image head, and the finer levels only for an IAM graph', async () => {
     const dir = bundleCopy('outputs-no-iam'); // image head, no IAM graph

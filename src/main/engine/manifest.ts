@@ -21,6 +21,8 @@ export interface GraphSpec {
   file: string;
   inputs: string[];
   outputs: string[];
+  /** prm graph: peaks per call (its memory grows with them); absent: all of an image's peaks in one call. */
+  peaksPerCall?: number;
 }
 
 /**
@@ -196,7 +198,13 @@ function parseGraph(g: unknown, where: string, bad: (what: string) => never): Gr
   if (g === undefined || g === null) return undefined;
   if (!isObj(g) || typeof (g as Record<string, unknown>).file !== 'string') bad(`${where}.file is missing`);
   const o = g as Record<string, unknown>;
-  return { file: o.file as string, inputs: names(o.inputs, `${where}.inputs`, bad), outputs: names(o.outputs, `${where}.outputs`, bad) };
+  if (o.peaksPerCall !== undefined && !posInt(o.peaksPerCall)) bad(`${where}.peaksPerCall must be a positive integer`);
+  return {
+    file: o.file as string,
+    inputs: names(o.inputs, `${where}.inputs`, bad),
+    outputs: names(o.outputs, `${where}.outputs`, bad),
+    ...(o.peaksPerCall !== undefined ? { peaksPerCall: o.peaksPerCall as number } : {}),
+  };
 }
 
 /** Graph inputs/outputs may be listed as names or as {name, shape, …} objects. */

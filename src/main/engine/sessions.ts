@@ -136,21 +136,24 @@ export class ModelSessions {
     return { weight: this.headW, bias: this.headB };
   }
 
-  /** PRMs of K peaks in one call: peaks = K × (class, y, x) in CRM-grid coordinates; returns K × H × W. */
+  /**
+   * PRMs of K peaks: peaks = K × (class, y, x) in CRM-grid coordinates; returns K × H × W. The graph holds
+   * every peak's backward pass at once, so its memory grows with K (EfficientNet-Lite0: ~5 GB for 24 peaks
+   * on a COCO photo); a bundle that says so (graphs.prm.peaksPerCall) is called with that many at a time.
+   */
   async runPrm(image: Float32Array, H: number, W: number, peaks: Float32Array): Promise<Float32Array> {
-    if (!this.prm) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no prm graph, so peak response maps are unavailable.');
+    const prm = this.prm;
+    if (!prm) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no prm graph, so peak response maps are unavailable.');
     const K = peaks.length / 3;
-    const out = await this.run(
-      'prm',
-      {
-        image: new ort.Tensor('float32', image, [1, 3, H, W]),
-        head_weight: this.headW,
-        head_bias: this.headB,
-        peaks: new ort.Tensor('float32', peaks, [K, 3]),
-      },
-      ['prm'],
-    );
-    return out.prm.data as Float32Array;
+    const tensor = new ort.Tensor('float32', image, [1, 3, H, W]);
+    const out = new Float32Array(K * H * W);
+    const perCall = this.bundle.manifest.graphs.prm?.peaksPerCall ?? K;
+    for (let k = 0; k < K; k += perCall) {
+      const chunk = peaks.subarray(k * 3, Math.min(K, k + perCall) * 3);
+      const r = await this.run('prm', { image: tensor, head_weight: this.headW, head_bias: this.headB, peaks: new ort.Tensor('float32', chunk, [chunk.length / 3, 3]) }, ['prm']);
+      out.set(r.prm.data as Float32Array, k * H * W);
+    }
+    return out;
   }
 
   async release(): Promise<void> {

@@ -32,6 +32,10 @@ class BackboneSpec:
     inputs: dict = field(default_factory=dict)  # provenance: input file -> sha256
     crm_doc: str = ""
     crm_centre: float = CRM_OFFSET  # CRM cell i is centred on input pixel 16 i + crm_centre (manifest crmGeometry)
+    # Peaks per prm.onnx call in the app (manifest graphs.prm.peaksPerCall; None: all at once). prm.onnx holds every
+    # peak's full-image backward pass at once: Lite0 took ~5 GB for a COCO photo's 24 peaks, 2.3 GB in calls of 8,
+    # no slower. SqueezeNet's windowed backward is small and its forward relatively costly, so it keeps one call.
+    prm_peaks_per_call: int | None = None
 
 
 # Where a backbone's CRM responses are centred, which need not be the geometric receptive-field centre (15.5 for
@@ -85,7 +89,7 @@ def load_backbone(name: str, shared: str) -> BackboneSpec:
             {f"pypi:{v.pypi}==0.1.0/models/{v.file}": sha256(path)} | label_file,
             _crm_doc(name, "h = H/16 (H a multiple of 16): TF 'same' padding, four stride-2 convs (3x3 pad 0/1, 3x3, "
                            f"5x5 pad 1/2, 3x3), whose receptive fields are centred at 16*i+{CRM_OFFSET:g}"),
-            crm_centre(name))
+            crm_centre(name), prm_peaks_per_call=8)
     raise KitError(f"unknown backbone '{name}': the kit builds {', '.join(NAMES)}")
 
 

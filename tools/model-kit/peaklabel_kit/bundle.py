@@ -64,7 +64,8 @@ def _graph_io(spec=None):
             "name": "peaks", "dtype": "float32", "shape": ["K", 3],
             "doc": "(class index, y, x) in CRM-grid coordinates; fractional positions spread the one-hot bilinearly; K ≥ 1"}],
             "outputs": [{"name": "prm", "dtype": "float32", "shape": ["K", "H", "W"],
-                         "doc": "peak response maps at input resolution, ≥ 0, each sums to 1"}]},
+                         "doc": "peak response maps at input resolution, ≥ 0, each sums to 1"}],
+            **({"peaksPerCall": spec.prm_peaks_per_call} if spec and spec.prm_peaks_per_call else {})},
     }
 
 
