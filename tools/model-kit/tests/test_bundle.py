@@ -70,3 +70,18 @@ def test_effnet_bundle_matches_files_and_sizes():
     sizes = [os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(EFFNET) for f in fs]
     assert sum(sizes) <= 30 * 2**20 and max(sizes) < 20 * 2**20
     assert any(k.endswith("efficientnet-lite0-57934424.pth") for k in m["provenance"]["inputs"])
+
+
+def test_prm_peaks_per_call_is_written_for_effnet_only():
+    """EfficientNet's prm.onnx holds every peak's full-image backward pass at once: its bundles ask the app for
+    calls of 8 peaks (graphs.prm.peaksPerCall); SqueezeNet's windowed graph keeps one call per image."""
+    from types import SimpleNamespace
+    from peaklabel_kit.backbones import BackboneSpec
+    from peaklabel_kit.bundle import _graph_io
+
+    fields = dict(channels=1280, s8=(40, "s8"), s4=(24, "s4"), feature_doc="f")
+    assert _graph_io(SimpleNamespace(**fields, prm_peaks_per_call=8))["prm"]["peaksPerCall"] == 8
+    assert "peaksPerCall" not in _graph_io(SimpleNamespace(**fields, prm_peaks_per_call=None))["prm"]
+    assert BackboneSpec.__dataclass_fields__["prm_peaks_per_call"].default is None
+    lite0 = json.load(open(os.path.join(ROOT, "resources", "models-effnet-lite0", "manifest.json")))
+    assert lite0["graphs"]["prm"]["peaksPerCall"] == 8 and "peaksPerCall" not in _manifest()["graphs"]["prm"]
