@@ -71,7 +71,7 @@ test('import tags from a CSV and COCO annotations as prior labels; a malformed f
   await page.getByTestId('tag-filter').fill('person');
   await expect.poll(gridTotal).toMatch(/^2 images/);
   await page.getByTestId('tag-filter').fill('street');
-  await expect.poll(gridTotal).toMatch(/^1 images/);
+  await expect.poll(gridTotal).toMatch(/^1 image\b/);
   await expect.poll(() => page.getByTestId('tile').first().locator('.tags').textContent()).toBe('personstreet');
   await page.getByTestId('tag-filter').fill('');
   await expect.poll(gridTotal).toMatch(/^107 images/);

@@ -3,6 +3,7 @@ import { PeakLabelError } from '../../../common/errors';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
+import { count } from '../../../common/count';
 
 const SOURCES = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
 
@@ -27,7 +28,7 @@ The file is written to a temporary name and renamed: a failure leaves any previo
     const s = await openSession(ctx, project);
     try {
       const r = await s.api.exportCoco({ out, format, sources: sources as InstanceSource[] | undefined });
-      ctx.out(`wrote ${r.path}: ${r.images} images, ${r.annotations} annotations, ${r.categories} categories`);
+      ctx.out(`wrote ${r.path}: ${count(r.images, 'image')}, ${count(r.annotations, 'annotation')}, ${count(r.categories, 'category', 'categories')}`);
       return 0;
     } finally {
       s.close();

@@ -2,6 +2,7 @@ import { PeakLabelError } from '../../../common/errors';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
+import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'import-coco',
@@ -24,7 +25,7 @@ skipped; the rest is imported in one transaction. Importing again replaces the p
     try {
       const r = await s.api.importCoco(coco, as);
       for (const p of r.skipped) ctx.err(`skipped: ${p.message}`);
-      ctx.out(`${coco}: ${r.images} images, ${r.instances} instances, ${r.categories} categories imported as ${as}; ${r.skipped.length} problems`);
+      ctx.out(`${coco}: ${count(r.images, 'image')}, ${count(r.instances, 'instance')}, ${count(r.categories, 'category', 'categories')} imported as ${as}; ${count(r.skipped.length, 'problem')}`);
       return 0;
     } finally {
       s.close();

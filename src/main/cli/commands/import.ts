@@ -1,6 +1,7 @@
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
+import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'import',
@@ -33,7 +34,7 @@ files, keeping what was imported. Exit code 3 when some files could not be impor
         if (r.cancelled) return 130;
       }
       const info = await s.api.currentProject();
-      ctx.out(`${info?.path}: ${info?.imageCount} images`);
+      ctx.out(`${info?.path}: ${count(info?.imageCount ?? 0, 'image')}`);
       return failed > 0 ? 3 : 0;
     } finally {
       process.off('SIGINT', onSigint);

@@ -7,6 +7,7 @@ import { mergeCocoParts, type CocoPart } from '../../coco/merge';
 import { parseOptions, required } from '../args';
 import type { CliCommand } from '../types';
 import { writeJsonAtomic } from './prelabel';
+import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'merge-coco',
@@ -30,7 +31,7 @@ export const command: CliCommand = {
     }
     const merged = mergeCocoParts(parts);
     writeJsonAtomic(out, merged);
-    ctx.out(`${merged.images.length} images, ${merged.annotations.length} annotations from ${parts.length} files written to ${out}${merged.info?.complete === false ? ' (some parts were incomplete: see info.failed and rerun them)' : ''}`);
+    ctx.out(`${count(merged.images.length, 'image')}, ${count(merged.annotations.length, 'annotation')} from ${count(parts.length, 'file')} written to ${out}${merged.info?.complete === false ? ' (some parts were incomplete: see info.failed and rerun them)' : ''}`);
     return 0;
   },
 };

@@ -22,6 +22,7 @@ import { parseOptions } from '../args';
 import { quitBy } from '../quit';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
+import { count } from '../../../common/count';
 
 
 export const command: CliCommand = {
@@ -142,7 +143,7 @@ async function prelabelProject(path: string, method: SuggestionMethod | undefine
     const r = await methods.prelabel({ method, force });
     for (const f of r.failed) ctx.err(`skipped: ${f.message}`);
     if (r.cancelled && r.finishedAfterStop) ctx.err(stoppedLine(r.finishedAfterStop, `saved in ${basename(path)}`));
-    ctx.out(`${r.images} images pre-labelled, ${r.instances} suggestions${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.cancelled ? ' (cancelled: run again to continue)' : ''}`);
+    ctx.out(`${count(r.images, 'image')} pre-labelled, ${count(r.instances, 'suggestion')}${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.cancelled ? ' (cancelled: run again to continue)' : ''}`);
     return r.cancelled ? 130 : 0;
   } finally {
     stop();
@@ -166,7 +167,7 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
   if (!allFiles.length) throw new PeakLabelError('NOT_FOUND', `The folder ${dir} contains no images (jpg, png, webp, tif, bmp).`, { file: dir });
   // Image ids are positions in the whole folder, so shard outputs never share an id.
   const numbered = allFiles.map((file, i) => ({ id: i + 1, file })).filter((f) => !shard || shardOf(relative(dir, f.file), shard.count) === shard.index);
-  if (shard) ctx.err(`shard ${shard.index}/${shard.count}: ${numbered.length} of ${allFiles.length} images`);
+  if (shard) ctx.err(`shard ${shard.index}/${shard.count}: ${numbered.length} of ${count(allFiles.length, 'image')}`);
   const tags = tagsFile ? readTagsFile(tagsFile) : null;
   const engine = await Engine.open(engineOpts);
   const m = engine.bundle.manifest;
@@ -179,7 +180,7 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
     return { key: { id, file }, image: { file }, classes: t ? resolveTags(m, t, unknown) : null };
   });
   if (unknown.size) ctx.err(`tags that are not model classes (ignored): ${[...unknown].sort().join(', ')}`);
-  if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${items.length} images tagged from ${tagsFile}`);
+  if (tags) ctx.err(`${items.filter((i) => i.classes).length} of ${count(items.length, 'image')} tagged from ${tagsFile}`);
 
   // Preview colours: the project palette by model class (the bundle's VOC colours vanish over a photo).
   const previewClasses = m.classes.map((c, i) => ({ name: c.name, color: paletteColor(i) }));
@@ -240,7 +241,7 @@ async function prelabelFolder({ dir, out, tagsFile, previewDir, shard, method: c
     };
     writeJsonAtomic(out, dataset);
     if (stopper.signal.aborted && !complete) ctx.err(stoppedLine(finishedAfterStop.map((k) => k.file), `in ${basename(out)}`));
-    ctx.out(`${images.length} images, ${annotations.length} instances written to ${out}${failed.length ? ` (${failed.length} images skipped)` : ''}${complete ? '' : ' (cancelled: partial)'}`);
+    ctx.out(`${count(images.length, 'image')}, ${count(annotations.length, 'instance')} written to ${out}${failed.length ? ` (${count(failed.length, 'image')} skipped)` : ''}${complete ? '' : ' (cancelled: partial)'}`);
     return complete ? 0 : 130;
   } finally {
     stop();

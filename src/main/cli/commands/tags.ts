@@ -4,6 +4,7 @@ import { PeakLabelError } from '../../../common/errors';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
+import { count } from '../../../common/count';
 
 const USAGE = `usage: peaklabel tags <csv|folders|coco|set> --project FILE.peaklabel [options]
 
@@ -28,7 +29,7 @@ export const command: CliCommand = {
     const project = required('tags', 'project', values.project);
     const report = (r: TagImportResult) => {
       if (r.unmatched.length) ctx.err(`${r.unmatched.length} names match no project image, e.g. ${r.unmatched.slice(0, 5).join(', ')}`);
-      ctx.out(`${r.images} images tagged, ${r.tags} tags added, ${r.unmatched.length} unmatched`);
+      ctx.out(`${count(r.images, 'image')} tagged, ${count(r.tags, 'tag')} added, ${r.unmatched.length} unmatched`);
       return 0;
     };
     if (!['csv', 'folders', 'coco', 'set'].includes(sub ?? '')) throw new PeakLabelError('BAD_ARGUMENT', `tags: say which: csv, folders, coco or set.\n\n${USAGE}`);

@@ -2,6 +2,7 @@
 // CSV, from sub-folder names or from a COCO file; COCO annotations), the API call behind each, and the
 // sentence that says what it did. Plain TS so the dialog stays a form.
 import type { CocoImportResult, PathPurpose, PeakLabelApi, TagImportResult } from '../../../common/api';
+import { count } from '../../../common/count';
 
 export type ImportKind = 'tags-csv' | 'tags-folders' | 'tags-coco' | 'coco-annotations';
 /** How COCO annotations enter the project: suggestions to review, or ground truth (importCoco's `as`). */
@@ -39,10 +40,6 @@ export interface ImportReport {
 
 /** Notes listed one by one before the rest is summed up. */
 const MAX_NOTES = 5;
-
-function count(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 export function describeTagImport(r: TagImportResult): ImportReport {
   const parts = [`${count(r.images, 'image')} matched`, `${count(r.tags, 'tag')} added`];
