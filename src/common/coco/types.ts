@@ -49,7 +49,3 @@ export interface CocoDataset {
   annotations: CocoAnnotation[];
   categories: CocoCategory[];
 }
-
-export function isRleSegmentation(seg: CocoSegmentation): seg is CocoRleObject {
-  return !Array.isArray(seg);
-}

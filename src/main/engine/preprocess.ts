@@ -148,13 +148,3 @@ export function toTensor(
   }
   return tensor;
 }
-
-/** Bilinear resize of RGB pixels (for the proposals' working image). */
-export async function resizeRgb(img: RgbImage, width: number, height: number): Promise<RgbImage> {
-  if (width === img.width && height === img.height) return img;
-  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}

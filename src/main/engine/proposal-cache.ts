@@ -1,9 +1,10 @@
 // Segment proposals per image, generated once and cached: in memory by the pipeline, and on disk keyed by
-// the image's content hash and the working size, so re-running prelabel or reopening an image is cheap.
+// the image's content hash, the working size and PROPOSALS_VERSION (files of other proposal settings are
+// never reused), so re-running prelabel or reopening an image is cheap.
 // File format: "PLPR1\n" + JSON header line {width,height,lengths[]} + the runs (Int32, little-endian).
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateProposals, type Proposal } from '../../common/proposals';
+import { generateProposals, PROPOSALS_VERSION, type Proposal } from '../../common/proposals';
 import { spanArea, spanBbox } from '../../common/proposals/spans';
 import { writeFileAtomic } from '../fs/atomic-write';
 import type { RgbImage } from './preprocess';
@@ -16,15 +17,12 @@ export interface ProposalSet {
 }
 
 const MAGIC = 'PLPR1\n';
-/** Bump when proposal generation changes, so old cache files are not reused. */
-export const PROPOSAL_CACHE_VERSION = 'ss1';
-
 export class ProposalCache {
   constructor(private readonly dir: string | null) {}
 
   /** Proposals of an image from its model-input-size RGB (the key includes that size). */
   async get(hash: string, rgb: RgbImage): Promise<{ set: ProposalSet; cacheHit: boolean }> {
-    const file = this.dir ? join(this.dir, `${hash}-${rgb.width}x${rgb.height}-${PROPOSAL_CACHE_VERSION}.bin`) : null;
+    const file = this.dir ? join(this.dir, `${hash}-${rgb.width}x${rgb.height}-${PROPOSALS_VERSION}.bin`) : null;
     if (file) {
       const cached = await readSet(file);
       if (cached) return { set: cached, cacheHit: true };

@@ -13,8 +13,6 @@ import { rleArea, rleToBbox } from '../../common/rle';
 import { migrate, SCHEMA_VERSION } from './migrations';
 import { checkProjectFile, markProjectFile } from './project-file';
 
-export const PROJECT_EXTENSION = '.peaklabel';
-
 const SOURCES: InstanceSource[] = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
 const STATUSES: ImageStatus[] = ['new', 'suggested', 'in_review', 'done', 'error', 'missing'];
 
