@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ServiceContext } from '../../src/main/api/context';
 import { createService } from '../../src/main/api/service';
-import { readImageRgb } from '../../src/main/images/pixels';
+import { decodeOriented } from '../../src/main/engine/preprocess';
 import { testOutput } from '../helpers/shared';
 
 process.env.PEAKLABEL_CONFIG_DIR ??= testOutput('config');
@@ -82,8 +82,10 @@ describe('image import', () => {
       const page = await api.listImages({ offset: 0, limit: 100 });
       const rotated = page.items.find((i) => i.fileName === 'rotated.jpg')!;
       expect([rotated.width, rotated.height]).toEqual([40, 80]); // stored 80×40, orientation 6
-      // Orientation 6 turns the image clockwise: the stored left (red) half becomes the top.
-      const rgb = await readImageRgb(ctx.store(), rotated.id);
+      // Orientation 6 turns the image clockwise: the stored left (red) half becomes the top, in the pixels the
+      // engine reads as in the size the store keeps.
+      const engineRgb = (id: number) => decodeOriented(ctx.store().imageSource(id).path, `image ${id}`);
+      const rgb = await engineRgb(rotated.id);
       expect([rgb.width, rgb.height]).toEqual([40, 80]);
       const at = (x: number, y: number) => Array.from(rgb.data.subarray((y * rgb.width + x) * 3, (y * rgb.width + x) * 3 + 3));
       expect(at(20, 10)[0]).toBeGreaterThan(200);
@@ -93,7 +95,7 @@ describe('image import', () => {
       expect((await sharp(Buffer.from(thumb.data)).metadata()).height).toBeGreaterThan((await sharp(Buffer.from(thumb.data)).metadata()).width!);
 
       const bmpRow = page.items.find((i) => i.fileName === 'a.bmp')!;
-      const b = await readImageRgb(ctx.store(), bmpRow.id);
+      const b = await engineRgb(bmpRow.id);
       expect([b.width, b.height]).toEqual([3, 2]);
       expect(Array.from(b.data.subarray(0, 3))).toEqual([255, 0, 0]);
       expect(Array.from(b.data.subarray(9, 12))).toEqual([0, 255, 0]);

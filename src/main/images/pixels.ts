@@ -1,6 +1,7 @@
-// Reading an imported image the way it is displayed (EXIF orientation applied), for the viewer and the
-// engine alike, so display, inference and export share one coordinate frame. Huge images are read from
-// their cached working copy (made at import), never from the original again.
+// Reading an imported image the way it is displayed (EXIF orientation applied), for the viewer. The engine
+// decodes the same file with the same rules (engine/preprocess.ts), so display, inference and export share
+// one coordinate frame. Huge images are read from their cached working copy (made at import), never from the
+// original again.
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Sharp } from 'sharp';
@@ -40,21 +41,6 @@ export async function imagePixels(store: ProjectStore, imageId: number, maxSide:
     const { data, info } = await (await o.pipeline()).resize(size.width, size.height, { fit: 'fill' }).flatten({ background: '#ffffff' })
       .jpeg({ quality: 92 }).toBuffer({ resolveWithObject: true });
     return { mime: 'image/jpeg', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, scale: info.width / src.width };
-  } catch (err) {
-    throw imageError(err, src.path);
-  }
-}
-
-/** Oriented RGB pixels (interleaved, 3 channels) for the engine, longest side at most maxSide (default: full displayed size or the working copy). */
-export async function readImageRgb(store: ProjectStore, imageId: number, maxSide = Infinity): Promise<{ data: Uint8Array; width: number; height: number; scale: number }> {
-  const src = store.imageSource(imageId);
-  try {
-    const o = await orientedSource(src);
-    const size = fitInside(o.width, o.height, maxSide);
-    let p = await o.pipeline();
-    if (size.width !== o.width || size.height !== o.height) p = p.resize(size.width, size.height, { fit: 'fill' });
-    const { data, info } = await p.flatten({ background: '#ffffff' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, scale: info.width / src.width };
   } catch (err) {
     throw imageError(err, src.path);
   }
