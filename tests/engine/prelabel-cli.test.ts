@@ -2,7 +2,7 @@
 // COCO file that our parser and pycocotools both accept, tags steering the classes, a project run that is
 // cancelled after one image and resumed, and the eval command on a hand-made case with known answers.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { paletteColor } from '../../src/common/class-colors';
@@ -117,6 +117,16 @@ describe('peaklabel prelabel (one-shot)', () => {
     const r = cli(['prelabel', '--images', images, '--out', join(root, 'never.json'), '--model', join(root, 'no-such-bundle')]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/no-such-bundle.*manifest\.json/);
+  });
+
+  it('a --segmenter folder without the graphs stops before any work, naming the missing file (no quiet fallback)', () => {
+    const empty = join(root, 'empty-segmenter');
+    mkdirSync(empty, { recursive: true });
+    const out = join(root, 'never-seg.json');
+    const r = cli(['prelabel', '--images', images, '--out', out, '--segmenter', empty]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(join(empty, 'encoder.onnx'));
+    expect(existsSync(out)).toBe(false);
   });
 });
 

