@@ -21,8 +21,8 @@ export interface SamPromptOptions {
   nmsIou: number;
   /** A mask lying this much (intersection / its own area) inside a better one of its class is a part of it: dropped. */
   containment: number;
-  /** Score = iouPred^a · agreement^b · peakValue(normalised)^c · (1 + support)^d. */
-  score: { iou: number; agreement: number; peak: number; support: number };
+  /** Score = iouPred^a · agreement^b · peakValue(normalised)^c · (1 + support)^d · stability^e. */
+  score: { iou: number; agreement: number; peak: number; support: number; stability: number };
   /** Masks smaller than this fraction of the image are dropped (specks from a click on an edge). */
   minAreaFraction: number;
   /**
@@ -55,7 +55,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   regionInside: 0.5,
   nmsIou: 0.5,
   containment: 0.8,
-  score: { iou: 1, agreement: 0.5, peak: 1, support: 1 },
+  score: { iou: 1, agreement: 0.5, peak: 1, support: 1, stability: 1 },
   minAreaFraction: 0.0005,
   crmFraction: 0.6,
   maskChoice: 'two-clicks',
@@ -71,11 +71,27 @@ export interface ScoreParts {
   peakRel: number;
   /** Further peaks of the class that fell inside this mask. */
   support: number;
+  /**
+   * SAM's stability score: the mask at logit > 1 over the mask at logit > −1 (1: the edge is sharp; a mask
+   * that grows or shrinks much with the threshold is ambiguous).
+   */
+  stability: number;
+}
+
+/** SAM's stability score of decoder logits (ScoreParts.stability); 0 for an empty mask. */
+export function stabilityScore(logits: ArrayLike<number>, offset = 1): number {
+  let inner = 0;
+  let outer = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] > -offset) outer++;
+    if (logits[i] > offset) inner++;
+  }
+  return outer > 0 ? inner / outer : 0;
 }
 
 export function combineScore(p: ScoreParts, w: SamPromptOptions['score']): number {
   const pow = (v: number, e: number) => (e === 0 ? 1 : Math.pow(Math.max(v, 1e-6), e));
-  return pow(p.iouPred, w.iou) * pow(p.agreement, w.agreement) * pow(p.peakRel, w.peak) * pow(1 + p.support, w.support);
+  return pow(p.iouPred, w.iou) * pow(p.agreement, w.agreement) * pow(p.peakRel, w.peak) * pow(1 + p.support, w.support) * pow(p.stability, w.stability);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMask } from '../../src/common/mask';
-import { combineScore, innermostPoint, maskHas } from '../../src/common/sam-prompts';
+import { combineScore, innermostPoint, maskHas, stabilityScore } from '../../src/common/sam-prompts';
 
 function rect(w: number, h: number, x0: number, y0: number, x1: number, y1: number) {
   const m = createMask(w, h);
@@ -45,10 +45,18 @@ describe('maskHas and combineScore', () => {
   });
 
   it('multiplies the parts raised to their weights; a zero weight ignores a part', () => {
-    const parts = { iouPred: 0.9, agreement: 0.5, peakRel: 0.25, support: 1 };
-    expect(combineScore(parts, { iou: 1, agreement: 0, peak: 0, support: 0 })).toBeCloseTo(0.9);
-    expect(combineScore(parts, { iou: 1, agreement: 1, peak: 1, support: 0 })).toBeCloseTo(0.9 * 0.5 * 0.25);
-    expect(combineScore(parts, { iou: 0, agreement: 0, peak: 0.5, support: 1 })).toBeCloseTo(0.5 * 2);
-    expect(combineScore({ ...parts, agreement: 0 }, { iou: 0, agreement: 1, peak: 0, support: 0 })).toBeGreaterThan(0);
+    const parts = { iouPred: 0.9, agreement: 0.5, peakRel: 0.25, support: 1, stability: 0.8 };
+    const none = { iou: 0, agreement: 0, peak: 0, support: 0, stability: 0 };
+    expect(combineScore(parts, { ...none, iou: 1 })).toBeCloseTo(0.9);
+    expect(combineScore(parts, { ...none, iou: 1, agreement: 1, peak: 1 })).toBeCloseTo(0.9 * 0.5 * 0.25);
+    expect(combineScore(parts, { ...none, peak: 0.5, support: 1 })).toBeCloseTo(0.5 * 2);
+    expect(combineScore(parts, { ...none, stability: 2 })).toBeCloseTo(0.64);
+    expect(combineScore({ ...parts, agreement: 0 }, { ...none, agreement: 1 })).toBeGreaterThan(0);
+  });
+
+  it("stability is SAM's: the mask at logit > 1 over the mask at logit > -1", () => {
+    expect(stabilityScore([5, 5, 0.5, -0.5, -5])).toBeCloseTo(2 / 4);
+    expect(stabilityScore([3, 3, -3])).toBe(1);
+    expect(stabilityScore([-3, -2])).toBe(0);
   });
 });

@@ -27,7 +27,7 @@ const arg = (name: string, fallback: string) => {
 
 /**
  * A configuration is named by its changes to the defaults, e.g. `click=peak+merge=0+nms=0.3+score=1/0/1/0`
- * (score exponents: iouPred/agreement/peakRel/support); `base` is the defaults. Also `choice=estimate|whole`:
+ * (score exponents: iouPred/agreement/peakRel/support[/stability]); `base` is the defaults. Also `choice=estimate|whole`:
  * which of the segmenter's masks; `clean=F`: islands and holes under F of the image removed; `crm=F`: the
  * class-response region fraction, read only by bundles without IAM; `floor=F`: the bundle's peak floor,
  * retrieval.json's peakRelThreshold.
@@ -49,8 +49,8 @@ function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?
     else if (k === 'choice') o.maskChoice = v as SamPromptOptions['maskChoice'];
     else if (k === 'clean') o.minRegionFraction = Number(v);
     else if (k === 'score') {
-      const [iou, agreement, peak, support] = v.split('/').map(Number);
-      o.score = { iou, agreement, peak, support };
+      const [iou, agreement, peak, support, stability = 0] = v.split('/').map(Number);
+      o.score = { iou, agreement, peak, support, stability };
     } else throw new Error(`unknown option ${k} in ${spec}`);
   }
   return { prompts: o, floor };
@@ -66,13 +66,15 @@ async function main(): Promise<void> {
   const host = new SamHost({ files: process.argv.includes('--segmenter') ? segmenterFilesIn(arg('segmenter', '')) : defaultSegmenterFiles(), provider: 'cpu', sessionOptions: sessionOptions(2) });
   const seg = await host.segmenter();
   const decode = seg.decode.bind(seg);
-  const memo = new Map<string, { bits: Uint8Array; m: SamMask }>();
+  // Logits are kept as four levels, enough for the mask (> 0) and its stability score (> 1 against > −1).
+  const memo = new Map<string, { levels: Int8Array; m: SamMask }>();
+  const LEVEL_LOGIT = [-2, -0.5, 0.5, 2];
   seg.decode = async (e, prompt, out, choice) => {
     const key = `${e.data[0]}|${e.data[1000]}|${JSON.stringify(prompt)}|${out?.width}|${choice}`;
     const hit = memo.get(key);
-    if (hit) return { ...hit.m, logits: Float32Array.from(hit.bits, (b) => (b ? 1 : -1)) };
+    if (hit) return { ...hit.m, logits: Float32Array.from(hit.levels, (l) => LEVEL_LOGIT[l]) };
     const m = await decode(e, prompt, out, choice);
-    memo.set(key, { bits: Uint8Array.from(m.logits, (v) => (v > 0 ? 1 : 0)), m: { ...m, logits: new Float32Array(0) } });
+    memo.set(key, { levels: Int8Array.from(m.logits, (v) => (v > 1 ? 3 : v > 0 ? 2 : v > -1 ? 1 : 0)), m: { ...m, logits: new Float32Array(0) } });
     return m;
   };
   const pipeline = new Pipeline(bundle, sessions, new ProposalCache(null), undefined, host);

@@ -8,7 +8,7 @@ import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
 import { classwiseNms, type Candidate, type FloatMap } from '../../common/retrieval';
 import type * as ort from 'onnxruntime-node';
-import { combineScore, decoderMaskChoice, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type Point, type SamPromptOptions, type ScoreParts } from '../../common/sam-prompts';
+import { combineScore, decoderMaskChoice, stabilityScore, DEFAULT_SAM_PROMPT_OPTIONS, innermostPoint, maskHas, type Point, type SamPromptOptions, type ScoreParts } from '../../common/sam-prompts';
 import { EmbeddingCache } from './embedding-cache';
 import type { ImageRef } from './protocol';
 import type { ProviderName } from './providers';
@@ -72,7 +72,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     const best = await decodeMask(seg, emb, { points: clicks(p.regionClicks ? opts.click : 'peak', at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
-    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0 }, score: 0 });
+    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0 });
   }
   return out;
 }
@@ -126,7 +126,7 @@ async function decodeMask(seg: Segmenter, emb: SamEmbedding, prompt: SamPrompt, 
   const m = await seg.decode(emb, prompt, work, decoderMaskChoice(opts.maskChoice, prompt.points));
   const mask = samMaskPixels(m, opts.minRegionFraction);
   const agreement = region ? maskIou(mask, region.width === mask.width && region.height === mask.height ? region : resizeMaskNearest(region, mask.width, mask.height)) : 1;
-  return { mask, iou: m.iou, agreement };
+  return { mask, iou: m.iou, agreement, stability: stabilityScore(m.logits) };
 }
 
 export interface SamHostOptions {
