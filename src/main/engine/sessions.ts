@@ -142,17 +142,17 @@ export class ModelSessions {
    * on a COCO photo); a bundle that says so (graphs.prm.peaksPerCall) is called with that many at a time.
    */
   async runPrm(image: Float32Array, H: number, W: number, peaks: Float32Array): Promise<Float32Array> {
-    const prm = this.prm;
-    if (!prm) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no prm graph, so peak response maps are unavailable.');
+    if (!this.prm) throw new PeakLabelError('MODEL_UNAVAILABLE', 'The model bundle has no prm graph, so peak response maps are unavailable.');
     const K = peaks.length / 3;
     const tensor = new ort.Tensor('float32', image, [1, 3, H, W]);
-    const out = new Float32Array(K * H * W);
-    const perCall = this.bundle.manifest.graphs.prm?.peaksPerCall ?? K;
-    for (let k = 0; k < K; k += perCall) {
-      const chunk = peaks.subarray(k * 3, Math.min(K, k + perCall) * 3);
+    const call = async (chunk: Float32Array) => {
       const r = await this.run('prm', { image: tensor, head_weight: this.headW, head_bias: this.headB, peaks: new ort.Tensor('float32', chunk, [chunk.length / 3, 3]) }, ['prm']);
-      out.set(r.prm.data as Float32Array, k * H * W);
-    }
+      return r.prm.data as Float32Array;
+    };
+    const perCall = this.bundle.manifest.graphs.prm?.peaksPerCall ?? K;
+    if (perCall >= K) return call(peaks); // one call: its output as it is, no copy
+    const out = new Float32Array(K * H * W);
+    for (let k = 0; k < K; k += perCall) out.set(await call(peaks.subarray(k * 3, Math.min(K, k + perCall) * 3)), k * H * W);
     return out;
   }
 
