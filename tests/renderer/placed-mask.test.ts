@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createMask, cropMask, fillHoles, maskArea, maskHasHoles, maskSubtract, masksEqual, type BinaryMask } from '../../src/common/mask';
 import { maskToPolygons, polygonsToMask } from '../../src/common/polygon';
 import { encodeMask, encodeWindowMask } from '../../src/common/rle';
-import { reshapeOutline, type PlacedMask } from '../../src/renderer/src/canvas/placed-mask';
+import { outlineRings, reshapeOutline, type PlacedMask } from '../../src/renderer/src/canvas/placed-mask';
 import { rng } from '../common/rng';
 
 /** The edit at image size, as the editor saved it before: rings rasterised, the instance's holes cut out. */
@@ -69,5 +69,18 @@ describe('reshapeOutline', () => {
     expect([out.ox, out.oy, out.bits.width, out.bits.height]).toEqual([2, 3, 7, 5]);
     expect(maskArea(out.bits)).toBe(7 * 5 - 1);
     expect(out.bits.data[2 * 7 + 2]).toBe(0);
+  });
+});
+
+describe('outlineRings', () => {
+  it("is the window mask's outline moved to its place on the image, at the tolerance asked for", () => {
+    const bits = createMask(6, 5);
+    for (let y = 1; y < 4; y++) for (let x = 1; x < 5; x++) bits.data[y * 6 + x] = 1;
+    const inst = { bits, ox: 100, oy: 40 };
+    for (const tolerance of [0.5, 1]) {
+      const local = maskToPolygons(bits, { tolerance });
+      expect(outlineRings(inst, tolerance)).toEqual(local.map((r) => r.map((v, j) => v + (j % 2 ? 40 : 100))));
+    }
+    expect(outlineRings(inst)).toEqual(outlineRings(inst, 0.5));
   });
 });

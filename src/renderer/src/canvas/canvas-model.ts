@@ -37,11 +37,14 @@ export interface Layers {
   accepted: boolean;
 }
 
+/** What a freshly opened editor shows: peaks and both kinds of mask; the model's maps on request. */
+export const DEFAULT_LAYERS: Readonly<Layers> = { heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true };
+
 export class CanvasModel {
   view: View = { scale: 1, tx: 0, ty: 0 };
   tool: Tool = 'select';
   brushRadius = 12;
-  layers: Layers = { heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true };
+  layers: Layers = { ...DEFAULT_LAYERS };
   /** Colour of tool previews: the selected (or active) class. */
   strokeColor = '#ffcc00';
   /** Canvas size in CSS pixels. */

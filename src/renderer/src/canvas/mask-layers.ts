@@ -4,10 +4,10 @@
 // strip at once and the rest in idle time, and outlines are traced after the fill has shown (step): no
 // task holds the window for long.
 import type { BinaryMask } from '../../../common/mask';
-import { maskToPolygons } from '../../../common/polygon';
 import type { EngineInstance } from './canvas-model';
 import { hexToRgb } from './color';
 import { changedBox, maskBox, maskRgba, type MaskBox } from './mask-bitmap';
+import { outlineRings } from './placed-mask';
 
 export interface MaskLayer {
   /**
@@ -87,7 +87,7 @@ export class MaskLayers {
     }
     const untraced = layers.find((l) => l.ringsOf !== l.mask);
     if (!untraced) return false;
-    untraced.rings = maskToPolygons(untraced.mask, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? untraced.y : untraced.x)));
+    untraced.rings = outlineRings({ bits: untraced.mask, ox: untraced.x, oy: untraced.y });
     untraced.ringsOf = untraced.mask;
     return layers.some((l) => l !== untraced && l.ringsOf !== l.mask);
   }

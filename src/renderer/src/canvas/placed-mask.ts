@@ -1,7 +1,7 @@
 // Masks that cover only a window of the image, and the outline edit worked inside one: a full-size
 // mask of a 4000×3000 image is 12 MB, and every pass over it costs the image rather than the object.
 import { cropMask, fillHoles, maskSubtract, type BinaryMask } from '../../../common/mask';
-import { polygonsToWindowMask } from '../../../common/polygon';
+import { maskToPolygons, polygonsToWindowMask } from '../../../common/polygon';
 
 /** A mask covering only a window of the image: pixel (0, 0) = image (ox, oy). */
 export interface PlacedMask {
@@ -13,6 +13,11 @@ export interface PlacedMask {
 /** A window as the windowed decoders and rasterisers return it, as a placed mask. */
 export function placed(win: { mask: BinaryMask; x0: number; y0: number }): PlacedMask {
   return { bits: win.mask, ox: win.x0, oy: win.y0 };
+}
+
+/** Outer outlines of a placed mask in image pixels (maskToPolygons at `tolerance`, moved to the window). */
+export function outlineRings(m: PlacedMask, tolerance = 0.5): number[][] {
+  return maskToPolygons(m.bits, { tolerance }).map((r) => r.map((v, j) => v + (j % 2 ? m.oy : m.ox)));
 }
 
 /**

@@ -4,13 +4,13 @@
 import type { ImageRow, InstanceRow, Peak, Rle } from '../../../common/api';
 import { toErrorInfo } from '../../../common/errors';
 import { componentMask, connectedComponents, createMask, cropMask, fillHoles, maskArea, maskUnion, type Bbox, type BinaryMask } from '../../../common/mask';
-import { maskToPolygons, polygonsToWindowMask } from '../../../common/polygon';
+import { polygonsToWindowMask } from '../../../common/polygon';
 import { countsToWindowMask, decompressCounts, encodeWindowMask, rleArea, rleToBbox } from '../../../common/rle';
 import { paintStroke, strokeBounds } from '../canvas/brush';
-import type { Layers, Tool } from '../canvas/canvas-model';
+import { DEFAULT_LAYERS, type Layers, type Tool } from '../canvas/canvas-model';
 import { CanvasEngine } from '../canvas/engine';
 import { hitInstance } from '../canvas/hit';
-import { placed, reshapeOutline, type PlacedMask } from '../canvas/placed-mask';
+import { outlineRings, placed, reshapeOutline, type PlacedMask } from '../canvas/placed-mask';
 import { nextSuggestion, suggestionsAbove, suggestionsBelow } from '../canvas/review';
 import { levelFor, type View } from '../canvas/view';
 import { pixelsBitmap } from './format';
@@ -62,7 +62,7 @@ export class EditorSession {
   imageError = $state<string | null>(null);
   tool = $state<Tool>('select');
   brushRadius = $state(12);
-  layers = $state<Layers>({ heatmap: false, activation: false, proposals: false, peaks: true, suggested: true, accepted: true });
+  layers = $state<Layers>({ ...DEFAULT_LAYERS });
   busy = $state<string | null>(null);
   zoom = $state(1);
   level = $state(0);
@@ -334,8 +334,7 @@ export class EditorSession {
   private outlineOf(inst: LoadedInstance | null): number[][] | null {
     if (!inst) return null;
     if (this.outlineCache?.inst.bits !== inst.bits) {
-      const rings = maskToPolygons(inst.bits, { tolerance: 1 }).map((r) => r.map((v, j) => v + (j % 2 ? inst.oy : inst.ox)));
-      this.outlineCache = { inst, rings };
+      this.outlineCache = { inst, rings: outlineRings(inst, 1) };
     }
     return this.outlineCache.rings.map((r) => r.slice());
   }

@@ -5,12 +5,11 @@
 import type { ActivationKind, ImageRow } from '../../../common/api';
 import { toErrorInfo, type ErrorInfo } from '../../../common/errors';
 import { cropMask, maskArea, maskBbox } from '../../../common/mask';
-import { maskToPolygons } from '../../../common/polygon';
 import { countsArea, countsToCroppedMask, decompressCounts } from '../../../common/rle';
 import type { Layers } from '../canvas/canvas-model';
 import { heatColor } from '../canvas/color';
 import type { CanvasEngine } from '../canvas/engine';
-import { placed, type PlacedMask } from '../canvas/placed-mask';
+import { outlineRings, placed, type PlacedMask } from '../canvas/placed-mask';
 import { regrowMask, toMapPoint, type GrayActivation } from '../canvas/regrow';
 import { pixelsBitmap } from './format';
 import type { AppState } from './state.svelte';
@@ -215,11 +214,6 @@ export class MapOverlays {
 export function explained(err: unknown, what: string): ErrorInfo {
   const info = toErrorInfo(err);
   return info.code === 'MODEL_UNAVAILABLE' ? { ...info, message: `${what}: ${info.message}` } : info;
-}
-
-/** Outer outlines of a placed mask in image pixels. */
-export function outlineRings(m: PlacedMask): number[][] {
-  return maskToPolygons(m.bits, { tolerance: 0.5 }).map((r) => r.map((v, j) => v + (j % 2 ? m.oy : m.ox)));
 }
 
 /** A grayscale activation PNG → its gray values and a coloured overlay (transparent where low). */
