@@ -1,9 +1,9 @@
 import type { InstanceSource } from '../../../common/api';
 import { PeakLabelError } from '../../../common/errors';
+import { count } from '../../../common/count';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
-import { count } from '../../../common/count';
 
 const SOURCES = ['suggested', 'accepted', 'edited', 'manual', 'imported'];
 

@@ -1,8 +1,8 @@
 import { PeakLabelError } from '../../../common/errors';
+import { count } from '../../../common/count';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
-import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'import-coco',

@@ -1,7 +1,7 @@
+import { count } from '../../../common/count';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
-import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'import',

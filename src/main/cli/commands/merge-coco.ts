@@ -2,12 +2,12 @@
 // (or any COCO files of one model over different images).
 import { resolve } from 'node:path';
 import { PeakLabelError } from '../../../common/errors';
+import { count } from '../../../common/count';
 import { readCocoFile } from '../../coco/import';
 import { mergeCocoParts, type CocoPart } from '../../coco/merge';
 import { parseOptions, required } from '../args';
 import type { CliCommand } from '../types';
 import { writeJsonAtomic } from './prelabel';
-import { count } from '../../../common/count';
 
 export const command: CliCommand = {
   name: 'merge-coco',

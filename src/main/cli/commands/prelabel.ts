@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { paletteColor } from '../../../common/class-colors';
+import { count } from '../../../common/count';
 import { DEFAULT_SUGGESTION_METHOD, isSuggestionMethod, preferredMethod, SUGGESTION_METHODS, type SuggestionMethod } from '../../../common/api';
 import { aboutFile, PeakLabelError, type ErrorInfo } from '../../../common/errors';
 import { ProgressTracker } from '../../../common/progress';
@@ -15,6 +16,7 @@ import { Engine, type EngineOptions } from '../../engine/engine';
 import { listImageFiles, runPrelabel, type PrelabelItem } from '../../engine/prelabel';
 import type { ImageResult } from '../../engine/protocol';
 import { parseShard, shardOf, type Shard } from '../../engine/shard';
+import { segmenterFilesIn } from '../../engine/segmenter';
 import { readTagsFile, resolveTags } from '../../engine/tags-file';
 import { writePreview, type PreviewClass } from '../../images/preview';
 import { ProjectStore } from '../../store/project-store';
@@ -22,8 +24,6 @@ import { parseOptions } from '../args';
 import { quitBy } from '../quit';
 import type { CliCommand, CliContext } from '../types';
 import { parseProvider } from './info';
-import { count } from '../../../common/count';
-import { segmenterFilesIn } from '../../engine/segmenter';
 
 
 export const command: CliCommand = {

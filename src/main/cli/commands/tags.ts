@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { TagImportResult } from '../../../common/api';
 import { PeakLabelError } from '../../../common/errors';
+import { count } from '../../../common/count';
 import { parseOptions, required } from '../args';
 import { openSession } from '../project';
 import type { CliCommand } from '../types';
-import { count } from '../../../common/count';
 
 const USAGE = `usage: peaklabel tags <csv|folders|coco|set> --project FILE.peaklabel [options]
 
