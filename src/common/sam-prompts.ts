@@ -34,6 +34,11 @@ export interface SamPromptOptions {
   maskChoice: MaskChoice;
   /** Islands and holes of a mask smaller than this fraction of the image are removed (0: masks as decoded). */
   minRegionFraction: number;
+  /**
+   * A peak inside a mask of its class at least this many times its own region's area starts an instance of
+   * its own (one click) instead of supporting that mask, which is then a group (0: off).
+   */
+  groupSplit: number;
 }
 
 /**
@@ -60,6 +65,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   crmFraction: 0.6,
   maskChoice: 'two-clicks',
   minRegionFraction: DEFAULT_MIN_REGION_FRACTION,
+  groupSplit: 3,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BinaryMask } from '../../src/common/mask';
 import { decoderMaskChoice, DEFAULT_SAM_PROMPT_OPTIONS, type SamPromptOptions } from '../../src/common/sam-prompts';
-import { crmRegions, segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
+import { crmRegions, rankInstances, segmentPeaks, type SamPeak } from '../../src/main/engine/sam-method';
 import { samMaskPixels, type SamEmbedding, type SamMask, type SamPrompt, type Segmenter } from '../../src/main/engine/segmenter';
 
 const W = 200;
@@ -28,7 +28,7 @@ function recordingSegmenter(mask: BinaryMask): { seg: Segmenter; prompts: SamPro
 }
 
 const embedding: SamEmbedding = { data: new Float32Array(0), width: W, height: H, scale: 1024 / W };
-const peak = (x: number, y: number, value: number, region: BinaryMask | null, regionClicks = true): SamPeak => ({ classIndex: 0, value, point: { x, y }, region, regionClicks, prm: { width: 1, height: 1, data: new Float32Array(1) } });
+const peak = (x: number, y: number, value: number, region: BinaryMask | null, regionClicks = true, regionIsExtent = true): SamPeak => ({ classIndex: 0, value, point: { x, y }, region, regionClicks, regionIsExtent, prm: { width: 1, height: 1, data: new Float32Array(1) } });
 const opts = (o: Partial<SamPromptOptions> = {}): SamPromptOptions => ({ ...DEFAULT_SAM_PROMPT_OPTIONS, ...o });
 
 describe('segmentPeaks prompts', () => {
@@ -62,13 +62,69 @@ describe('segmentPeaks prompts', () => {
 
   it('a weaker peak inside a drawn mask of its class only supports it (no second decode)', async () => {
     const { seg, prompts } = recordingSegmenter(rect(10, 10, 90, 90));
-    const found = await segmentPeaks(seg, embedding, [peak(60, 60, 0.5, rect(50, 50, 70, 70)), peak(30, 30, 1, rect(20, 20, 40, 40)), peak(150, 50, 0.2, null)], opts());
+    // The weaker peak's region (2,500 px) is of its mask's size (6,400 px: under groupSplit × 2,500), so not a group.
+    const found = await segmentPeaks(seg, embedding, [peak(60, 60, 0.5, rect(30, 30, 80, 80)), peak(30, 30, 1, rect(20, 20, 40, 40)), peak(150, 50, 0.2, null)], opts());
     // The strongest peak is decoded first; the other peak inside its mask adds support; the one outside is decoded.
     expect(prompts.map((p) => p.points[0])).toEqual([
       { x: 30, y: 30, label: 1 },
       { x: 150, y: 50, label: 1 },
     ]);
     expect(found[0]).toMatchObject({ peakIndex: 1, parts: { support: 1 } });
+  });
+});
+
+describe('segmentPeaks group split (groupSplit)', () => {
+  /** The first prompt gets a mask over the whole group; later ones a 30×30 box around their first click. */
+  function groupThenOwn(): { seg: Segmenter; prompts: SamPrompt[] } {
+    const prompts: SamPrompt[] = [];
+    const seg = {
+      decode: async (_e: SamEmbedding, prompt: SamPrompt): Promise<SamMask> => {
+        prompts.push(prompt);
+        const { x, y } = prompt.points[0];
+        const m = prompts.length === 1 ? rect(10, 10, 190, 90) : rect(x - 15, y - 15, x + 15, y + 15);
+        return { logits: Float32Array.from(m.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9 };
+      },
+    } as unknown as Segmenter;
+    return { seg, prompts };
+  }
+  // Three people in a row: the strongest peak's mask takes all three (14,400 px, 36× a 400-px region).
+  const crowd = () => [peak(25, 45, 1, rect(20, 40, 40, 60)), peak(100, 50, 0.8, rect(90, 40, 110, 60)), peak(104, 54, 0.7, rect(94, 44, 114, 64)), peak(170, 50, 0.6, rect(60, 15, 180, 85))];
+
+  it('off (0): every peak inside the group mask only supports it', async () => {
+    const { seg, prompts } = groupThenOwn();
+    const found = await segmentPeaks(seg, embedding, crowd(), opts({ groupSplit: 0 }));
+    expect(prompts).toHaveLength(1);
+    expect(found).toHaveLength(1);
+    expect(found[0].parts.support).toBe(3);
+  });
+
+  it('a peak inside a mask many times its own region starts its own instance with one click, and supports the group', async () => {
+    const { seg, prompts } = groupThenOwn();
+    const found = await segmentPeaks(seg, embedding, crowd(), opts({ groupSplit: 6 }));
+    // Peak 1 splits (36×); peak 2 falls inside peak 1's own mask, the smallest around it, and supports it;
+    // peak 3's region is large (8,400 px: under 6× of the group's area), so it only supports the group.
+    expect(prompts.map((p) => p.points)).toEqual([[{ x: 25, y: 45, label: 1 }, expect.anything()], [{ x: 100, y: 50, label: 1 }]]);
+    expect(found.map((f) => [f.peakIndex, f.splitFrom, f.parts.support])).toEqual([
+      [0, undefined, 2],
+      [1, 0, 1],
+    ]);
+  });
+
+  it('a class-response region (not a learnt extent) never splits a group', async () => {
+    const { seg, prompts } = groupThenOwn();
+    const found = await segmentPeaks(seg, embedding, crowd().map((p) => ({ ...p, regionIsExtent: false })), opts({ groupSplit: 6 }));
+    expect(prompts).toHaveLength(1);
+    expect(found[0].parts.support).toBe(3);
+  });
+
+  it('ranking keeps an instance split from its group, and still drops a part inside a better mask', async () => {
+    const { seg } = groupThenOwn();
+    const peaks = crowd();
+    // The group mask ranks first (the split one is given a low IoU estimate), so containment is checked against it.
+    const found = (await segmentPeaks(seg, embedding, peaks, opts({ groupSplit: 6 }))).map((f) => (f.splitFrom === undefined ? f : { ...f, parts: { ...f.parts, iouPred: 0.01 } }));
+    expect(rankInstances(found, peaks, opts({ groupSplit: 6 })).map((f) => f.peakIndex)).toEqual([0, 1]);
+    const asPart = found.map((f) => ({ ...f, splitFrom: undefined }));
+    expect(rankInstances(asPart, peaks, opts({ groupSplit: 6 })).map((f) => f.peakIndex)).toEqual([0]);
   });
 });
 

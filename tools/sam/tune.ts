@@ -48,6 +48,7 @@ function parseConfig(spec: string): { prompts: Partial<SamPromptOptions>; floor?
     else if (k === 'crm') o.crmFraction = Number(v);
     else if (k === 'choice') o.maskChoice = v as SamPromptOptions['maskChoice'];
     else if (k === 'clean') o.minRegionFraction = Number(v);
+    else if (k === 'split') o.groupSplit = Number(v);
     else if (k === 'score') {
       const [iou, agreement, peak, support, stability = 0] = v.split('/').map(Number);
       o.score = { iou, agreement, peak, support, stability };

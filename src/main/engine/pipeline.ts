@@ -430,7 +430,7 @@ export class Pipeline {
       };
       crmRegions((c) => this.classMap(a, c), byCrm.map((i) => peaks[i]), work, toGrid, sam.prompts.crmFraction).forEach((r, k) => (regions[byCrm[k]] = r));
     }
-    const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), prm: prms[i] }));
+    const samPeaks: SamPeak[] = peaks.map((p, i) => ({ classIndex: p.classIndex, value: p.value, point: points[i], region: regions[i], regionClicks: !peakClickOnly.has(p.classIndex), regionIsExtent: readsIam(p), prm: prms[i] }));
     const found = await segmentPeaks(seg, embedding, samPeaks, sam.prompts, check);
     const ranked = rankInstances(found, samPeaks, sam.prompts, nms);
     t.samEncoder = seg.encoderMs - before.enc;

@@ -1,8 +1,9 @@
 // Method `sam`: the bundle's peaks say where instances are and of which class; the segmenter draws them.
 // Each peak, strongest first, becomes one prompt: a click at the peak plus one at the innermost pixel of
 // its IAM region (choices in src/common/sam-prompts.ts); a peak falling inside a mask already drawn for
-// its class only supports that mask, so the decoder runs about once per instance rather than once per
-// peak. Masks are scored and suppressed class-wise.
+// its class supports that mask, so the decoder runs about once per instance rather than once per peak,
+// unless that mask is far larger than the peak's own region (a group: it is then split off with one
+// click). Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
@@ -30,6 +31,11 @@ export interface SamPeak {
    * click: two make the segmenter's whole object, a balloon's whole bunch (docs/adr/sam-prompts.md).
    */
   regionClicks: boolean;
+  /**
+   * Whether `region` is an IAM graph's learnt instance extent, sized like its object, so that a mask many times
+   * its area holds a group (groupSplit). A class-response region is a thresholded map, often a small part.
+   */
+  regionIsExtent: boolean;
   /** The peak's own response map, carried to the result (the editor's overlay). */
   prm: FloatMap;
 }
@@ -40,6 +46,8 @@ export interface SamInstance {
   mask: BinaryMask;
   parts: ScoreParts;
   score: number;
+  /** The peakIndex of the group mask this instance was split from (groupSplit): not a part of it. */
+  splitFrom?: number;
 }
 
 /** The frame masks are decoded in: the original size, or long side 1024 for larger images (toInput/toOriginal map into it). */
@@ -59,20 +67,28 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
   for (const i of order) {
     const p = peaks[i];
     const at = toInput(work, p.point.x, p.point.y);
+    let splitFrom: number | undefined;
     if (opts.mergeInside) {
       const regionArea = p.region && opts.regionInside <= 1 ? maskArea(p.region) : 0;
       const covers = (o: SamInstance) => regionArea > 0 && maskIntersectionArea(o.mask, p.region!) >= opts.regionInside * regionArea;
-      const holder = out.find((o) => o.classIndex === p.classIndex && (maskHas(o.mask, at) || covers(o)));
+      const holders = out.filter((o) => o.classIndex === p.classIndex && (maskHas(o.mask, at) || covers(o)));
+      // Splitting, a peak belongs to the smallest mask around it: a person split from its group, not the group.
+      const holder = opts.groupSplit > 0 && holders.length ? holders.reduce((a, b) => (maskArea(b.mask) < maskArea(a.mask) ? b : a)) : holders[0];
       if (holder) {
+        // The peak supports the mask around it; inside a mask far larger than its own region it is one of a
+        // group (a crowd, a row of bottles) and also starts its own instance, with one click.
         holder.parts.support++;
-        continue;
+        const ownArea = p.region && p.regionIsExtent ? maskArea(p.region) : 0;
+        if (!(opts.groupSplit > 0 && ownArea > 0 && maskArea(holder.mask) >= opts.groupSplit * ownArea)) continue;
+        splitFrom = holder.peakIndex;
       }
     }
     check();
-    const best = await decodeMask(seg, emb, { points: clicks(p.regionClicks ? opts.click : 'peak', at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
+    const placement = p.regionClicks && splitFrom === undefined ? opts.click : 'peak';
+    const best = await decodeMask(seg, emb, { points: clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
     if (maskArea(best.mask) < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
-    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0 });
+    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
   }
   return out;
 }
@@ -106,7 +122,7 @@ export function rankInstances(found: readonly SamInstance[], peaks: readonly Sam
   const out: SamInstance[] = [];
   for (const k of kept) {
     const area = maskArea(k.mask);
-    if (!out.some((o) => o.classIndex === k.classIndex && maskIntersectionArea(o.mask, k.mask) >= opts.containment * area)) out.push(k);
+    if (!out.some((o) => o.classIndex === k.classIndex && o.peakIndex !== k.splitFrom && maskIntersectionArea(o.mask, k.mask) >= opts.containment * area)) out.push(k);
   }
   return out;
 }
