@@ -35,8 +35,9 @@ export interface SamPromptOptions {
   /** Islands and holes of a mask smaller than this fraction of the image are removed (0: masks as decoded). */
   minRegionFraction: number;
   /**
-   * A peak inside a mask of its class at least this many times its own region's area starts an instance of
-   * its own (one click) instead of supporting that mask, which is then a group (0: off).
+   * A peak inside a mask of its class at least this many times its own region's area (a learnt extent, not a
+   * class-response region) also starts an instance of its own, one click, besides supporting that mask, which
+   * is then taken for a group (0: off; docs/adr/sam-prompts.md, group split).
    */
   groupSplit: number;
 }
