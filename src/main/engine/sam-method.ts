@@ -44,6 +44,8 @@ export interface SamInstance {
   peakIndex: number;
   classIndex: number;
   mask: BinaryMask;
+  /** The mask's pixel count, counted once: every later peak's holder test and the ranking compare it. */
+  area: number;
   parts: ScoreParts;
   score: number;
   /** The peakIndex of the group mask this instance was split from (groupSplit): not a part of it. */
@@ -73,22 +75,23 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       const covers = (o: SamInstance) => regionArea > 0 && maskIntersectionArea(o.mask, p.region!) >= opts.regionInside * regionArea;
       const holders = out.filter((o) => o.classIndex === p.classIndex && (maskHas(o.mask, at) || covers(o)));
       // Splitting, a peak belongs to the smallest mask around it: a person split from its group, not the group.
-      const holder = opts.groupSplit > 0 && holders.length ? holders.reduce((a, b) => (maskArea(b.mask) < maskArea(a.mask) ? b : a)) : holders[0];
+      const holder = opts.groupSplit > 0 && holders.length ? holders.reduce((a, b) => (b.area < a.area ? b : a)) : holders[0];
       if (holder) {
         // The peak supports the mask around it; inside a mask far larger than its own region it is one of a
         // group (a crowd, a row of bottles) and also starts its own instance, with one click.
         holder.parts.support++;
         const ownArea = p.region && p.regionIsExtent ? maskArea(p.region) : 0;
-        if (!(opts.groupSplit > 0 && ownArea > 0 && maskArea(holder.mask) >= opts.groupSplit * ownArea)) continue;
+        if (!(opts.groupSplit > 0 && ownArea > 0 && holder.area >= opts.groupSplit * ownArea)) continue;
         splitFrom = holder.peakIndex;
       }
     }
     check();
     const placement = p.regionClicks && splitFrom === undefined ? opts.click : 'peak';
     const best = await decodeMask(seg, emb, { points: clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
-    if (maskArea(best.mask) < minArea) continue;
+    const area = maskArea(best.mask);
+    if (area < minArea) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
-    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
+    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, area, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
   }
   return out;
 }
@@ -121,8 +124,7 @@ export function rankInstances(found: readonly SamInstance[], peaks: readonly Sam
   // Parts (a head, a bag) inside a better mask of the same class: NMS keeps them, since their IoU is small.
   const out: SamInstance[] = [];
   for (const k of kept) {
-    const area = maskArea(k.mask);
-    if (!out.some((o) => o.classIndex === k.classIndex && o.peakIndex !== k.splitFrom && maskIntersectionArea(o.mask, k.mask) >= opts.containment * area)) out.push(k);
+    if (!out.some((o) => o.classIndex === k.classIndex && o.peakIndex !== k.splitFrom && maskIntersectionArea(o.mask, k.mask) >= opts.containment * k.area)) out.push(k);
   }
   return out;
 }
