@@ -40,6 +40,13 @@ export interface SamPromptOptions {
    * is then taken for a group (0: off; docs/adr/sam-prompts.md, group split).
    */
   groupSplit: number;
+  /**
+   * For a class clicked once per peak (learnt from scratch: no region to size it by), a peak inside a mask of
+   * its class is decoded alone as well; its own mask starts an instance when the holder is at least this many
+   * times its area and leaves the holder's peak out (a bunch of balloons: 0 off; docs/adr/sam-prompts.md,
+   * probe split).
+   */
+  probeSplit: number;
 }
 
 /**
@@ -67,6 +74,7 @@ export const DEFAULT_SAM_PROMPT_OPTIONS: SamPromptOptions = {
   maskChoice: 'two-clicks',
   minRegionFraction: DEFAULT_MIN_REGION_FRACTION,
   groupSplit: 3,
+  probeSplit: 3,
 };
 
 /** The parts a score is made of, kept so tuning can re-rank without decoding again. */

@@ -128,6 +128,53 @@ describe('segmentPeaks group split (groupSplit)', () => {
   });
 });
 
+describe('segmentPeaks probe split (probeSplit: classes clicked once)', () => {
+  /** A bunch of balloons: the first prompt gets the whole bunch; later ones `own(x, y)` around their click. */
+  function bunchThen(own: (x: number, y: number) => BinaryMask): { seg: Segmenter; prompts: SamPrompt[] } {
+    const prompts: SamPrompt[] = [];
+    const seg = {
+      decode: async (_e: SamEmbedding, prompt: SamPrompt): Promise<SamMask> => {
+        prompts.push(prompt);
+        const { x, y } = prompt.points[0];
+        const m = prompts.length === 1 ? rect(10, 10, 190, 90) : own(x, y);
+        return { logits: Float32Array.from(m.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9 };
+      },
+    } as unknown as Segmenter;
+    return { seg, prompts };
+  }
+  // Peaks of a class learnt from scratch: one click each, no region.
+  const bunch = () => [peak(25, 45, 1, null, false, false), peak(100, 50, 0.8, null, false, false), peak(170, 50, 0.6, null, false, false)];
+
+  it('a peak whose own mask is far smaller than the mask around it, and leaves its peak out, starts its own instance', async () => {
+    const { seg, prompts } = bunchThen((x, y) => rect(x - 15, y - 15, x + 15, y + 15));
+    const found = await segmentPeaks(seg, embedding, bunch(), opts({ probeSplit: 3 }));
+    expect(prompts.map((p) => p.points)).toEqual([[{ x: 25, y: 45, label: 1 }], [{ x: 100, y: 50, label: 1 }], [{ x: 170, y: 50, label: 1 }]]);
+    expect(found.map((f) => [f.peakIndex, f.splitFrom, f.parts.support])).toEqual([
+      [0, undefined, 2],
+      [1, 0, 0],
+      [2, 0, 0],
+    ]);
+  });
+
+  it('a probed mask that is not far smaller, or holds the holder’s peak, is dropped: the peak only supports', async () => {
+    const large = bunchThen(() => rect(10, 10, 120, 90)); // 8,800 px against the bunch's 14,400: under 3×
+    expect((await segmentPeaks(large.seg, embedding, bunch(), opts({ probeSplit: 3 }))).map((f) => f.peakIndex)).toEqual([0]);
+    const withHolderPeak = bunchThen((x) => rect(x < 120 ? 20 : 150, 35, x < 120 ? 50 : 180, 60)); // every probe lands on the first peak's or misses it
+    const found = await segmentPeaks(withHolderPeak.seg, embedding, bunch(), opts({ probeSplit: 3 }));
+    expect(found.map((f) => f.peakIndex)).toEqual([0, 2]);
+  });
+
+  it('off (0), or for a class with region clicks, peaks inside the mask are not decoded again', async () => {
+    const off = bunchThen((x, y) => rect(x - 15, y - 15, x + 15, y + 15));
+    expect(await segmentPeaks(off.seg, embedding, bunch(), opts({ probeSplit: 0 }))).toHaveLength(1);
+    expect(off.prompts).toHaveLength(1);
+    const bundleClass = bunchThen((x, y) => rect(x - 15, y - 15, x + 15, y + 15));
+    const found = await segmentPeaks(bundleClass.seg, embedding, bunch().map((p) => ({ ...p, regionClicks: true })), opts({ probeSplit: 3 }));
+    expect(bundleClass.prompts).toHaveLength(1);
+    expect(found[0].parts.support).toBe(2);
+  });
+});
+
 describe('segmentPeaks mask choice', () => {
   /** A decoder whose own pick is a part (IoU estimate 0.9) and whose whole-object mask is `whole` (0.8). */
   function partOrWhole(whole: BinaryMask): { seg: Segmenter; choices: string[] } {

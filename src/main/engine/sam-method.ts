@@ -3,7 +3,8 @@
 // its IAM region (choices in src/common/sam-prompts.ts); a peak falling inside a mask already drawn for
 // its class supports that mask, so the decoder runs about once per instance rather than once per peak,
 // unless that mask is far larger than the peak's own region (a group: it is then split off with one
-// click). Masks are scored and suppressed class-wise.
+// click). A class learnt from scratch has no such region: its peak is decoded alone and split off when its
+// own mask is far smaller than the one around it (probeSplit). Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
@@ -78,10 +79,12 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       const holder = opts.groupSplit > 0 && holders.length ? holders.reduce((a, b) => (b.area < a.area ? b : a)) : holders[0];
       if (holder) {
         // The peak supports the mask around it; inside a mask far larger than its own region it is one of a
-        // group (a crowd, a row of bottles) and also starts its own instance, with one click.
+        // group (a crowd, a row of bottles) and also starts its own instance, with one click. A class clicked
+        // once has no region to compare: its peak is decoded and kept if its own mask is far smaller.
         holder.parts.support++;
         const ownArea = p.region && p.regionIsExtent ? maskArea(p.region) : 0;
-        if (!(opts.groupSplit > 0 && ownArea > 0 && holder.area >= opts.groupSplit * ownArea)) continue;
+        const probe = !p.regionClicks && opts.probeSplit > 0;
+        if (!probe && !(opts.groupSplit > 0 && ownArea > 0 && holder.area >= opts.groupSplit * ownArea)) continue;
         splitFrom = holder.peakIndex;
       }
     }
@@ -90,10 +93,20 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     const best = await decodeMask(seg, emb, { points: clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
     const area = maskArea(best.mask);
     if (area < minArea) continue;
+    if (splitFrom !== undefined && !p.regionClicks) {
+      const holder = out.find((o) => o.peakIndex === splitFrom)!;
+      const holderPeak = peaks[splitFrom].point;
+      if (!isProbeSplit(holder, toInput(work, holderPeak.x, holderPeak.y), best.mask, area, opts.probeSplit)) continue;
+    }
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, area, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
   }
   return out;
+}
+
+/** probeSplit: a probed peak's own mask is one of a bunch when the mask around it is many times larger and the mask leaves out that one's peak. */
+function isProbeSplit(holder: SamInstance, holderPeak: Point, mask: BinaryMask, area: number, ratio: number): boolean {
+  return holder.area >= ratio * area && !maskHas(mask, holderPeak);
 }
 
 /**
