@@ -148,20 +148,35 @@ describe('segmentPeaks probe split (probeSplit: classes clicked once)', () => {
   it('a peak whose own mask is far smaller than the mask around it, and leaves its peak out, starts its own instance', async () => {
     const { seg, prompts } = bunchThen((x, y) => rect(x - 15, y - 15, x + 15, y + 15));
     const found = await segmentPeaks(seg, embedding, bunch(), opts({ probeSplit: 3 }));
-    expect(prompts.map((p) => p.points)).toEqual([[{ x: 25, y: 45, label: 1 }], [{ x: 100, y: 50, label: 1 }], [{ x: 170, y: 50, label: 1 }]]);
-    expect(found.map((f) => [f.peakIndex, f.splitFrom, f.parts.support])).toEqual([
-      [0, undefined, 2],
-      [1, 0, 0],
-      [2, 0, 0],
+    const [holder, ...members] = [{ x: 25, y: 45 }, { x: 100, y: 50 }, { x: 170, y: 50 }];
+    expect(prompts.map((p) => p.points)).toEqual([
+      [{ ...holder, label: 1 }],
+      // each probe says "not that one" at the holder's peak
+      [{ ...members[0], label: 1 }, { ...holder, label: 0 }],
+      [{ ...members[1], label: 1 }, { ...holder, label: 0 }],
+      // then the bunch's own peak gets its own balloon, its members' peaks as negatives
+      [{ ...holder, label: 1 }, ...members.map((m) => ({ ...m, label: 0 }))],
+    ]);
+    expect(found.map((f) => [f.peakIndex, f.splitFrom, f.parts.support, f.area])).toEqual([
+      [0, undefined, 2, 14_400],
+      [1, 0, 0, 900],
+      [2, 0, 0, 900],
+      [0, 0, 0, 900],
     ]);
   });
 
   it('a probed mask that is not far smaller, or holds the holder’s peak, is dropped: the peak only supports', async () => {
     const large = bunchThen(() => rect(10, 10, 120, 90)); // 8,800 px against the bunch's 14,400: under 3×
-    expect((await segmentPeaks(large.seg, embedding, bunch(), opts({ probeSplit: 3 }))).map((f) => f.peakIndex)).toEqual([0]);
-    const withHolderPeak = bunchThen((x) => rect(x < 120 ? 20 : 150, 35, x < 120 ? 50 : 180, 60)); // every probe lands on the first peak's or misses it
+    const kept = await segmentPeaks(large.seg, embedding, bunch(), opts({ probeSplit: 3 }));
+    expect(kept.map((f) => [f.peakIndex, f.parts.support])).toEqual([[0, 2]]);
+    expect(large.prompts).toHaveLength(3); // no member split off: the bunch's own peak is not decoded again
+    const withHolderPeak = bunchThen((x) => rect(x < 120 ? 20 : 150, 35, x < 120 ? 50 : 180, 60)); // peak 1's probe holds the first peak
     const found = await segmentPeaks(withHolderPeak.seg, embedding, bunch(), opts({ probeSplit: 3 }));
-    expect(found.map((f) => f.peakIndex)).toEqual([0, 2]);
+    expect(found.map((f) => [f.peakIndex, f.splitFrom])).toEqual([
+      [0, undefined],
+      [2, 0],
+      [0, 0],
+    ]);
   });
 
   it('off (0), or for a class with region clicks, peaks inside the mask are not decoded again', async () => {

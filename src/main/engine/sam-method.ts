@@ -3,8 +3,8 @@
 // its IAM region (choices in src/common/sam-prompts.ts); a peak falling inside a mask already drawn for
 // its class supports that mask, so the decoder runs about once per instance rather than once per peak,
 // unless that mask is far larger than the peak's own region (a group: it is then split off with one
-// click). A class learnt from scratch has no such region: its peak is decoded alone and split off when its
-// own mask is far smaller than the one around it (probeSplit). Masks are scored and suppressed class-wise.
+// click). A class learnt from scratch has no such region: its peak is decoded against the mask's own peak and
+// split off when its mask is far smaller (probeSplit). Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
@@ -80,7 +80,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
       if (holder) {
         // The peak supports the mask around it; inside a mask far larger than its own region it is one of a
         // group (a crowd, a row of bottles) and also starts its own instance, with one click. A class clicked
-        // once has no region to compare: its peak is decoded and kept if its own mask is far smaller.
+        // once has no region to compare: its peak is decoded and kept if its mask is far smaller (probeSplit).
         holder.parts.support++;
         const ownArea = p.region && p.regionIsExtent ? maskArea(p.region) : 0;
         const probe = !p.regionClicks && opts.probeSplit > 0;
@@ -90,7 +90,9 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     }
     check();
     const placement = p.regionClicks && splitFrom === undefined ? opts.click : 'peak';
-    const best = await decodeMask(seg, emb, { points: clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })) }, work, p.region, opts);
+    // A probed peak says "not that one" at its holder's peak: one click on a balloon is often read as the bunch.
+    const negatives = splitFrom !== undefined && !p.regionClicks ? [{ ...peaks[splitFrom].point, label: 0 as const }] : [];
+    const best = await decodeMask(seg, emb, { points: [...clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })), ...negatives] }, work, p.region, opts);
     const area = maskArea(best.mask);
     if (area < minArea) continue;
     if (splitFrom !== undefined && !p.regionClicks) {
@@ -100,6 +102,28 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
     }
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
     out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, area, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
+  }
+  if (opts.probeSplit > 0) out.push(...(await ownMasksOfBunches(seg, emb, peaks, out, opts, minArea, check)));
+  return out;
+}
+
+/**
+ * probeSplit, second step: a holder that had peaks split off is a bunch; its own peak gets a mask of its own too,
+ * clicked with its members' peaks as negatives, kept when far smaller than the bunch (which stays, supported).
+ */
+async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, peaks: readonly SamPeak[], found: readonly SamInstance[], opts: SamPromptOptions, minArea: number, check: () => void): Promise<SamInstance[]> {
+  const work = workFrame(emb.width, emb.height);
+  const out: SamInstance[] = [];
+  for (const h of found) {
+    const p = peaks[h.peakIndex];
+    const members = found.filter((o) => o.splitFrom === h.peakIndex);
+    if (p.regionClicks || members.length === 0) continue;
+    check();
+    const points = [{ ...p.point, label: 1 as const }, ...members.map((m) => ({ ...peaks[m.peakIndex].point, label: 0 as const }))];
+    const own = await decodeMask(seg, emb, { points }, work, p.region, opts);
+    const area = maskArea(own.mask);
+    if (area < minArea || h.area < opts.probeSplit * area) continue;
+    out.push({ peakIndex: h.peakIndex, classIndex: h.classIndex, mask: own.mask, area, parts: { iouPred: own.iou, agreement: own.agreement, peakRel: h.parts.peakRel, support: 0, stability: own.stability }, score: 0, splitFrom: h.peakIndex });
   }
   return out;
 }
