@@ -130,13 +130,13 @@ describe('segmentPeaks group split (groupSplit)', () => {
 
 describe('segmentPeaks probe split (probeSplit: classes clicked once)', () => {
   /** A bunch of balloons: the first prompt gets the whole bunch; later ones `own(x, y)` around their click. */
-  function bunchThen(own: (x: number, y: number) => BinaryMask): { seg: Segmenter; prompts: SamPrompt[] } {
+  function bunchThen(own: (x: number, y: number, prompt: SamPrompt) => BinaryMask): { seg: Segmenter; prompts: SamPrompt[] } {
     const prompts: SamPrompt[] = [];
     const seg = {
       decode: async (_e: SamEmbedding, prompt: SamPrompt): Promise<SamMask> => {
         prompts.push(prompt);
         const { x, y } = prompt.points[0];
-        const m = prompts.length === 1 ? rect(10, 10, 190, 90) : own(x, y);
+        const m = prompts.length === 1 ? rect(10, 10, 190, 90) : own(x, y, prompt);
         return { logits: Float32Array.from(m.data, (v) => (v ? 1 : -1)), width: W, height: H, iou: 0.9 };
       },
     } as unknown as Segmenter;
@@ -154,7 +154,10 @@ describe('segmentPeaks probe split (probeSplit: classes clicked once)', () => {
       // each probe says "not that one" at the holder's peak
       [{ ...members[0], label: 1 }, { ...holder, label: 0 }],
       [{ ...members[1], label: 1 }, { ...holder, label: 0 }],
-      // then the bunch's own peak gets its own balloon, its members' peaks as negatives
+      // then each member again against the bunch's peak and the other members
+      [{ ...members[0], label: 1 }, { ...holder, label: 0 }, { ...members[1], label: 0 }],
+      [{ ...members[1], label: 1 }, { ...holder, label: 0 }, { ...members[0], label: 0 }],
+      // and the bunch's own peak gets its own balloon, its members' peaks as negatives
       [{ ...holder, label: 1 }, ...members.map((m) => ({ ...m, label: 0 }))],
     ]);
     expect(found.map((f) => [f.peakIndex, f.splitFrom, f.parts.support, f.area])).toEqual([
@@ -163,6 +166,20 @@ describe('segmentPeaks probe split (probeSplit: classes clicked once)', () => {
       [2, 0, 0, 900],
       [0, 0, 0, 900],
     ]);
+  });
+
+  it('a member decoded again against the other members keeps the smaller mask', async () => {
+    // Probes (two points) get 30×30; against all the others (three points) 20×20.
+    const { seg } = bunchThen((x, y, prompt) => (prompt.points.length === 3 && prompt.points[0].x !== 25 ? rect(x - 10, y - 10, x + 10, y + 10) : rect(x - 15, y - 15, x + 15, y + 15)));
+    const found = await segmentPeaks(seg, embedding, bunch(), opts({ probeSplit: 3 }));
+    expect(found.map((f) => [f.peakIndex, f.area])).toEqual([
+      [0, 14_400],
+      [1, 400],
+      [2, 400],
+      [0, 900],
+    ]);
+    expect(found[1].mask.data[50 * W + 100]).toBe(1);
+    expect(found[1].mask.data[50 * W + 112]).toBe(0);
   });
 
   it('a probed mask that is not far smaller, or holds the holder’s peak, is dropped: the peak only supports', async () => {

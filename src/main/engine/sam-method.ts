@@ -4,7 +4,8 @@
 // its class supports that mask, so the decoder runs about once per instance rather than once per peak,
 // unless that mask is far larger than the peak's own region (a group: it is then split off with one
 // click). A class learnt from scratch has no such region: its peak is decoded against the mask's own peak and
-// split off when its mask is far smaller (probeSplit). Masks are scored and suppressed class-wise.
+// split off when its mask is far smaller, and a bunch's members are then decoded against each other
+// (probeSplit). Masks are scored and suppressed class-wise.
 import { maskArea, maskIntersectionArea, maskIou, resizeMaskNearest, type BinaryMask } from '../../common/mask';
 import { crmPeakRegions, type GridPoint } from '../../common/crm-regions';
 import { maskToSpans } from '../../common/proposals/spans';
@@ -108,8 +109,9 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
 }
 
 /**
- * probeSplit, second step: a holder that had peaks split off is a bunch; its own peak gets a mask of its own too,
- * clicked with its members' peaks as negatives, kept when far smaller than the bunch (which stays, supported).
+ * probeSplit, second step: a holder that had peaks split off is a bunch. Its members are decoded again against
+ * each other, and its own peak gets a mask of its own too, clicked with its members' peaks as negatives, kept
+ * when far smaller than the bunch (which stays, supported).
  */
 async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, peaks: readonly SamPeak[], found: readonly SamInstance[], opts: SamPromptOptions, minArea: number, check: () => void): Promise<SamInstance[]> {
   const work = workFrame(emb.width, emb.height);
@@ -118,6 +120,18 @@ async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, peaks: reado
     const p = peaks[h.peakIndex];
     const members = found.filter((o) => o.splitFrom === h.peakIndex);
     if (p.regionClicks || members.length === 0) continue;
+    // Each member was probed against the bunch's peak only; with two or more, it is decoded again against all
+    // the others, and the smaller mask is kept (two balloons of one bunch come apart).
+    if (members.length > 1) {
+      for (const m of members) {
+        check();
+        const q = peaks[m.peakIndex];
+        const others = [h, ...members.filter((o) => o !== m)].map((o) => ({ ...peaks[o.peakIndex].point, label: 0 as const }));
+        const apart = await decodeMask(seg, emb, { points: [{ ...q.point, label: 1 as const }, ...others] }, work, q.region, opts);
+        const area = maskArea(apart.mask);
+        if (area >= minArea && area < m.area) Object.assign(m, { mask: apart.mask, area, parts: { ...m.parts, iouPred: apart.iou, agreement: apart.agreement, stability: apart.stability } });
+      }
+    }
     check();
     const points = [{ ...p.point, label: 1 as const }, ...members.map((m) => ({ ...peaks[m.peakIndex].point, label: 0 as const }))];
     const own = await decodeMask(seg, emb, { points }, work, p.region, opts);
