@@ -44,7 +44,8 @@ export interface SamPromptOptions {
    * For a class clicked once per peak (learnt from scratch: no region to size it by), a peak inside a mask of
    * its class is decoded as well, with a negative click at the holder's peak; its own mask starts an instance
    * when the holder is at least this many times its area and leaves the holder's peak out. A holder that lost
-   * members so is a bunch: its own peak is decoded again against them (0 off; docs/adr/sam-prompts.md, probe split).
+   * members so is a bunch: its members and its own peak are decoded again against each other (0 off;
+   * docs/adr/sam-prompts.md, probe split).
    */
   probeSplit: number;
 }
