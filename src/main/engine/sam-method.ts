@@ -71,7 +71,9 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
   for (const i of order) {
     const p = peaks[i];
     const at = toInput(work, p.point.x, p.point.y);
-    let splitFrom: number | undefined;
+    // The mask this peak's instance is split from, and whether it was probed (a class clicked once).
+    let splitFrom: SamInstance | undefined;
+    let probed = false;
     if (opts.mergeInside) {
       const regionArea = p.region && opts.regionInside <= 1 ? maskArea(p.region) : 0;
       const covers = (o: SamInstance) => regionArea > 0 && maskIntersectionArea(o.mask, p.region!) >= opts.regionInside * regionArea;
@@ -84,27 +86,25 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
         // once has no region to compare: its peak is decoded and kept if its mask is far smaller (probeSplit).
         holder.parts.support++;
         const ownArea = p.region && p.regionIsExtent ? maskArea(p.region) : 0;
-        const probe = !p.regionClicks && opts.probeSplit > 0;
-        if (!probe && !(opts.groupSplit > 0 && ownArea > 0 && holder.area >= opts.groupSplit * ownArea)) continue;
-        splitFrom = holder.peakIndex;
+        probed = !p.regionClicks && opts.probeSplit > 0;
+        if (!probed && !(opts.groupSplit > 0 && ownArea > 0 && holder.area >= opts.groupSplit * ownArea)) continue;
+        splitFrom = holder;
       }
     }
     check();
     const placement = p.regionClicks && splitFrom === undefined ? opts.click : 'peak';
     // A probed peak says "not that one" at its holder's peak: one click on a balloon is often read as the bunch.
-    const negatives = splitFrom !== undefined && !p.regionClicks ? [{ ...peaks[splitFrom].point, label: 0 as const }] : [];
+    const holderPeak = splitFrom && peaks[splitFrom.peakIndex].point;
+    const negatives = probed && holderPeak ? [{ ...holderPeak, label: 0 as const }] : [];
     const best = await decodeMask(seg, emb, { points: [...clicks(placement, at, p.region).map((c) => ({ ...toOriginal(work, c.x, c.y), label: 1 as const })), ...negatives] }, work, p.region, opts);
     const area = maskArea(best.mask);
     if (area < minArea) continue;
-    if (splitFrom !== undefined && !p.regionClicks) {
-      const holder = out.find((o) => o.peakIndex === splitFrom)!;
-      const holderPeak = peaks[splitFrom].point;
-      if (!isProbeSplit(holder, toInput(work, holderPeak.x, holderPeak.y), best.mask, area, opts.probeSplit)) continue;
-    }
+    // probeSplit: the probed mask is one of a bunch when the mask around it is many times larger and it leaves out that one's peak.
+    if (probed && splitFrom && holderPeak && (splitFrom.area < opts.probeSplit * area || maskHas(best.mask, toInput(work, holderPeak.x, holderPeak.y)))) continue;
     const peakRel = (top.get(p.classIndex) ?? 0) > 0 ? Math.max(p.value, 0) / top.get(p.classIndex)! : 1;
-    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, area, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom });
+    out.push({ peakIndex: i, classIndex: p.classIndex, mask: best.mask, area, parts: { iouPred: best.iou, agreement: best.agreement, peakRel, support: 0, stability: best.stability }, score: 0, splitFrom: splitFrom?.peakIndex });
   }
-  if (opts.probeSplit > 0) out.push(...(await ownMasksOfBunches(seg, emb, peaks, out, opts, minArea, check)));
+  if (opts.probeSplit > 0) out.push(...(await ownMasksOfBunches(seg, emb, work, peaks, out, opts, minArea, check)));
   return out;
 }
 
@@ -113,8 +113,7 @@ export async function segmentPeaks(seg: Segmenter, emb: SamEmbedding, peaks: rea
  * each other, and its own peak gets a mask of its own too, clicked with its members' peaks as negatives, kept
  * when far smaller than the bunch (which stays, supported).
  */
-async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, peaks: readonly SamPeak[], found: readonly SamInstance[], opts: SamPromptOptions, minArea: number, check: () => void): Promise<SamInstance[]> {
-  const work = workFrame(emb.width, emb.height);
+async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, work: { width: number; height: number }, peaks: readonly SamPeak[], found: readonly SamInstance[], opts: SamPromptOptions, minArea: number, check: () => void): Promise<SamInstance[]> {
   const out: SamInstance[] = [];
   for (const h of found) {
     const p = peaks[h.peakIndex];
@@ -140,11 +139,6 @@ async function ownMasksOfBunches(seg: Segmenter, emb: SamEmbedding, peaks: reado
     out.push({ peakIndex: h.peakIndex, classIndex: h.classIndex, mask: own.mask, area, parts: { iouPred: own.iou, agreement: own.agreement, peakRel: h.parts.peakRel, support: 0, stability: own.stability }, score: 0, splitFrom: h.peakIndex });
   }
   return out;
-}
-
-/** probeSplit: a probed peak's own mask is one of a bunch when the mask around it is many times larger and the mask leaves out that one's peak. */
-function isProbeSplit(holder: SamInstance, holderPeak: Point, mask: BinaryMask, area: number, ratio: number): boolean {
-  return holder.area >= ratio * area && !maskHas(mask, holderPeak);
 }
 
 /**
