@@ -90,8 +90,10 @@ async function tag(api: PeakLabelApi, ids: Map<string, number>, d: DataSet, whic
   return chosen;
 }
 
-async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number[], gt: CocoDataset, cls: string, phase = '') {
+/** Pre-labels, exports and scores `scored.classes` per method; `scored.name` names the log lines and --predictions files. */
+async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number[], gt: CocoDataset, scored: { name: string; classes: string[] }, phase = '') {
   const out: Record<string, { mAP: number[]; abo: number; seconds: number; suggestions: number; ofClass: number }> = {};
+  const wanted = new Set(scored.classes);
   for (const method of methods) {
     const t0 = performance.now();
     await api.prelabel({ imageIds: imageIdsToRun, method, force: true });
@@ -100,13 +102,13 @@ async function evalMethods(api: PeakLabelApi, dir: string, imageIdsToRun: number
     await api.exportCoco({ out: file, format: 'rle', sources: ['suggested'], imageIds: imageIdsToRun });
     if (values.predictions) {
       mkdirSync(values.predictions, { recursive: true });
-      copyFileSync(file, join(values.predictions, `${cls}-${method}${phase ? `-${phase}` : ''}.json`));
+      copyFileSync(file, join(values.predictions, `${scored.name}-${method}${phase ? `-${phase}` : ''}.json`));
     }
     const pred = parseCoco(JSON.parse(readFileSync(file, 'utf8')), file).dataset;
-    const r = evaluateInstances(gt, pred, { classes: [cls] });
-    const ofClass = pred.annotations.filter((a) => pred.categories.find((c) => c.id === a.category_id)?.name === cls).length;
+    const r = evaluateInstances(gt, pred, { classes: scored.classes });
+    const ofClass = pred.annotations.filter((a) => wanted.has(pred.categories.find((c) => c.id === a.category_id)?.name ?? '')).length;
     out[method] = { mAP: r.mAP.map((v) => +(v * 100).toFixed(1)), abo: +(r.abo * 100).toFixed(1), seconds: +seconds.toFixed(1), suggestions: pred.annotations.length, ofClass };
-    console.log(`  ${cls} ${method}: mAP^r 0.25/0.5/0.75 = ${out[method].mAP.join(' / ')}, ABO ${out[method].abo}, ${ofClass} of ${pred.annotations.length} suggestions "${cls}" (${seconds.toFixed(0)} s)`);
+    console.log(`  ${scored.name} ${method}: mAP^r 0.25/0.5/0.75 = ${out[method].mAP.join(' / ')}, ABO ${out[method].abo}, ${ofClass} of ${pred.annotations.length} suggestions "${scored.name}" (${seconds.toFixed(0)} s)`);
   }
   return out;
 }
@@ -154,12 +156,12 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
     const negHeld = await tag(s.api, ids, negSet, 'heldout', negTag);
     const ap = await classificationAp(s, cls, posHeld, negHeld);
     console.log(`  held-out quarter classification AP: ${ap === null ? '–' : (ap * 100).toFixed(1)} (${posHeld.length} positives, ${negHeld.length} negatives)`);
-    const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls);
+    const suggestions = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), { name: cls, classes: [cls] });
     let untagged: Awaited<ReturnType<typeof evalMethods>> | null = null;
     if (values.untagged) {
       console.log('  held-out positives untagged:');
       await s.api.setTags(posHeld, [], [cls]);
-      untagged = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), cls, 'untagged');
+      untagged = await evalMethods(s.api, s.dir, posHeld, heldOutGt(posSet, cls), { name: cls, classes: [cls] }, 'untagged');
       await s.api.setTags(posHeld, [cls], []);
     }
     const annotate = Number(values.annotate);
@@ -170,7 +172,7 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
       // that no training sees, such as method sam's prompts.
       console.log('  on the training images:');
       const posTrain = await tag(s.api, ids, posSet, 'train', cls);
-      await evalMethods(s.api, s.dir, posTrain, heldOutGt(posSet, cls, true), cls, 'training');
+      await evalMethods(s.api, s.dir, posTrain, heldOutGt(posSet, cls, true), { name: cls, classes: [cls] }, 'training');
     }
     return { untagged, afterAnnotating, class: cls, trainSeconds: +trainSeconds.toFixed(1), featuresPerSecond: +(h.featuresComputed / h.featureSeconds).toFixed(1), epochs: h.curve.length, inAppHeldOutAp: h.mAPAfter, heldOutQuarterAp: ap, positivesHeldOut: posHeld.length, negativesHeldOut: negHeld.length, suggestions };
   } finally {
@@ -219,7 +221,7 @@ async function annotateAndRetrain(s: Session, ids: Map<string, number>, d: DataS
   await s.api.setTags(held.pos, [cls], []);
   await s.api.setTags(held.neg, [held.negTag], []);
   console.log(`  annotated ${n} training images (${accepted} suggestions accepted, ${drawn} instances drawn), trained again in ${((performance.now() - t0) / 1000).toFixed(1)} s; in-app held-out AP ${r.head!.mAPAfter === null ? '–' : (r.head!.mAPAfter * 100).toFixed(1)}`);
-  const suggestions = await evalMethods(s.api, s.dir, held.pos, heldOutGt(d, cls), cls, 'annotated');
+  const suggestions = await evalMethods(s.api, s.dir, held.pos, heldOutGt(d, cls), { name: cls, classes: [cls] }, 'annotated');
   return { images: n, accepted, drawn, instancesUsed: r.head!.instancesUsed, suggestions };
 }
 
@@ -231,7 +233,7 @@ async function builtinPerson(pennfudan: DataSet) {
     await s.api.addImageFolder(pennfudan.dir);
     const ids = await imageIds(s.api);
     const held = await tag(s.api, ids, pennfudan, 'heldout', 'person');
-    return await evalMethods(s.api, s.dir, held, heldOutGt(pennfudan), 'person');
+    return await evalMethods(s.api, s.dir, held, heldOutGt(pennfudan), { name: 'person', classes: ['person'] });
   } finally {
     await s.close();
   }
@@ -258,18 +260,7 @@ async function ownClasses(coco: DataSet, names: string[]) {
     const positives = coco.gt.images.filter((im) => coco.gt.annotations.some((a) => a.image_id === im.id && wanted.has(catName.get(a.category_id)!)));
     const runIds = positives.map((im) => ids.get(join(coco.dir, basename(im.file_name)))!);
     const gt = { ...coco.gt, images: positives, annotations: coco.gt.annotations.filter((a) => positives.some((im) => im.id === a.image_id)) };
-    const out: Record<string, unknown> = {};
-    for (const method of methods) {
-      await s.api.prelabel({ imageIds: runIds, method, force: true });
-      const file = join(values.predictions ?? s.dir, `own-${method}.json`);
-      if (values.predictions) mkdirSync(values.predictions, { recursive: true });
-      await s.api.exportCoco({ out: file, format: 'rle', sources: ['suggested'], imageIds: runIds });
-      const pred = parseCoco(JSON.parse(readFileSync(file, 'utf8')), file).dataset;
-      const rep = evaluateInstances(gt, pred, { classes: names });
-      console.log(`  ${method}: mAP^r 0.25/0.5/0.75 = ${rep.mAP.map((v) => (v * 100).toFixed(1)).join(' / ')}, ABO ${(rep.abo * 100).toFixed(1)}, ${pred.annotations.length} suggestions on ${positives.length} images`);
-      out[method] = { mAP: rep.mAP.map((v) => +(v * 100).toFixed(1)), abo: +(rep.abo * 100).toFixed(1), suggestions: pred.annotations.length };
-    }
-    return out;
+    return await evalMethods(s.api, s.dir, runIds, gt, { name: 'own', classes: names });
   } finally {
     await s.close();
   }
