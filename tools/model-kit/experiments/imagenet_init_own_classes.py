@@ -11,6 +11,8 @@ choice of ImageNet row and the training read only the other images' tags), class
 localisation (the map's argmax inside a box of the class), untrained and after the kit's head recipe.
 
   KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/imagenet_init_own_classes.py [squeezenet1.1 | efficientnet-lite0]
+  KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/imagenet_init_own_classes.py --cv
+    (the ADR's table: 4-fold CV over all dev images, rows named like the class; SqueezeNet)
 """
 from __future__ import annotations
 
@@ -124,8 +126,6 @@ def main():
     print("| mean | | | " + " | ".join(f"{100 * m['mAP']:.1f} / {100 * m['pointwise']:.1f}" for m in table.values()) + " |")
 
 
-if __name__ == "__main__":
-    main()
 
 
 def name_matched(classes, labels):
@@ -180,3 +180,7 @@ def cross_validated(backbone: str, folds: int = 4):
         h = sum(sum(v[0] for v in m["perClassPointwise"].values()) for m in runs)
         p = sum(sum(v[1] for v in m["perClassPointwise"].values()) for m in runs)
         print(f"{name}: mean fold mAP {100 * np.mean([m['mAP'] for m in runs]):.1f}, pointwise {h}/{p} = {100 * h / p:.1f} %")
+
+
+if __name__ == "__main__":
+    cross_validated("squeezenet1.1") if "--cv" in sys.argv else main()
