@@ -11,8 +11,8 @@ choice of ImageNet row and the training read only the other images' tags), class
 localisation (the map's argmax inside a box of the class), untrained and after the kit's head recipe.
 
   KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/imagenet_init_own_classes.py [squeezenet1.1 | efficientnet-lite0]
-  KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/imagenet_init_own_classes.py --cv
-    (the ADR's table: 4-fold CV over all dev images, rows named like the class; SqueezeNet)
+  KIT_THREADS=2 .venv/bin/python tools/model-kit/experiments/imagenet_init_own_classes.py --cv [backbone]
+    (the ADR's table, on SqueezeNet: 4-fold CV over all dev images, rows named like the class)
 """
 from __future__ import annotations
 
@@ -35,6 +35,15 @@ from peaklabel_kit.train import _fit, average_precision, evaluate_heldout  # noq
 
 MIN_IMAGES = 5
 INIT_NORM = 0.05  # the app's centroid row norm (src/main/training/trainer.ts)
+
+
+def imagenet_classifier(backbone: str, shared: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backbone's 1000-way classifier as a 1×1 head on its class-head features: (weight [1000, D], bias)."""
+    if backbone == "squeezenet1.1":
+        net = load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1"))
+        return net.conv10.weight.detach()[:, :, 0, 0].float(), net.conv10.bias.detach().float()
+    model = EffNetModel(load_effnet(weights_path(VARIANTS[backbone]), VARIANTS[backbone]))
+    return model.fc_weight.float(), model.fc_bias.float()
 
 
 def own_class_images(shared: str):
@@ -92,12 +101,7 @@ def main():
     images, classes = own_class_images(shared)
     kit_train.VOC = classes  # evaluate_maps names its per-class rows by this list
     fc, _, _ = features(backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
-    if backbone == "squeezenet1.1":
-        net = load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1"))
-        W, B = net.conv10.weight.detach()[:, :, 0, 0].float(), net.conv10.bias.detach().float()
-    else:
-        model = EffNetModel(load_effnet(weights_path(VARIANTS[backbone]), VARIANTS[backbone]))
-        W, B = model.fc_weight.float(), model.fc_bias.float()
+    W, B = imagenet_classifier(backbone, shared)
     labels = read_imagenet_labels(os.path.join(shared, "weights", "squeezenet1.1"))
     K, D = len(classes), W.shape[1]
     train = [i for i in images if not i.heldout]
@@ -147,8 +151,7 @@ def cross_validated(backbone: str, folds: int = 4):
     images, classes = own_class_images(shared)
     kit_train.VOC = classes
     fc, _, _ = features(backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
-    net = load_squeezenet(os.path.join(shared, "weights", "squeezenet1.1"))
-    W, B = net.conv10.weight.detach()[:, :, 0, 0].float(), net.conv10.bias.detach().float()
+    W, B = imagenet_classifier(backbone, shared)
     labels = read_imagenet_labels(os.path.join(shared, "weights", "squeezenet1.1"))
     matched = name_matched(classes, labels)
     K, D = len(classes), W.shape[1]
@@ -183,4 +186,7 @@ def cross_validated(backbone: str, folds: int = 4):
 
 
 if __name__ == "__main__":
-    cross_validated("squeezenet1.1") if "--cv" in sys.argv else main()
+    if "--cv" in sys.argv:
+        cross_validated(next((a for a in sys.argv[1:] if not a.startswith("--")), "squeezenet1.1"))
+    else:
+        main()
