@@ -31,7 +31,7 @@ from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.effnet import VARIANTS, EffNetModel, load_effnet, weights_path  # noqa: E402
 from peaklabel_kit.ir import load_squeezenet, read_imagenet_labels  # noqa: E402
 import peaklabel_kit.train as kit_train  # noqa: E402
-from peaklabel_kit.train import _fit, average_precision, evaluate_heldout  # noqa: E402
+from peaklabel_kit.train import HEAD_RECIPE, _fit, average_precision, cv_splits, evaluate_heldout  # noqa: E402
 
 MIN_IMAGES = 5
 INIT_NORM = 0.05  # the app's centroid row norm (src/main/training/trainer.ts)
@@ -72,14 +72,12 @@ def own_class_images(shared: str):
     return out, classes
 
 
-def centroid_rows(fc, imgs, K: int, D: int) -> torch.Tensor:
-    rows = torch.zeros(K, D)
-    for k in range(K):
-        pos = [fc.get(i).mean((1, 2)) for i in imgs if i.labels[k] > 0]
-        neg = [fc.get(i).mean((1, 2)) for i in imgs if i.labels[k] == 0]
-        d = torch.stack(pos).mean(0) - torch.stack(neg).mean(0)
-        rows[k] = d * INIT_NORM / d.norm()
-    return rows
+def centroid_rows(fc, imgs) -> torch.Tensor:
+    """Per class, the app's centroidInit: mean features of its images minus those of the others, at INIT_NORM."""
+    means = torch.stack([fc.get(i).mean((1, 2)) for i in imgs])  # [N, D]
+    y = torch.from_numpy(np.stack([i.labels for i in imgs])) > 0  # [N, K]
+    d = torch.stack([means[y[:, k]].mean(0) - means[~y[:, k]].mean(0) for k in range(y.shape[1])])
+    return d * INIT_NORM / d.norm(dim=1, keepdim=True)
 
 
 def best_imagenet_rows(fc, imgs, W, B, K: int):
@@ -95,24 +93,29 @@ def best_imagenet_rows(fc, imgs, W, B, K: int):
     return best, aps
 
 
-def main():
-    backbone = sys.argv[1] if len(sys.argv) > 1 else "squeezenet1.1"
+def setup(backbone: str):
+    """(images relabelled, their classes, feature cache, ImageNet classifier W and B, ImageNet labels)."""
     shared = os.path.join(ROOT, "..", "shared")
     images, classes = own_class_images(shared)
     kit_train.VOC = classes  # evaluate_maps names its per-class rows by this list
     fc, _, _ = features(backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
     W, B = imagenet_classifier(backbone, shared)
-    labels = read_imagenet_labels(os.path.join(shared, "weights", "squeezenet1.1"))
-    K, D = len(classes), W.shape[1]
+    return images, classes, fc, W, B, read_imagenet_labels(os.path.join(shared, "weights", "squeezenet1.1"))
+
+
+def main():
+    backbone = sys.argv[1] if len(sys.argv) > 1 else "squeezenet1.1"
+    images, classes, fc, W, B, labels = setup(backbone)
+    K = len(classes)
     train = [i for i in images if not i.heldout]
     held = [i for i in images if i.heldout]
     rows, aps = best_imagenet_rows(fc, train, W, B, K)
-    inits = {"centroid": (centroid_rows(fc, train, K, D), torch.zeros(K)),
+    inits = {"centroid": (centroid_rows(fc, train), torch.zeros(K)),
              "imagenet": (W[rows].clone(), B[rows].clone())}
     table = {}
     for name, (w0, b0) in inits.items():
         table[(name, "untrained")] = evaluate_heldout(fc, held, w0, b0)
-        w, b = _fit(fc, train, w0, b0, lam=0.1, epochs=8, lr=0.01, seed=0)
+        w, b = _fit(fc, train, w0, b0, **HEAD_RECIPE)
         table[(name, "kit recipe")] = evaluate_heldout(fc, held, w, b)
         w, b = _fit(fc, train, w0, b0, lam=0.0, epochs=15, lr=0.01, seed=0)
         table[(name, "no pull, 15 ep")] = evaluate_heldout(fc, held, w, b)
@@ -130,8 +133,6 @@ def main():
     print("| mean | | | " + " | ".join(f"{100 * m['mAP']:.1f} / {100 * m['pointwise']:.1f}" for m in table.values()) + " |")
 
 
-
-
 def name_matched(classes, labels):
     """Per class, the ImageNet rows whose label has the class name as one of its comma-separated names or as the
     last word of one (orange → orange, umbrella → umbrella, toilet → toilet seat is not matched)."""
@@ -147,27 +148,20 @@ def name_matched(classes, labels):
 def cross_validated(backbone: str, folds: int = 4):
     """Every image scored by a row that did not see its tags: the centroid row of the other folds (untrained and
     after the kit's recipe) against the name-matched ImageNet rows' mean (no tags at all)."""
-    shared = os.path.join(ROOT, "..", "shared")
-    images, classes = own_class_images(shared)
-    kit_train.VOC = classes
-    fc, _, _ = features(backbone, images, os.path.join(ROOT, "test-output", "model-kit-cache"))
-    W, B = imagenet_classifier(backbone, shared)
-    labels = read_imagenet_labels(os.path.join(shared, "weights", "squeezenet1.1"))
+    images, classes, fc, W, B, labels = setup(backbone)
     matched = name_matched(classes, labels)
-    K, D = len(classes), W.shape[1]
-    w_in, b_in = torch.zeros(K, D), torch.full((K,), -10.0)
-    for k, rows in matched.items():
-        w_in[k], b_in[k] = W[rows].mean(0), B[rows].mean()
-    from peaklabel_kit.train import cv_splits
+    K = len(classes)
     results = {"centroid": [], "centroid trained": [], "imagenet by name": [], "imagenet by name trained": []}
     for fit, test in cv_splits(images, folds):
-        wc = centroid_rows(fc, fit, K, D)
+        wc = centroid_rows(fc, fit)
         results["centroid"].append(evaluate_heldout(fc, test, wc, torch.zeros(K)))
-        results["centroid trained"].append(evaluate_heldout(fc, test, *_fit(fc, fit, wc, torch.zeros(K), lam=0.1, epochs=8, lr=0.01, seed=0)))
-        w0 = torch.where(b_in[:, None] > -10, w_in, wc)
-        b0 = torch.where(b_in > -10, b_in, torch.zeros(K))
+        results["centroid trained"].append(evaluate_heldout(fc, test, *_fit(fc, fit, wc, torch.zeros(K), **HEAD_RECIPE)))
+        # classes with named ImageNet rows start from their mean; the others keep the centroid row
+        w0, b0 = wc.clone(), torch.zeros(K)
+        for k, rows in matched.items():
+            w0[k], b0[k] = W[rows].mean(0), B[rows].mean()
         results["imagenet by name"].append(evaluate_heldout(fc, test, w0, b0))
-        results["imagenet by name trained"].append(evaluate_heldout(fc, test, *_fit(fc, fit, w0, b0, lam=0.1, epochs=8, lr=0.01, seed=0)))
+        results["imagenet by name trained"].append(evaluate_heldout(fc, test, *_fit(fc, fit, w0, b0, **HEAD_RECIPE)))
     print(f"{backbone}, {folds}-fold CV over all dev images; per class: AP (mean over folds with the class) / pointwise hits/pairs")
     print("| class | images | ImageNet rows by name | " + " | ".join(results) + " |")
     for k, c in enumerate(classes):
