@@ -84,8 +84,11 @@ async function imageIds(api: PeakLabelApi): Promise<Map<string, number>> {
   return new Map(page.items.map((im) => [im.path, im.id]));
 }
 
+/** The project's id of a data set's image. */
+const idOf = (ids: Map<string, number>, d: DataSet, im: { file_name: string }) => ids.get(join(d.dir, basename(im.file_name)))!;
+
 async function tag(api: PeakLabelApi, ids: Map<string, number>, d: DataSet, which: 'train' | 'heldout', name: string): Promise<number[]> {
-  const chosen = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)) === (which === 'heldout')).map((im) => ids.get(join(d.dir, basename(im.file_name)))!);
+  const chosen = d.gt.images.filter((im) => heldOut(d.name, basename(im.file_name)) === (which === 'heldout')).map((im) => idOf(ids, d, im));
   await api.setTags(chosen, [name], []);
   return chosen;
 }
@@ -184,7 +187,7 @@ async function experiment(name: string, cls: string, posSet: DataSet, negSet: Da
 async function annotateAndRetrain(s: Session, ids: Map<string, number>, d: DataSet, cls: string, n: number, held: { pos: number[]; neg: number[]; negTag: string }) {
   const classId = (await s.api.listClasses()).find((c) => c.name === cls)!.id;
   const chosen = d.gt.images.filter((im) => !heldOut(d.name, basename(im.file_name))).slice(0, n);
-  const imageIds = chosen.map((im) => ids.get(join(d.dir, basename(im.file_name)))!);
+  const imageIds = chosen.map((im) => idOf(ids, d, im));
   await s.api.prelabel({ imageIds, method: 'sam', force: true });
   let accepted = 0;
   let drawn = 0;
@@ -250,16 +253,18 @@ async function ownClasses(coco: DataSet, names: string[]) {
     const builtin = new Set<string>(VOC20_CLASSES);
     const catName = new Map(coco.gt.categories.map((c) => [c.id, c.name]));
     const wanted = new Set(names);
+    const catsOf = new Map<number, Set<string>>();
+    for (const a of coco.gt.annotations) catsOf.set(a.image_id, (catsOf.get(a.image_id) ?? new Set()).add(catName.get(a.category_id)!));
     for (const im of coco.gt.images) {
-      const cats = new Set(coco.gt.annotations.filter((a) => a.image_id === im.id).map((a) => catName.get(a.category_id)!));
-      const tags = [...cats].filter((c) => wanted.has(c) || builtin.has(canonicalClassName(c)));
-      if (tags.length) await s.api.setTags([ids.get(join(coco.dir, basename(im.file_name)))!], tags, []);
+      const tags = [...(catsOf.get(im.id) ?? [])].filter((c) => wanted.has(c) || builtin.has(canonicalClassName(c)));
+      if (tags.length) await s.api.setTags([idOf(ids, coco, im)], tags, []);
     }
     const r = await s.api.trainHead();
     for (const c of r.head!.classes ?? []) console.log(`  ${c.name}: ${c.initFrom ?? ''}`);
-    const positives = coco.gt.images.filter((im) => coco.gt.annotations.some((a) => a.image_id === im.id && wanted.has(catName.get(a.category_id)!)));
-    const runIds = positives.map((im) => ids.get(join(coco.dir, basename(im.file_name)))!);
-    const gt = { ...coco.gt, images: positives, annotations: coco.gt.annotations.filter((a) => positives.some((im) => im.id === a.image_id)) };
+    const positives = coco.gt.images.filter((im) => [...(catsOf.get(im.id) ?? [])].some((c) => wanted.has(c)));
+    const positiveIds = new Set(positives.map((im) => im.id));
+    const runIds = positives.map((im) => idOf(ids, coco, im));
+    const gt = { ...coco.gt, images: positives, annotations: coco.gt.annotations.filter((a) => positiveIds.has(a.image_id)) };
     return await evalMethods(s.api, s.dir, runIds, gt, { name: 'own', classes: names });
   } finally {
     await s.close();
