@@ -81,9 +81,9 @@ def main():
     for lo, hi in ((0, 0.005), (0.005, 0.025), (0.025, 1.01)):
         sel = (hits[:, 2] >= lo) & (hits[:, 2] < hi)
         span = f"{100 * lo:.1f}–{100 * hi:.1f} %" if hi <= 1 else f"≥ {100 * lo:.1f} %"
-        print(f"largest box {span} of the image: {int(sel.sum())} pairs, "
-              f"{int((misses[:, 2] >= lo).sum() - (misses[:, 2] >= hi).sum())} missed, "
-              f"{int(((misses[:, 2] >= lo) & (misses[:, 2] < hi) & (misses[:, 1] > 0)).sum())} of them within 18 px")
+        missed = (misses[:, 2] >= lo) & (misses[:, 2] < hi)
+        print(f"largest box {span} of the image: {int(sel.sum())} pairs, {int(missed.sum())} missed, "
+              f"{int((missed & (misses[:, 1] > 0)).sum())} of them within 18 px")
     if tiles:
         cols = 6
         out = Image.new("RGB", (cols * TILE, -(-len(tiles) // cols) * TILE))

@@ -39,7 +39,6 @@ from backbone_variants import ROOT, features  # noqa: E402
 from iam.data import find_peaks  # noqa: E402
 from peaklabel_kit.data import load_dev_images  # noqa: E402
 from peaklabel_kit.image_head import fit_image_head  # noqa: E402
-from peaklabel_kit.prm import peak_stimulation  # noqa: E402
 from peaklabel_kit.train import HEAD_RECIPE, _crm, _fit, cv_splits, evaluate_heldout, headline  # noqa: E402
 
 SEGMENT = os.path.join(ROOT, "tools", "model-kit", "iam", "segmenter-masks.ts")
@@ -113,34 +112,14 @@ def cell_loss(crm: torch.Tensor, tgt, kind: str) -> torch.Tensor:
             losses.append(0.5 * (F.softplus(-m[obj]).mean() + F.softplus(m[ctx]).mean()))
         else:
             losses.append(F.softplus(m[ctx].max() - m[obj].max()))
-    return torch.stack(losses).mean() if losses else crm.sum() * 0
+    return torch.stack(losses).mean()
 
 
-def fit_with_cells(fc, imgs, hw0, hb0, tg, beta: float, kind: str, lam, epochs, lr, seed):
-    """The kit's _fit plus beta × the cell loss on the unflipped features (the masks are on them)."""
-    w0, b0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
-    hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
-    opt = torch.optim.SGD([hw, hb], lr=lr, momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(imgs), generator=g).tolist()
-        flip = torch.randint(0, 2, (len(imgs),), generator=g).tolist()
-        for s in range(0, len(order), 8):
-            opt.zero_grad()
-            part = order[s:s + 8]
-            loss = 0
-            for j in part:
-                im = imgs[j]
-                loss = loss + F.multilabel_soft_margin_loss(
-                    peak_stimulation(_crm(fc.get(im, bool(flip[j])), hw, hb)), torch.from_numpy(im.labels)[None])
-                if tg[im.key]:
-                    loss = loss + beta * cell_loss(_crm(fc.get(im), hw, hb)[0], tg[im.key], kind)
-            loss = loss / len(part)
-            (loss + lam * ((hw - w0) ** 2).sum() + lam * ((hb - b0) ** 2).sum()).backward()
-            opt.step()
-        sched.step()
-    return hw.detach(), hb.detach()
+def cell_term(fc, tg, beta: float, kind: str):
+    """The kit's _fit extra_loss: beta × the cell loss on the unflipped features (the masks are on them)."""
+    def extra(im, hw, hb):
+        return beta * cell_loss(_crm(fc.get(im), hw, hb)[0], tg[im.key], kind) if tg[im.key] else 0
+    return extra
 
 
 def table(files: list[str]):
@@ -190,7 +169,8 @@ def main():
         iw, ib = fit_image_head(fc, fit)
         ih = (IMAGE_WEIGHT * iw, IMAGE_WEIGHT * ib)
         for beta, kind in settings:
-            head = (hw, hb) if kind == "kit" else fit_with_cells(fc, fit, w0, b0, tg, beta, kind, **HEAD_RECIPE)
+            head = (hw, hb) if kind == "kit" else _fit(fc, fit, w0, b0, **HEAD_RECIPE,
+                                                       extra_loss=cell_term(fc, tg, beta, kind))
             name = "kit recipe" if kind == "kit" else f"+ {beta:g} × {kind}"
             rows.setdefault(name, {})[k] = headline(evaluate_heldout(fc, test, *head, image_head=ih))
             print(f"split {k} {name}: mAP / strict / ±18 = " + " / ".join(f"{100 * v:.1f}" for v in rows[name][k]),

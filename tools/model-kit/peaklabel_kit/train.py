@@ -75,10 +75,11 @@ def peak_scores(fc, imgs, hw, hb) -> np.ndarray:
 
 
 def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=peak_stimulation,
-         bias_lam=None):
+         bias_lam=None, extra_loss=None):
     """Head = ImageNet-group init + delta; loss = multilabel soft-margin on the class scores `pool(crm)`
     (peak stimulation in the kit) + lam · ||weights − init||² + bias_lam · ||bias − init||² (bias_lam = lam in
-    the kit; small data: stay near the init unless the labels say otherwise)."""
+    the kit; small data: stay near the init unless the labels say otherwise). Experiments may add
+    `extra_loss(image, hw, hb)` to each image's loss."""
     bias_lam = lam if bias_lam is None else bias_lam
     w0, b0 = torch.as_tensor(hw0), torch.as_tensor(hb0)
     hw, hb = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
@@ -95,7 +96,10 @@ def _fit(fc, imgs, hw0, hb0, lam, epochs, lr, seed, flips=True, log=False, pool=
             part = order[s:s + batch]
             loss = sum(F.multilabel_soft_margin_loss(
                 pool(_crm(fc.get(imgs[j], flips and bool(flip[j])), hw, hb)),
-                torch.from_numpy(imgs[j].labels)[None]) for j in part) / len(part)
+                torch.from_numpy(imgs[j].labels)[None]) for j in part)
+            if extra_loss is not None:
+                loss = loss + sum(extra_loss(imgs[j], hw, hb) for j in part)
+            loss = loss / len(part)
             total += float(loss) * len(part)
             (loss + lam * ((hw - w0) ** 2).sum() + bias_lam * ((hb - b0) ** 2).sum()).backward()
             opt.step()
