@@ -35,7 +35,10 @@ def _feature_cache(spec: BackboneSpec, images, cache: str, out: str, flips: bool
         from .onnx_export import export_backbone
         os.makedirs(cache, exist_ok=True)
         path = os.path.join(cache, f"{spec.name}-features.onnx")
-        export_backbone(spec.backbone, path, 20)
+        # written beside and renamed: processes sharing the cache (parallel experiments) never read half a graph
+        tmp = f"{path}.{os.getpid()}"
+        export_backbone(spec.backbone, tmp, 20)
+        os.replace(tmp, path)
         extractor = OrtFeatures(path, spec.channels)
     name = "" if spec.name == "squeezenet1.1" else spec.name  # the SqueezeNet cache keeps its old place
     return FeatureCache(extractor, images, cache, flips=flips, pre=spec.preprocess, name=name, centre=spec.crm_centre)
